@@ -1,0 +1,29 @@
+"""Live model-change notifications for graphene-django, delivered over Django Channels.
+
+The public names are loaded on first use, so that listing the app in
+``INSTALLED_APPS`` imports nothing that needs the app registry.
+"""
+
+from importlib import import_module
+
+__version__ = "1.0.0"
+
+# Django < 3.2 does not discover AppConfig classes by itself.
+default_app_config = "graphene_django_subscriptions.apps.SubscriptionsConfig"
+
+_PUBLIC = {
+    "Subscription": "graphene_django_subscriptions.subscription",
+    "GraphqlAPIDemultiplexer": "graphene_django_subscriptions.consumers",
+    "depromise_subscription": "graphene_django_subscriptions.middleware",
+    "SubscriptionMiddleware": "graphene_django_subscriptions.middleware",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    try:
+        module = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(import_module(module), name)

@@ -1,0 +1,32 @@
+"""The ``channelId`` a client echoes back: its socket's channel name, signed by the server.
+
+A client can only name a socket whose id the server issued, so a guessed or
+altered id never subscribes anybody's socket.
+"""
+
+from django.core import signing
+
+from .protocol import ProtocolError
+
+SALT = "graphene_django_subscriptions.channel_id"
+
+
+def issue(channel_name):
+    """The opaque id sent to the client in the connect frame."""
+    return signing.dumps(channel_name, salt=SALT)
+
+
+def resolve(channel_id):
+    """Return the channel name behind ``channel_id`` or raise ``ProtocolError``."""
+    if not isinstance(channel_id, str) or not channel_id:
+        raise ProtocolError("channelId is required: use the channel_id of your socket's connect frame.")
+    try:
+        channel_name = signing.loads(channel_id, salt=SALT)
+    except signing.BadSignature:
+        raise ProtocolError(
+            f"channelId {channel_id!r} was not issued by this server: use the "
+            "channel_id your socket received in its connect frame."
+        ) from None
+    if not isinstance(channel_name, str):
+        raise ProtocolError(f"channelId {channel_id!r} does not name a socket.")
+    return channel_name

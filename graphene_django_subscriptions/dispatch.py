@@ -1,0 +1,117 @@
+"""From a saved or deleted model instance to notifications on every matching group.
+
+Notifications leave once the transaction commits (never for a rollback). Each
+change is serialized once per stream, then cut down to each live field
+selection; the database says which selections and groups have members, so
+nothing is serialized or sent for nobody. A failure here is logged and never
+reaches the code that saved the object.
+"""
+
+import copy
+import logging
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
+
+from . import engines, groups, protocol, registry
+from .models import SubscriptionRecord
+
+logger = logging.getLogger(__name__)
+
+
+def watch(model):
+    """Connect the change signals of ``model`` (once, however often it is called)."""
+    uid = f"graphene_django_subscriptions:{model._meta.label_lower}"
+    post_save.connect(_saved, sender=model, weak=False, dispatch_uid=uid)
+    pre_delete.connect(_deleting, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(_deleted, sender=model, weak=False, dispatch_uid=uid)
+
+
+def _saved(sender, instance, created, raw=False, using=None, **kwargs):
+    if raw:  # loaddata: fixtures are not changes anybody asked to hear of
+        return
+    action = protocol.CREATE if created else protocol.UPDATE
+    _on_commit(Change(sender, instance, action), using)
+
+
+def _deleting(sender, instance, using=None, **kwargs):
+    # After the delete the row is gone: decide now which scoped streams may hear of it.
+    try:
+        instance._gds_in_scope = {
+            sub._meta.stream: sub.scope().filter(pk=instance.pk).exists()
+            for sub in registry.for_model(sender)
+            if sub._meta.queryset is not None
+        }
+    except Exception:
+        logger.exception("Could not check the scope of a deleted %s", sender.__name__)
+        instance._gds_in_scope = {}
+
+
+def _deleted(sender, instance, using=None, **kwargs):
+    # A copy keeps the primary key, which Django clears once the delete is done.
+    snapshot = copy.copy(instance)
+    change = Change(sender, snapshot, protocol.DELETE, getattr(instance, "_gds_in_scope", {}))
+    _on_commit(change, using)
+
+
+def _on_commit(change, using):
+    if registry.for_model(change.model):
+        transaction.on_commit(change.deliver, using=using)
+
+
+class Change:
+    """One committed create, update or delete of one object."""
+
+    def __init__(self, model, instance, action, in_scope=None):
+        self.model = model
+        self.instance = instance
+        self.pk = instance.pk
+        self.action = action
+        self.in_scope = in_scope
+
+    def deliver(self):
+        """Send this change to every stream of its model; log, never raise."""
+        for subscription in registry.for_model(self.model):
+            try:
+                self._deliver_to(subscription)
+            except Exception:
+                logger.exception(
+                    "Could not notify stream %r of %s of %s pk=%r; the change itself is saved.",
+                    subscription._meta.stream,
+                    self.action,
+                    self.model.__name__,
+                    self.pk,
+                )
+
+    def _deliver_to(self, subscription):
+        meta = subscription._meta
+        key = groups.object_key(self.pk)
+        targets = list(
+            SubscriptionRecord.objects.filter(
+                stream=meta.stream, action=self.action, object_key__in=("", key)
+            )
+            .values_list("object_key", "fields_key")
+            .distinct()
+        )
+        if not targets or not self._in_scope(subscription):
+            return
+        data = meta.serializer_class(self.instance, context={}).data
+        texts = {}
+        messages = []
+        for object_key, fields_key in targets:
+            if fields_key not in texts:
+                frame = protocol.notification_frame(
+                    meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
+                )
+                texts[fields_key] = protocol.encode(frame)
+            group = groups.group_name(meta.stream, self.action, object_key, fields_key)
+            messages.append((group, texts[fields_key]))
+        engines.current().send_to_groups(messages)
+
+    def _in_scope(self, subscription):
+        meta = subscription._meta
+        if meta.queryset is None:
+            return True
+        if self.action == protocol.DELETE:
+            return self.in_scope.get(meta.stream, False)
+        return subscription.scope().filter(pk=self.pk).exists()

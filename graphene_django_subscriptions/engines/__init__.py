@@ -1,0 +1,33 @@
+"""The engine adapters: how messages move on the installed version of Channels.
+
+Every engine module offers the same few names:
+
+* ``send_to_groups(messages)``: send ``(group, text)`` pairs;
+* ``apply_change(channel_name, change, text)``: make a socket join and leave
+  groups, then send it ``text`` (called from synchronous code, in a transaction);
+* ``binding_for(subscription)``: the stream's binding (one per stream);
+* ``GraphqlAPIDemultiplexer``: the WebSocket consumer.
+"""
+
+from functools import lru_cache
+from importlib import import_module
+
+
+def channels_major_version():
+    """The major version of the installed Channels."""
+    import channels
+
+    return int(channels.__version__.split(".")[0])
+
+
+@lru_cache(maxsize=None)
+def current():
+    """The engine module for the installed Channels (1.x: legacy; 4.x: modern)."""
+    major = channels_major_version()
+    if major == 1:
+        return import_module("graphene_django_subscriptions.engines.legacy")
+    if major >= 4:
+        return import_module("graphene_django_subscriptions.engines.modern")
+    raise ImportError(
+        f"graphene-django-subscriptions supports Channels 1.x and 4.x; Channels {major} is installed."
+    )

@@ -1,0 +1,161 @@
+"""The legacy engine: Channels 1.x with channels-api.
+
+Groups hold daphne reply channels, so a notification goes from the process
+that saved the object straight to every socket, with no worker in between.
+"""
+
+import logging
+
+from channels import Channel, Group
+from channels.generic.websockets import WebsocketDemultiplexer
+from channels_api.bindings import ResourceBindingBase
+
+from .. import channel_ids, protocol, requests
+from .streams import check_consumers
+
+logger = logging.getLogger(__name__)
+
+_bindings = {}
+
+
+def send_to_groups(messages):
+    """Send ``(group, text)`` pairs."""
+    for group, text in messages:
+        Group(group).send({"text": text})
+
+
+def apply_change(channel_name, change, text):
+    """Make a socket leave and join groups, then send it ``text``."""
+    _apply(channel_name, change)
+    Channel(channel_name).send({"text": text})
+
+
+def _apply(channel_name, change):
+    for group in change.leave:
+        Group(group).discard(channel_name)
+    for group in change.join:
+        Group(group).add(channel_name)
+
+
+def _send_frame(reply_channel, frame):
+    reply_channel.send({"text": protocol.encode(frame)})
+
+
+class SubscriptionBinding(ResourceBindingBase):
+    """A channels-api binding that serves one stream's socket requests.
+
+    Its ``consumer`` goes in a ``GraphqlAPIDemultiplexer``. Model signals are
+    handled once per model by the package, never by bindings, so creating more
+    bindings never duplicates notifications.
+    """
+
+    model = None  # abstract
+    subscription = None
+
+    @classmethod
+    def register(cls):
+        # channels-api would connect the model signals here; the package owns them.
+        pass
+
+    def deserialize(self, message):
+        """Read the request the demultiplexer parsed (or parse the frame here)."""
+        request = self.kwargs.get("request")
+        if request is None:
+            wrapped = '{"stream": %s, "payload": %s}' % (
+                protocol.encode(self.stream),
+                message.content.get("text", "null"),
+            )
+            try:
+                request = protocol.parse_frame(wrapped, {self.stream})
+            except protocol.FrameError as error:
+                _send_frame(message.reply_channel, error.frame)
+                request = None
+        self.request = request
+        if request is None:
+            return None, None, None
+        return request.action, request.pk, request.data
+
+    def run_action(self, action, pk, data):
+        """Serve the request through the package's rules and reply on the socket."""
+        if self.request is None:
+            return
+        reply_channel = self.message.reply_channel
+        try:
+            change, reply = requests.run_socket_request(
+                self.subscription, self.request, reply_channel.name, self.user
+            )
+            if change is not None:
+                _apply(reply_channel.name, change)
+        except Exception:
+            logger.exception("Socket request on stream %r failed", self.stream)
+            error = protocol.ProtocolError(
+                "The server could not complete this request; nothing was changed.", status=500
+            )
+            reply = self.request.error_frame(error)
+        _send_frame(reply_channel, reply)
+
+
+def _is_binding(candidate):
+    return (
+        isinstance(candidate, type)
+        and issubclass(candidate, SubscriptionBinding)
+        and candidate.subscription is not None
+    )
+
+
+def binding_for(subscription):
+    """The one binding of ``subscription``'s stream."""
+    meta = subscription._meta
+    binding = _bindings.get(meta.stream)
+    if binding is None or binding.subscription is not subscription:
+        binding = type(
+            f"{subscription.__name__}Binding",
+            (SubscriptionBinding,),
+            {
+                "__module__": __name__,
+                "model": meta.model,
+                "stream": meta.stream,
+                "serializer_class": meta.serializer_class,
+                "queryset": subscription.scope(),
+                "subscription": subscription,
+            },
+        )
+        _bindings[meta.stream] = binding
+    return binding
+
+
+class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
+    """The WebSocket consumer: issues channel ids and routes stream frames to bindings.
+
+    Subclass it with ``consumers = {"users": UserSubscription.get_binding().consumer}``.
+    A bad frame is answered with an error frame; the socket stays open.
+    """
+
+    consumers = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        check_consumers(cls, _is_binding)
+
+    def connect(self, message, **kwargs):
+        """Accept, remember the socket and send its channel id."""
+        name = message.reply_channel.name
+        requests.remember_socket(name)
+        frame = protocol.connect_frame(channel_ids.issue(name))
+        message.reply_channel.send({"accept": True, "text": protocol.encode(frame)})
+
+    def raw_receive(self, message, **kwargs):
+        """Parse a frame and hand it to its stream's binding."""
+        try:
+            request = protocol.parse_frame(message.content.get("text"), self.consumers)
+        except protocol.FrameError as error:
+            _send_frame(message.reply_channel, error.frame)
+            return
+        kwargs["multiplexer"] = self.multiplexer_class(request.stream, message.reply_channel)
+        self.consumers[request.stream](message, request=request, **kwargs)
+
+    def disconnect(self, message, **kwargs):
+        """Leave every group the socket joined, however it joined them."""
+        name = message.reply_channel.name
+        for group in requests.forget_socket(name):
+            Group(group).discard(name)

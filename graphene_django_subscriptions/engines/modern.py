@@ -1,0 +1,167 @@
+"""The modern engine: Channels 4, on any channel layer (in-memory, Redis, Redis PubSub).
+
+A socket's own consumer joins and leaves groups, whichever process served
+the subscribe request: the request sends it a ``gds.change`` message. That is
+what lets the Redis PubSub layer (which refuses ``group_add`` for another
+process's channel) work, and keeps the consumer in charge of its groups.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+
+from .. import channel_ids, protocol, requests
+from .streams import check_consumers
+
+logger = logging.getLogger(__name__)
+
+NOTIFY = "gds.notify"
+CHANGE = "gds.change"
+
+_bindings = {}
+
+
+def send_to_groups(messages):
+    """Send ``(group, text)`` pairs.
+
+    Call it from synchronous code that runs under ``sync_to_async`` (a view, a
+    consumer's database call) or in a process of its own (a management command).
+    With the in-memory layer, a bare ``threading.Thread`` cannot wake the
+    server's event loop reliably: send from such a thread only on Redis layers.
+    """
+    async_to_sync(_send_to_groups)(get_channel_layer(), messages)
+
+
+async def _send_to_groups(layer, messages):
+    for group, text in messages:
+        await layer.group_send(group, {"type": NOTIFY, "text": text})
+
+
+def apply_change(channel_name, change, text):
+    """Ask the socket's consumer to leave and join groups, then send it ``text``."""
+    message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
+    async_to_sync(get_channel_layer().send)(channel_name, message)
+
+
+class SubscriptionBinding:
+    """Serves one stream's socket requests; its ``consumer`` goes in a demultiplexer."""
+
+    subscription = None
+    stream = None
+    model = None
+    serializer_class = None
+
+    @classmethod
+    async def consumer(cls, demultiplexer, request):
+        """Serve ``request`` from ``demultiplexer``'s socket and reply on it."""
+        try:
+            change, reply = await database_sync_to_async(requests.run_socket_request)(
+                cls.subscription, request, demultiplexer.channel_name, demultiplexer.scope.get("user")
+            )
+            if change is not None:
+                await demultiplexer.change_groups(change.join, change.leave)
+        except Exception:
+            logger.exception("Socket request on stream %r failed", cls.stream)
+            error = protocol.ProtocolError(
+                "The server could not complete this request; nothing was changed.", status=500
+            )
+            reply = request.error_frame(error)
+        await demultiplexer.send_frame(reply)
+
+
+def _is_binding(candidate):
+    return (
+        isinstance(candidate, type)
+        and issubclass(candidate, SubscriptionBinding)
+        and candidate.subscription is not None
+    )
+
+
+def binding_for(subscription):
+    """The one binding of ``subscription``'s stream."""
+    meta = subscription._meta
+    binding = _bindings.get(meta.stream)
+    if binding is None or binding.subscription is not subscription:
+        binding = type(
+            f"{subscription.__name__}Binding",
+            (SubscriptionBinding,),
+            {
+                "__module__": __name__,
+                "subscription": subscription,
+                "stream": meta.stream,
+                "model": meta.model,
+                "serializer_class": meta.serializer_class,
+            },
+        )
+        _bindings[meta.stream] = binding
+    return binding
+
+
+class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
+    """The WebSocket consumer: issues channel ids and routes stream frames to bindings.
+
+    Subclass it with ``consumers = {"users": UserSubscription.get_binding().consumer}``
+    and route ``YourDemultiplexer.as_asgi()``. A bad frame is answered with an
+    error frame; the socket stays open.
+    """
+
+    consumers = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        check_consumers(cls, _is_binding)
+
+    async def dispatch(self, message):
+        # Channels hops to a thread to close stale database connections before
+        # every handler; notifications never touch the database, so skip it.
+        if message["type"] == NOTIFY:
+            await self.send(text_data=message["text"])
+        elif message["type"] == CHANGE:
+            await self.change_groups(message["join"], message["leave"])
+            await self.send(text_data=message["text"])
+        else:
+            await super().dispatch(message)
+
+    async def connect(self):
+        """Accept, remember the socket and send its channel id."""
+        if self.channel_layer is None:
+            logger.error(
+                "GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings."
+            )
+            await self.close()
+            return
+        await self.accept()
+        await database_sync_to_async(requests.remember_socket)(self.channel_name)
+        frame = protocol.connect_frame(channel_ids.issue(self.channel_name))
+        await self.send_frame(frame)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Parse a frame and hand it to its stream's binding."""
+        try:
+            request = protocol.parse_frame(text_data, self.consumers)
+        except protocol.FrameError as error:
+            await self.send_frame(error.frame)
+            return
+        await self.consumers[request.stream](self, request)
+
+    async def disconnect(self, code):
+        """Leave every group the socket joined, however it joined them."""
+        if self.channel_layer is None:
+            return
+        names = await database_sync_to_async(requests.forget_socket)(self.channel_name)
+        for group in names:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def change_groups(self, join, leave):
+        """Leave then join channel-layer groups."""
+        for group in leave:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in join:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def send_frame(self, frame):
+        """Send one protocol frame."""
+        await self.send(text_data=protocol.encode(frame))

@@ -1,0 +1,44 @@
+"""What the server remembers about sockets, shared by every process through the database.
+
+The channel layer delivers; these rows say which groups exist and which
+socket joined them, so any process can fan a change out to exactly the live
+field selections, and a socket's memberships can be dropped when it closes,
+whichever process or request created them.
+"""
+
+from django.db import models
+
+
+class SubscriberSocket(models.Model):
+    """One open WebSocket connection, known by its channel name."""
+
+    channel_name = models.CharField(max_length=255, unique=True)
+    connected_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.channel_name
+
+
+class SubscriptionRecord(models.Model):
+    """One socket following one action of one stream, for one object or all."""
+
+    socket = models.ForeignKey(
+        SubscriberSocket, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    stream = models.CharField(max_length=64)
+    action = models.CharField(max_length=8)
+    #: The followed object's primary key as text; empty for every object.
+    object_key = models.CharField(max_length=255, blank=True, default="")
+    #: Which serializer fields this socket wants (see ``fields.FieldSelection``).
+    fields_key = models.CharField(max_length=64)
+
+    class Meta:
+        unique_together = [("socket", "stream", "action", "object_key")]
+        indexes = [
+            models.Index(
+                fields=["stream", "action", "object_key"], name="gds_record_target"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"

@@ -1,0 +1,221 @@
+"""Subscribe and unsubscribe requests: checked in full, then applied all at once.
+
+Both entry points (a GraphQL request over HTTP and a frame on the socket) end
+here. A request either changes every membership it names or none: the checks
+run first, and the records and group changes happen in one transaction.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from . import channel_ids, engines, groups, protocol
+from .models import SubscriberSocket, SubscriptionRecord
+from .protocol import ProtocolError
+
+logger = logging.getLogger(__name__)
+
+
+class MembershipChange:
+    """The groups one socket joins and leaves after a request."""
+
+    def __init__(self):
+        self.join = []
+        self.leave = []
+
+
+def _expand(action, pk):
+    if action == protocol.ALL_ACTIONS:
+        # An existing object cannot be created again, so following one object
+        # with ALL_ACTIONS means its updates and its deletion.
+        if pk is not None:
+            return [protocol.UPDATE, protocol.DELETE]
+        return list(protocol.CHANGE_ACTIONS)
+    return [action]
+
+
+def _check_action(action):
+    if action not in protocol.ACTIONS:
+        raise ProtocolError(
+            f"Unknown action {action!r}: use one of {', '.join(protocol.ACTIONS)}."
+        )
+
+
+def _object_key(subscription, operation, action, pk):
+    if pk is None or pk == "":
+        return ""
+    stream = subscription._meta.stream
+    if operation == protocol.UNSUBSCRIBE:
+        # The object may be gone already; unsubscribing from it is still fine.
+        return groups.object_key(pk)
+    if action == protocol.CREATE:
+        raise ProtocolError(
+            f"CREATE cannot take an id on stream {stream!r}: an object that has an id "
+            "was created already. Leave id out to hear of every new object."
+        )
+    unknown = ProtocolError(
+        f"Unknown id {pk!r} on stream {stream!r}: no such object can be followed.",
+        status=protocol.STATUS_NOT_FOUND,
+    )
+    try:
+        value = subscription._meta.model._meta.pk.to_python(pk)
+    except (ValidationError, TypeError, ValueError):
+        raise unknown from None
+    if not subscription.scope().filter(pk=value).exists():
+        raise unknown
+    return groups.object_key(value)
+
+
+def _check_permission(subscription, user, actions, pk):
+    for permission_class in subscription._meta.permission_classes:
+        permission = permission_class()
+        for action in actions:
+            if not permission.has_permission(user, action, pk):
+                message = getattr(permission, "message", None) or "Permission denied."
+                raise ProtocolError(
+                    message.format(action=action, stream=subscription._meta.stream),
+                    status=protocol.STATUS_FORBIDDEN,
+                )
+
+
+def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), user=None):
+    """Check a request and record its effect; return the ``MembershipChange`` to apply.
+
+    Must run inside a transaction, so a failure after it leaves no record.
+    Raises ``ProtocolError`` (and records nothing) when the request is refused.
+    """
+    meta = subscription._meta
+    if operation not in protocol.OPERATIONS:
+        raise ProtocolError(f"Unknown operation {operation!r}: use subscribe or unsubscribe.")
+    _check_action(action)
+    try:
+        socket = SubscriberSocket.objects.get(channel_name=channel_name)
+    except SubscriberSocket.DoesNotExist:
+        raise ProtocolError(
+            "That socket is no longer connected: reconnect and use the channel_id of "
+            "the new connection."
+        ) from None
+    fields_key = meta.catalog.key_for(fields)
+    actions = _expand(action, None if pk in (None, "") else pk)
+    key = _object_key(subscription, operation, action, pk)
+    if operation == protocol.SUBSCRIBE:
+        _check_permission(subscription, user, actions, key or None)
+        return _subscribe(socket, meta.stream, actions, key, fields_key)
+    return _unsubscribe(socket, meta.stream, actions, key, action)
+
+
+def _subscribe(socket, stream, actions, key, fields_key):
+    change = MembershipChange()
+    for action in actions:
+        record, created = SubscriptionRecord.objects.get_or_create(
+            socket=socket,
+            stream=stream,
+            action=action,
+            object_key=key,
+            defaults={"fields_key": fields_key},
+        )
+        if not created and record.fields_key != fields_key:
+            # Subscribing again with other fields replaces the selection.
+            change.leave.append(groups.group_name(stream, action, key, record.fields_key))
+            record.fields_key = fields_key
+            record.save(update_fields=["fields_key"])
+        change.join.append(groups.group_name(stream, action, key, fields_key))
+    return change
+
+
+def _unsubscribe(socket, stream, actions, key, requested_action):
+    change = MembershipChange()
+    records = SubscriptionRecord.objects.filter(
+        socket=socket, stream=stream, action__in=actions, object_key=key
+    )
+    for record in records:
+        change.leave.append(groups.group_name(stream, record.action, key, record.fields_key))
+    if not change.leave:
+        target = f"id {key!r}" if key else "every object"
+        raise ProtocolError(
+            f"Nothing to unsubscribe: this socket does not follow {requested_action} "
+            f"of {target} on stream {stream!r}."
+        )
+    records.delete()
+    return change
+
+
+def run_http_request(subscription, *, operation, action, channel_id, pk, fields, user):
+    """Serve a request made over HTTP; return None on success or the error sentence.
+
+    The socket hears a confirmation frame once its memberships changed.
+    """
+    try:
+        channel_name = channel_ids.resolve(channel_id)
+        frame = protocol.confirmation_frame(subscription._meta.stream, operation, action)
+        with transaction.atomic():
+            change = plan(
+                subscription,
+                channel_name=channel_name,
+                operation=operation,
+                action=action,
+                pk=pk,
+                fields=fields,
+                user=user,
+            )
+            engines.current().apply_change(channel_name, change, protocol.encode(frame))
+    except ProtocolError as error:
+        return str(error)
+    except Exception:
+        logger.exception("Subscription request on stream %r failed", subscription._meta.stream)
+        return "The server could not complete this request; nothing was changed. Try again."
+    return None
+
+
+def run_socket_request(subscription, request, channel_name, user):
+    """Check and record a request read from the socket.
+
+    Returns ``(change, reply)``: the memberships the socket's consumer applies,
+    then the reply frame it sends. ``change`` is None when the request failed.
+    """
+    data = request.data
+    action = data.get("action")
+    if action is None:
+        error = ProtocolError(
+            'data.action is required, e.g. {"action": "update"}: one of '
+            f"{', '.join(protocol.ACTIONS)}."
+        )
+        return None, request.error_frame(error)
+    fields = data.get("fields") or ()
+    if isinstance(fields, str) or not isinstance(fields, (list, tuple)):
+        return None, request.error_frame(
+            ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
+        )
+    try:
+        with transaction.atomic():
+            change = plan(
+                subscription,
+                channel_name=channel_name,
+                operation=request.action,
+                action=action,
+                pk=request.pk,
+                fields=fields,
+                user=user,
+            )
+    except ProtocolError as error:
+        return None, request.error_frame(error)
+    reply = protocol.reply_frame(
+        request.stream, request.action, data={"action": action}, request_id=request.request_id
+    )
+    return change, reply
+
+
+def forget_socket(channel_name):
+    """Drop a closed socket's records; return the groups it was in."""
+    records = SubscriptionRecord.objects.filter(socket__channel_name=channel_name)
+    names = {
+        groups.group_name(r.stream, r.action, r.object_key, r.fields_key) for r in records
+    }
+    SubscriberSocket.objects.filter(channel_name=channel_name).delete()
+    return names
+
+
+def remember_socket(channel_name):
+    """Record a newly connected socket so requests may name it."""
+    SubscriberSocket.objects.get_or_create(channel_name=channel_name)

@@ -1,0 +1,236 @@
+"""``Subscription``: the GraphQL type a project declares once per model stream."""
+
+import re
+
+import graphene
+from django.db.models.query import QuerySet
+from graphene.types.objecttype import ObjectTypeOptions
+from rest_framework.serializers import BaseSerializer
+
+from . import dispatch, engines, registry, requests
+from .fields import FieldCatalog
+from .protocol import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE
+
+STREAM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+class ActionSubscriptionEnum(graphene.Enum):
+    """Which changes to follow."""
+
+    CREATE = CREATE
+    UPDATE = UPDATE
+    DELETE = DELETE
+    ALL_ACTIONS = ALL_ACTIONS
+
+
+class OperationSubscriptionEnum(graphene.Enum):
+    """Start or stop following."""
+
+    SUBSCRIBE = SUBSCRIBE
+    UNSUBSCRIBE = UNSUBSCRIBE
+
+
+class SubscriptionOptions(ObjectTypeOptions):
+    """The validated ``Meta`` of a Subscription."""
+
+    stream = None
+    serializer_class = None
+    model = None
+    model_label = None
+    queryset = None
+    permission_classes = ()
+    catalog = None
+    arguments = None
+
+
+def _fail(cls, message):
+    raise TypeError(f"{cls.__name__}.Meta.{message}")
+
+
+def _validated_serializer(cls, serializer_class):
+    if not (isinstance(serializer_class, type) and issubclass(serializer_class, BaseSerializer)):
+        _fail(
+            cls,
+            "serializer_class must be a DRF serializer class, e.g. "
+            f"serializer_class = UserSerializer (got {serializer_class!r}).",
+        )
+    model = getattr(getattr(serializer_class, "Meta", None), "model", None)
+    if model is None:
+        _fail(
+            cls,
+            f"serializer_class {serializer_class.__name__} has no Meta.model: use a "
+            "ModelSerializer that names the model to follow.",
+        )
+    return model
+
+
+def _validated_stream(cls, stream):
+    if not isinstance(stream, str) or not STREAM_PATTERN.match(stream):
+        _fail(
+            cls,
+            "stream must be the stream name clients use on the socket: 1 to 40 "
+            f"letters, digits, '-', '_' or '.', e.g. stream = 'users' (got {stream!r}).",
+        )
+    return stream
+
+
+def _validated_queryset(cls, queryset, model, serializer_class):
+    if queryset is None:
+        return None
+    if not isinstance(queryset, QuerySet):
+        _fail(cls, f"queryset must be a QuerySet of {model.__name__} (got {queryset!r}).")
+    if queryset.model is not model:
+        _fail(
+            cls,
+            f"queryset is a QuerySet of {queryset.model.__name__}, but serializer_class "
+            f"{serializer_class.__name__} serializes {model.__name__}: filter "
+            f"{model.__name__}.objects instead.",
+        )
+    return queryset
+
+
+def _validated_permissions(cls, permission_classes):
+    classes = tuple(permission_classes or ())
+    for permission in classes:
+        if not (isinstance(permission, type) and hasattr(permission, "has_permission")):
+            _fail(
+                cls,
+                "permission_classes must list classes with a has_permission(user, action, pk) "
+                f"method, e.g. [IsAuthenticated] (got {permission!r}).",
+            )
+    return classes
+
+
+def _field_catalog(cls, serializer_class, stream):
+    try:
+        names = list(serializer_class().fields)
+    except Exception as exc:
+        _fail(
+            cls,
+            f"serializer_class {serializer_class.__name__} could not list its fields "
+            f"({exc}); declare Subscriptions after Django's app registry is ready.",
+        )
+    return FieldCatalog(names, stream)
+
+
+def _arguments(cls, catalog, model):
+    fields_enum = graphene.Enum(
+        f"{cls.__name__}Fields",
+        [(name.upper(), name) for name in catalog.names],
+        description=f"{model.__name__} fields to include in notifications.",
+    )
+    return {
+        "operation": graphene.Argument(
+            OperationSubscriptionEnum, required=True, description="Subscribe or unsubscribe."
+        ),
+        "action": graphene.Argument(
+            ActionSubscriptionEnum, required=True, description="Which changes to follow."
+        ),
+        "channel_id": graphene.Argument(
+            graphene.String,
+            required=True,
+            description="The channel_id your socket received when it connected.",
+        ),
+        "id": graphene.Argument(
+            graphene.ID, description="Follow this object only (default: every object)."
+        ),
+        "data": graphene.Argument(
+            graphene.List(graphene.NonNull(fields_enum)),
+            description="Fields to include in this socket's notifications (default: all).",
+        ),
+    }
+
+
+def _plain(value):
+    # graphene 3 passes enum members, graphene 2 their values.
+    return getattr(value, "value", value)
+
+
+class Subscription(graphene.ObjectType):
+    """Live notifications of one model's changes, on one stream.
+
+    Subclass it with a ``Meta`` naming ``serializer_class`` (a DRF ModelSerializer)
+    and ``stream``; optionally ``description``, ``queryset`` (which objects may be
+    followed) and ``permission_classes``. Mount it with ``Field()`` and route its
+    ``get_binding().consumer`` in a ``GraphqlAPIDemultiplexer``.
+    """
+
+    ok = graphene.Boolean(description="Whether the request took effect.")
+    error = graphene.String(description="Why the request failed, when it did.")
+    stream = graphene.String(description="The stream notifications arrive on.")
+    operation = OperationSubscriptionEnum(description="The operation performed.")
+    action = ActionSubscriptionEnum(description="The action followed.")
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def __init_subclass_with_meta__(
+        cls,
+        serializer_class=None,
+        stream=None,
+        queryset=None,
+        permission_classes=None,
+        description=None,
+        _meta=None,
+        **options,
+    ):
+        model = _validated_serializer(cls, serializer_class)
+        if not _meta:
+            _meta = SubscriptionOptions(cls)
+        _meta.stream = _validated_stream(cls, stream)
+        _meta.serializer_class = serializer_class
+        _meta.model = model
+        _meta.model_label = f"{model._meta.app_label}.{model._meta.model_name}".lower()
+        _meta.queryset = _validated_queryset(cls, queryset, model, serializer_class)
+        _meta.permission_classes = _validated_permissions(cls, permission_classes)
+        _meta.catalog = _field_catalog(cls, serializer_class, _meta.stream)
+        _meta.arguments = _arguments(cls, _meta.catalog, model)
+        description = description or f"Subscription to {model.__name__} changes."
+        super().__init_subclass_with_meta__(_meta=_meta, description=description, **options)
+        registry.register(cls)
+        dispatch.watch(model)
+
+    @classmethod
+    def scope(cls):
+        """The objects this stream may report: ``Meta.queryset`` or every object."""
+        queryset = cls._meta.queryset
+        if queryset is None:
+            return cls._meta.model._default_manager.all()
+        return queryset.all()
+
+    @classmethod
+    def Field(cls, **kwargs):
+        """The schema field that takes subscribe and unsubscribe requests."""
+        kwargs.setdefault("description", f"Subscribe to {cls._meta.model.__name__} changes.")
+        return graphene.Field(
+            cls, args=cls._meta.arguments, resolver=cls.resolve_request, **kwargs
+        )
+
+    @classmethod
+    def resolve_request(cls, root, info, **kwargs):
+        """Run one subscribe or unsubscribe request made over HTTP."""
+        operation = _plain(kwargs["operation"])
+        action = _plain(kwargs["action"])
+        fields = [_plain(name) for name in kwargs.get("data") or ()]
+        error = requests.run_http_request(
+            cls,
+            operation=operation,
+            action=action,
+            channel_id=kwargs.get("channel_id"),
+            pk=kwargs.get("id"),
+            fields=fields,
+            user=getattr(info.context, "user", None),
+        )
+        return cls(
+            ok=error is None,
+            error=error,
+            stream=cls._meta.stream,
+            operation=operation,
+            action=action,
+        )
+
+    @classmethod
+    def get_binding(cls):
+        """The one binding of this stream; its ``consumer`` goes in a demultiplexer."""
+        return engines.current().binding_for(cls)
