@@ -1,0 +1,119 @@
+"""What a real client does: a WebSocket, and GraphQL requests over HTTP."""
+
+import json
+import time
+import uuid
+
+import requests
+import websocket
+
+TIMEOUT = 10
+
+
+class Socket:
+    """A client WebSocket that reads JSON frames."""
+
+    def __init__(self, server, connect=True):
+        self.server = server
+        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT)
+        self.hello = self.recv() if connect else None
+
+    @property
+    def channel_id(self):
+        return self.hello["channel_id"]
+
+    def recv(self, timeout=TIMEOUT):
+        """The next frame, decoded; fails the test when none comes in time."""
+        self.conn.settimeout(timeout)
+        return json.loads(self.conn.recv())
+
+    def send(self, frame):
+        self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def silent_for(self, seconds):
+        """True when no frame arrives within ``seconds``."""
+        self.conn.settimeout(seconds)
+        try:
+            frame = self.conn.recv()
+        except websocket.WebSocketTimeoutException:
+            return True
+        raise AssertionError(f"unexpected frame: {frame}")
+
+    def close(self):
+        self.conn.close()
+
+
+def graphql(server, query, session=None):
+    """POST a GraphQL document; return the decoded reply."""
+    response = (session or requests).post(f"{server.http}/graphql/", json={"query": query}, timeout=TIMEOUT)
+    assert response.status_code in (200, 400), response.text
+    return response.json()
+
+
+def unique(prefix="u"):
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def subscription_request(field, channel_id, operation="SUBSCRIBE", action="UPDATE", id=None, data=None):
+    """The GraphQL text of a subscribe or unsubscribe request."""
+    args = [f"operation: {operation}", f"action: {action}", f"channelId: {json.dumps(channel_id)}"]
+    if id is not None:
+        args.append(f"id: {json.dumps(str(id))}")
+    if data is not None:
+        args.append(f"data: [{', '.join(data)}]")
+    return "subscription { %s(%s) { ok error stream operation action } }" % (field, ", ".join(args))
+
+
+def subscribe(server, socket, field="userSubscription", **kwargs):
+    """Subscribe over HTTP and wait for the socket's confirmation; return the HTTP reply."""
+    reply = graphql(server, subscription_request(field, socket.channel_id, **kwargs))
+    result = reply["data"][field]
+    assert result["ok"], result
+    confirmation = socket.recv()
+    assert confirmation["ok"] is True and confirmation["operation"] == kwargs.get("operation", "SUBSCRIBE").lower(), confirmation
+    return reply
+
+
+def create_user(server, username, **extra):
+    """Create a user through the example's GraphQL mutation; return its id (an int)."""
+    fields = ", ".join([f"username: {json.dumps(username)}", 'password: "pw"'] + [f"{k}: {json.dumps(v)}" for k, v in extra.items()])
+    reply = graphql(server, "mutation { createUser(newUser: {%s}) { ok errors { field messages } user { id } } }" % fields)
+    assert reply["data"]["createUser"]["ok"], reply
+    return int(reply["data"]["createUser"]["user"]["id"])
+
+
+def update_user(server, pk, **changes):
+    fields = ", ".join([f"id: {pk}"] + [f"{k}: {json.dumps(v)}" for k, v in changes.items()])
+    reply = graphql(server, "mutation { updateUser(newUser: {%s}) { ok errors { field messages } } }" % fields)
+    assert reply["data"]["updateUser"]["ok"], reply
+
+
+def delete_user(server, pk):
+    reply = graphql(server, "mutation { deleteUser(id: %s) { ok } }" % pk)
+    assert reply["data"]["deleteUser"]["ok"], reply
+
+
+def create_group(server, name):
+    reply = graphql(server, 'mutation { createGroup(newGroup: {name: %s}) { ok errors { field messages } group { id } } }' % json.dumps(name))
+    assert reply["data"]["createGroup"]["ok"], reply
+    return int(reply["data"]["createGroup"]["group"]["id"])
+
+
+def post(server, path, body, session=None):
+    response = (session or requests).post(f"{server.http}{path}", json=body, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_for(predicate, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def new_id():
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""The example project plus the streams and endpoints the behaviour tests need."""

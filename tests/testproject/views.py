@@ -1,0 +1,90 @@
+"""Test-only endpoints: server-side actions the GraphQL API does not offer."""
+
+import json
+
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from graphene_django_subscriptions import channel_ids, engines, protocol
+from graphene_django_subscriptions.requests import MembershipChange
+
+from .streams import RUNS
+
+
+def _body(request):
+    return json.loads(request.body or b"{}")
+
+
+@csrf_exempt
+def create_user(request):
+    """Create a user with any attributes (``is_staff`` included)."""
+    user = User.objects.create(**_body(request))
+    return JsonResponse({"id": user.pk})
+
+
+class Rollback(Exception):
+    pass
+
+
+@csrf_exempt
+def rollback(request):
+    """Create, update and delete users inside a transaction that rolls back."""
+    body = _body(request)
+    try:
+        with transaction.atomic():
+            user = User.objects.create(username=body["username"])
+            if body.get("existing"):
+                existing = User.objects.get(pk=body["existing"])
+                existing.first_name = "rolled back"
+                existing.save()
+            user.delete()
+            raise Rollback
+    except Rollback:
+        pass
+    return JsonResponse({"rolled_back": True})
+
+
+@csrf_exempt
+def marked_commit(request):
+    """Inside one transaction: create a user, then send the socket a marker frame.
+
+    Notifications sent at save time would reach the socket before the marker;
+    notifications sent on commit arrive after it.
+    """
+    body = _body(request)
+    channel_name = channel_ids.resolve(body["channel_id"])
+    with transaction.atomic():
+        user = User.objects.create(username=body["username"])
+        marker = protocol.encode({"marker": "before-commit"})
+        engines.current().apply_change(channel_name, MembershipChange(), marker)
+    return JsonResponse({"id": user.pk})
+
+
+def runs(request):
+    """How often the counted stream's serializer ran."""
+    return JsonResponse(RUNS)
+
+
+def groups(request):
+    """The package's groups and their members, read from the in-memory channel layer."""
+    if engines.channels_major_version() == 1:
+        from channels import DEFAULT_CHANNEL_LAYER, channel_layers
+
+        layer = channel_layers[DEFAULT_CHANNEL_LAYER].channel_layer
+        table = {name: list(members) for name, members in layer._groups.items()}
+    else:
+        from channels.layers import get_channel_layer
+
+        table = {name: list(members) for name, members in get_channel_layer().groups.items()}
+    return JsonResponse({name: members for name, members in table.items() if name.startswith("gds.") and members})
+
+
+@csrf_exempt
+def login(request):
+    """Log the client in as the named user (created when missing)."""
+    user, _ = User.objects.get_or_create(username=_body(request)["username"])
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return JsonResponse({"id": user.pk})
