@@ -1,11 +1,24 @@
 """Django app configuration."""
 
 from django.apps import AppConfig
+from django.conf import settings
+from django.utils.module_loading import autodiscover_modules, import_string
 
 
 class SubscriptionsConfig(AppConfig):
-    """The app that stores which sockets follow which streams."""
+    """Loads every Subscription at start-up, in every process.
+
+    A process that saves objects (a worker, a management command) only sends
+    notifications for Subscriptions it has imported, so each installed app's
+    ``subscriptions`` module and the GraphQL schema are imported here.
+    """
 
     name = "graphene_django_subscriptions"
     verbose_name = "GraphQL subscriptions"
     default_auto_field = "django.db.models.AutoField"
+
+    def ready(self):
+        autodiscover_modules("subscriptions")
+        schema = getattr(settings, "GRAPHENE", {}).get("SCHEMA")
+        if schema:
+            import_string(schema)

@@ -27,8 +27,7 @@ class FieldCatalog:
             bit = self._bits.get(name) if isinstance(name, str) else None
             if bit is None:
                 raise ProtocolError(
-                    f"Unknown field {name!r} for stream {self.stream!r}: choose from "
-                    f"{', '.join(self.names)}."
+                    f"Unknown field {name!r} for stream {self.stream!r}: choose from {', '.join(self.names)}."
                 )
             mask |= bit
         return format(mask, "x")

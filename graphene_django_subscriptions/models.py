@@ -22,9 +22,7 @@ class SubscriberSocket(models.Model):
 class SubscriptionRecord(models.Model):
     """One socket following one action of one stream, for one object or all."""
 
-    socket = models.ForeignKey(
-        SubscriberSocket, on_delete=models.CASCADE, related_name="subscriptions"
-    )
+    socket = models.ForeignKey(SubscriberSocket, on_delete=models.CASCADE, related_name="subscriptions")
     stream = models.CharField(max_length=64)
     action = models.CharField(max_length=8)
     #: The followed object's primary key as text; empty for every object.
@@ -34,11 +32,7 @@ class SubscriptionRecord(models.Model):
 
     class Meta:
         unique_together = [("socket", "stream", "action", "object_key")]
-        indexes = [
-            models.Index(
-                fields=["stream", "action", "object_key"], name="gds_record_target"
-            )
-        ]
+        indexes = [models.Index(fields=["stream", "action", "object_key"], name="gds_record_target")]
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"

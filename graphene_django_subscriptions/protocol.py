@@ -104,9 +104,7 @@ class SocketRequest:
 
     def error_frame(self, error):
         """Answer this request with ``error``."""
-        return error_frame(
-            error, stream=self.stream, action=self.action, request_id=self.request_id
-        )
+        return error_frame(error, stream=self.stream, action=self.action, request_id=self.request_id)
 
 
 def parse_frame(text, streams):

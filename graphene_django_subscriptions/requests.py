@@ -37,9 +37,7 @@ def _expand(action, pk):
 
 def _check_action(action):
     if action not in protocol.ACTIONS:
-        raise ProtocolError(
-            f"Unknown action {action!r}: use one of {', '.join(protocol.ACTIONS)}."
-        )
+        raise ProtocolError(f"Unknown action {action!r}: use one of {', '.join(protocol.ACTIONS)}.")
 
 
 def _object_key(subscription, operation, action, pk):
@@ -93,8 +91,7 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), u
         socket = SubscriberSocket.objects.get(channel_name=channel_name)
     except SubscriberSocket.DoesNotExist:
         raise ProtocolError(
-            "That socket is no longer connected: reconnect and use the channel_id of "
-            "the new connection."
+            "That socket is no longer connected: reconnect and use the channel_id of the new connection."
         ) from None
     fields_key = meta.catalog.key_for(fields)
     actions = _expand(action, None if pk in (None, "") else pk)
@@ -178,8 +175,7 @@ def run_socket_request(subscription, request, channel_name, user):
     action = data.get("action")
     if action is None:
         error = ProtocolError(
-            'data.action is required, e.g. {"action": "update"}: one of '
-            f"{', '.join(protocol.ACTIONS)}."
+            f'data.action is required, e.g. {{"action": "update"}}: one of {", ".join(protocol.ACTIONS)}.'
         )
         return None, request.error_frame(error)
     fields = data.get("fields") or ()
@@ -209,9 +205,7 @@ def run_socket_request(subscription, request, channel_name, user):
 def forget_socket(channel_name):
     """Drop a closed socket's records; return the groups it was in."""
     records = SubscriptionRecord.objects.filter(socket__channel_name=channel_name)
-    names = {
-        groups.group_name(r.stream, r.action, r.object_key, r.fields_key) for r in records
-    }
+    names = {groups.group_name(r.stream, r.action, r.object_key, r.fields_key) for r in records}
     SubscriberSocket.objects.filter(channel_name=channel_name).delete()
     return names
 

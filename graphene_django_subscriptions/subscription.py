@@ -131,9 +131,7 @@ def _arguments(cls, catalog, model):
             required=True,
             description="The channel_id your socket received when it connected.",
         ),
-        "id": graphene.Argument(
-            graphene.ID, description="Follow this object only (default: every object)."
-        ),
+        "id": graphene.Argument(graphene.ID, description="Follow this object only (default: every object)."),
         "data": graphene.Argument(
             graphene.List(graphene.NonNull(fields_enum)),
             description="Fields to include in this socket's notifications (default: all).",
@@ -203,9 +201,7 @@ class Subscription(graphene.ObjectType):
     def Field(cls, **kwargs):
         """The schema field that takes subscribe and unsubscribe requests."""
         kwargs.setdefault("description", f"Subscribe to {cls._meta.model.__name__} changes.")
-        return graphene.Field(
-            cls, args=cls._meta.arguments, resolver=cls.resolve_request, **kwargs
-        )
+        return graphene.Field(cls, args=cls._meta.arguments, resolver=cls.resolve_request, **kwargs)
 
     @classmethod
     def resolve_request(cls, root, info, **kwargs):

@@ -59,9 +59,7 @@ def _query_schema(schema):
 class GraphQLView(BaseGraphQLView):
     """Drop-in for graphene-django's ``GraphQLView`` that serves subscribe requests."""
 
-    def execute_graphql_request(
-        self, request, data, query, variables, operation_name, show_graphiql=False
-    ):
+    def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         if GRAPHQL_CORE_2 and query:
             rewritten = _subscription_as_query(query, operation_name)
             if rewritten is not None:
@@ -76,6 +74,4 @@ class GraphQLView(BaseGraphQLView):
                 # A view instance serves one request, so swapping its schema is safe.
                 self.schema = _query_schema(self.schema)
                 query = rewritten
-        return super().execute_graphql_request(
-            request, data, query, variables, operation_name, show_graphiql
-        )
+        return super().execute_graphql_request(request, data, query, variables, operation_name, show_graphiql)

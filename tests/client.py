@@ -70,21 +70,31 @@ def subscribe(server, socket, field="userSubscription", **kwargs):
     result = reply["data"][field]
     assert result["ok"], result
     confirmation = socket.recv()
-    assert confirmation["ok"] is True and confirmation["operation"] == kwargs.get("operation", "SUBSCRIBE").lower(), confirmation
+    assert (
+        confirmation["ok"] is True
+        and confirmation["operation"] == kwargs.get("operation", "SUBSCRIBE").lower()
+    ), confirmation
     return reply
 
 
 def create_user(server, username, **extra):
     """Create a user through the example's GraphQL mutation; return its id (an int)."""
-    fields = ", ".join([f"username: {json.dumps(username)}", 'password: "pw"'] + [f"{k}: {json.dumps(v)}" for k, v in extra.items()])
-    reply = graphql(server, "mutation { createUser(newUser: {%s}) { ok errors { field messages } user { id } } }" % fields)
+    fields = ", ".join(
+        [f"username: {json.dumps(username)}", 'password: "pw"']
+        + [f"{k}: {json.dumps(v)}" for k, v in extra.items()]
+    )
+    reply = graphql(
+        server, "mutation { createUser(newUser: {%s}) { ok errors { field messages } user { id } } }" % fields
+    )
     assert reply["data"]["createUser"]["ok"], reply
     return int(reply["data"]["createUser"]["user"]["id"])
 
 
 def update_user(server, pk, **changes):
     fields = ", ".join([f"id: {pk}"] + [f"{k}: {json.dumps(v)}" for k, v in changes.items()])
-    reply = graphql(server, "mutation { updateUser(newUser: {%s}) { ok errors { field messages } } }" % fields)
+    reply = graphql(
+        server, "mutation { updateUser(newUser: {%s}) { ok errors { field messages } } }" % fields
+    )
     assert reply["data"]["updateUser"]["ok"], reply
 
 
@@ -94,7 +104,11 @@ def delete_user(server, pk):
 
 
 def create_group(server, name):
-    reply = graphql(server, 'mutation { createGroup(newGroup: {name: %s}) { ok errors { field messages } group { id } } }' % json.dumps(name))
+    reply = graphql(
+        server,
+        "mutation { createGroup(newGroup: {name: %s}) { ok errors { field messages } group { id } } }"
+        % json.dumps(name),
+    )
     assert reply["data"]["createGroup"]["ok"], reply
     return int(reply["data"]["createGroup"]["group"]["id"])
 

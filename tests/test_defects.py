@@ -53,7 +53,11 @@ def test_two_streams_on_one_model_do_not_cross_deliver(server, sockets):
     update_user(server, pk, lastName="twice")
     for sock, stream in ((users, "users"), (counted, "counted")):
         frames = [sock.recv(), sock.recv()]
-        assert frames == [{"stream": stream, "payload": {"action": "update", "model": "auth.user", "data": {"id": pk}}}] * 2
+        assert (
+            frames
+            == [{"stream": stream, "payload": {"action": "update", "model": "auth.user", "data": {"id": pk}}}]
+            * 2
+        )
 
 
 def test_get_binding_returns_one_binding_and_one_notification(server, sockets):
@@ -110,7 +114,12 @@ def test_disconnect_drops_every_membership(server, sockets):
     channel_name = signing.loads(sock.channel_id, salt=channel_ids.SALT)
     pk = create_user(server, unique())
     subscribe(server, sock, action="ALL_ACTIONS", id=pk, data=["ID"])  # over HTTP
-    sock.send({"stream": "groups", "payload": {"action": "subscribe", "data": {"action": "create"}, "request_id": "s"}})
+    sock.send(
+        {
+            "stream": "groups",
+            "payload": {"action": "subscribe", "data": {"action": "create"}, "request_id": "s"},
+        }
+    )
     assert sock.recv()["payload"]["response_status"] == 200  # over the socket
     joined = [group for group, members in _members(server).items() if channel_name in members]
     assert len(joined) == 3
@@ -129,7 +138,10 @@ def test_rolled_back_changes_send_nothing(server, sockets):
     post(server, "/testing/rollback/", {"username": unique("rb"), "existing": existing})
     name = unique("after")
     create_user(server, name)
-    assert sock.recv() == {"stream": "users", "payload": {"action": "create", "model": "auth.user", "data": {"username": name}}}
+    assert sock.recv() == {
+        "stream": "users",
+        "payload": {"action": "create", "model": "auth.user", "data": {"username": name}},
+    }
 
 
 def test_notifications_leave_after_the_commit(server, sockets):
@@ -138,7 +150,10 @@ def test_notifications_leave_after_the_commit(server, sockets):
     name = unique("tx")
     post(server, "/testing/marked-commit/", {"username": name, "channel_id": sock.channel_id})
     assert sock.recv() == {"marker": "before-commit"}
-    assert sock.recv() == {"stream": "users", "payload": {"action": "create", "model": "auth.user", "data": {"username": name}}}
+    assert sock.recv() == {
+        "stream": "users",
+        "payload": {"action": "create", "model": "auth.user", "data": {"username": name}},
+    }
 
 
 def test_a_failing_serializer_is_logged_and_the_save_stands(server, sockets):
@@ -154,7 +169,9 @@ def test_a_failing_serializer_is_logged_and_the_save_stands(server, sockets):
     fine_id = create_group(server, fine)
     assert fragile.recv()["payload"]["data"] == {"id": fine_id, "name": fine, "label": fine.upper()}
     log = server.log()
-    assert f"Could not notify stream 'fragile' of create of Group pk={gid}; the change itself is saved." in log
+    assert (
+        f"Could not notify stream 'fragile' of create of Group pk={gid}; the change itself is saved." in log
+    )
     assert f"RuntimeError: cannot label {boom}" in log
 
 
@@ -169,4 +186,7 @@ def test_queryset_limits_what_can_be_followed_and_what_is_sent(server, sockets):
     subscribe(server, sock, field="staffSubscription", action="UPDATE", data=["ID"])
     update_user(server, outsider, firstName="not staff")
     update_user(server, staff, firstName="staff")
-    assert sock.recv() == {"stream": "staff", "payload": {"action": "update", "model": "auth.user", "data": {"id": staff}}}
+    assert sock.recv() == {
+        "stream": "staff",
+        "payload": {"action": "update", "model": "auth.user", "data": {"id": staff}},
+    }

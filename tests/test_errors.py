@@ -24,7 +24,10 @@ def still_served(server, socket):
         name = unique("g")
         create_group(server, name)
         for sock in (socket, other):
-            assert sock.recv() == {"stream": "groups", "payload": {"action": "create", "model": "auth.group", "data": {"name": name}}}
+            assert sock.recv() == {
+                "stream": "groups",
+                "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
+            }
     finally:
         other.close()
 
@@ -46,8 +49,19 @@ def refused(server, socket, error, **kwargs):
 
 
 def test_unknown_id_is_refused(server, socket):
-    refused(server, socket, "Unknown id '99999999' on stream 'users': no such object can be followed.", id=99999999)
-    refused(server, socket, "Unknown id 'abc' on stream 'users': no such object can be followed.", id="abc", action="DELETE")
+    refused(
+        server,
+        socket,
+        "Unknown id '99999999' on stream 'users': no such object can be followed.",
+        id=99999999,
+    )
+    refused(
+        server,
+        socket,
+        "Unknown id 'abc' on stream 'users': no such object can be followed.",
+        id="abc",
+        action="DELETE",
+    )
     still_served(server, socket)
 
 
@@ -79,7 +93,7 @@ def test_unsubscribing_what_is_not_followed_is_refused(server, socket):
     [
         ('operation: SUBSCRIBE, action: UPDATE, channelId: "%s", data: [NOT_A_FIELD]', "NOT_A_FIELD"),
         ('operation: SUBSCRIBE, action: SOMETIMES, channelId: "%s"', "SOMETIMES"),
-        ('operation: SUBSCRIBE, action: UPDATE', "channelId"),
+        ("operation: SUBSCRIBE, action: UPDATE", "channelId"),
     ],
     ids=["unknown-field", "unknown-action", "missing-channel-id"],
 )
@@ -102,65 +116,142 @@ def test_permission_is_checked_against_the_http_user(server, socket):
     }
     session = requests.Session()
     post(server, "/testing/login/", {"username": unique("member")}, session=session)
-    reply = graphql(server, subscription_request("guardedSubscription", socket.channel_id, action="CREATE"), session=session)
+    reply = graphql(
+        server,
+        subscription_request("guardedSubscription", socket.channel_id, action="CREATE"),
+        session=session,
+    )
     assert reply["data"]["guardedSubscription"]["ok"] is True
-    assert socket.recv() == {"action": "create", "operation": "subscribe", "ok": True, "stream": "guarded", "error": None}
+    assert socket.recv() == {
+        "action": "create",
+        "operation": "subscribe",
+        "ok": True,
+        "stream": "guarded",
+        "error": None,
+    }
     name = unique("g")
     gid = create_group(server, name)
-    assert socket.recv() == {"stream": "guarded", "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}}}
+    assert socket.recv() == {
+        "stream": "guarded",
+        "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
+    }
 
 
 def error_frame(stream, action, error, status=400, request_id=None):
     return {
         "stream": stream,
-        "payload": {"action": action, "data": None, "errors": [error], "response_status": status, "request_id": request_id},
+        "payload": {
+            "action": action,
+            "data": None,
+            "errors": [error],
+            "response_status": status,
+            "request_id": request_id,
+        },
     }
 
 
 @pytest.mark.parametrize(
     "frame, expected",
     [
-        ("{not json", error_frame(None, None, "The frame is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)).")),
+        (
+            "{not json",
+            error_frame(
+                None,
+                None,
+                "The frame is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)).",
+            ),
+        ),
         (
             "[1, 2]",
-            error_frame(None, None, 'A frame must be a JSON object with "stream" and "payload" keys, e.g. {"stream": "users", "payload": {"action": "subscribe", ...}}.'),
+            error_frame(
+                None,
+                None,
+                'A frame must be a JSON object with "stream" and "payload" keys, e.g. {"stream": "users", "payload": {"action": "subscribe", ...}}.',
+            ),
         ),
         (
             {"payload": {}},
-            error_frame(None, None, 'A frame must be a JSON object with "stream" and "payload" keys, e.g. {"stream": "users", "payload": {"action": "subscribe", ...}}.'),
+            error_frame(
+                None,
+                None,
+                'A frame must be a JSON object with "stream" and "payload" keys, e.g. {"stream": "users", "payload": {"action": "subscribe", ...}}.',
+            ),
         ),
         (
             {"stream": "nope", "payload": {}},
-            error_frame("nope", None, "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, staff, users."),
+            error_frame(
+                "nope",
+                None,
+                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, staff, users.",
+            ),
         ),
         ({"stream": "users", "payload": [1]}, error_frame("users", None, '"payload" must be a JSON object.')),
         (
             {"stream": "users", "payload": {"action": "create", "request_id": "q"}},
-            error_frame("users", "create", "Unknown action 'create': use 'subscribe' or 'unsubscribe'.", request_id="q"),
+            error_frame(
+                "users",
+                "create",
+                "Unknown action 'create': use 'subscribe' or 'unsubscribe'.",
+                request_id="q",
+            ),
         ),
         (
             {"stream": "users", "payload": {"action": "subscribe", "request_id": "q"}},
-            error_frame("users", "subscribe", 'data.action is required, e.g. {"action": "update"}: one of create, update, delete, all_actions.', request_id="q"),
+            error_frame(
+                "users",
+                "subscribe",
+                'data.action is required, e.g. {"action": "update"}: one of create, update, delete, all_actions.',
+                request_id="q",
+            ),
         ),
         (
             {"stream": "users", "payload": {"action": "subscribe", "data": {"action": "sometimes"}}},
-            error_frame("users", "subscribe", "Unknown action 'sometimes': use one of create, update, delete, all_actions."),
+            error_frame(
+                "users",
+                "subscribe",
+                "Unknown action 'sometimes': use one of create, update, delete, all_actions.",
+            ),
         ),
         (
-            {"stream": "users", "payload": {"action": "subscribe", "data": {"action": "update", "fields": ["password"]}}},
-            error_frame("users", "subscribe", "Unknown field 'password' for stream 'users': choose from id, username, first_name, last_name, email, is_superuser."),
+            {
+                "stream": "users",
+                "payload": {"action": "subscribe", "data": {"action": "update", "fields": ["password"]}},
+            },
+            error_frame(
+                "users",
+                "subscribe",
+                "Unknown field 'password' for stream 'users': choose from id, username, first_name, last_name, email, is_superuser.",
+            ),
         ),
         (
-            {"stream": "users", "payload": {"action": "subscribe", "data": {"action": "update", "fields": "id"}}},
-            error_frame("users", "subscribe", 'data.fields must be a list of field names, e.g. ["id", "username"].'),
+            {
+                "stream": "users",
+                "payload": {"action": "subscribe", "data": {"action": "update", "fields": "id"}},
+            },
+            error_frame(
+                "users", "subscribe", 'data.fields must be a list of field names, e.g. ["id", "username"].'
+            ),
         ),
         (
-            {"stream": "users", "payload": {"action": "subscribe", "pk": 99999999, "data": {"action": "update"}}},
-            error_frame("users", "subscribe", "Unknown id 99999999 on stream 'users': no such object can be followed.", status=404),
+            {
+                "stream": "users",
+                "payload": {"action": "subscribe", "pk": 99999999, "data": {"action": "update"}},
+            },
+            error_frame(
+                "users",
+                "subscribe",
+                "Unknown id 99999999 on stream 'users': no such object can be followed.",
+                status=404,
+            ),
         ),
         (
             {"stream": "guarded", "payload": {"action": "subscribe", "data": {"action": "update"}}},
-            error_frame("guarded", "subscribe", "Permission denied: log in to subscribe to update on stream 'guarded'.", status=403),
+            error_frame(
+                "guarded",
+                "subscribe",
+                "Permission denied: log in to subscribe to update on stream 'guarded'.",
+                status=403,
+            ),
         ),
     ],
     ids=[

@@ -20,7 +20,10 @@ class PlainSerializer(serializers.Serializer):
 @pytest.mark.parametrize(
     "meta, message",
     [
-        ({"stream": "x1"}, "Bad.Meta.serializer_class must be a DRF serializer class, e.g. serializer_class = UserSerializer (got None)."),
+        (
+            {"stream": "x1"},
+            "Bad.Meta.serializer_class must be a DRF serializer class, e.g. serializer_class = UserSerializer (got None).",
+        ),
         (
             {"stream": "x2", "serializer_class": PlainSerializer},
             "Bad.Meta.serializer_class PlainSerializer has no Meta.model: use a ModelSerializer that names the model to follow.",
@@ -63,8 +66,15 @@ def test_a_stream_belongs_to_one_subscription():
 
 
 def test_field_enums_have_a_type_name_per_subscription():
-    staff_like = declare("AdminSubscription", serializer_class=UserSerializer, stream="admins", queryset=User.objects.filter(is_superuser=True))
-    names = {sub._meta.arguments["data"].type.of_type.of_type._meta.name for sub in (UserSubscription, staff_like)}
+    staff_like = declare(
+        "AdminSubscription",
+        serializer_class=UserSerializer,
+        stream="admins",
+        queryset=User.objects.filter(is_superuser=True),
+    )
+    names = {
+        sub._meta.arguments["data"].type.of_type.of_type._meta.name for sub in (UserSubscription, staff_like)
+    }
     assert names == {"UserSubscriptionFields", "AdminSubscriptionFields"}
 
 
@@ -77,8 +87,15 @@ def test_get_binding_is_one_object_per_stream():
 
 def test_demultiplexer_consumers_are_checked():
     with pytest.raises(TypeError) as info:
-        type("Demux", (GraphqlAPIDemultiplexer,), {"consumers": {"people": UserSubscription.get_binding().consumer}})
-    assert str(info.value) == "Demux.consumers maps 'people' to UserSubscription, whose stream is 'users': use the key 'users'."
+        type(
+            "Demux",
+            (GraphqlAPIDemultiplexer,),
+            {"consumers": {"people": UserSubscription.get_binding().consumer}},
+        )
+    assert (
+        str(info.value)
+        == "Demux.consumers maps 'people' to UserSubscription, whose stream is 'users': use the key 'users'."
+    )
     with pytest.raises(TypeError) as info:
         type("Demux", (GraphqlAPIDemultiplexer,), {"consumers": {"users": print}})
     assert str(info.value).startswith(

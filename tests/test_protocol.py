@@ -17,7 +17,14 @@ ALL_USER_FIELDS = ("id", "username", "first_name", "last_name", "email", "is_sup
 
 
 def user_data(pk, username, **overrides):
-    data = {"id": pk, "username": username, "first_name": "", "last_name": "", "email": "", "is_superuser": False}
+    data = {
+        "id": pk,
+        "username": username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_superuser": False,
+    }
     data.update(overrides)
     return data
 
@@ -49,11 +56,21 @@ def test_subscribe_update_by_id_replies_confirms_and_notifies(server, socket):
             }
         }
     }
-    assert socket.recv() == {"action": "update", "operation": "subscribe", "ok": True, "stream": "users", "error": None}
+    assert socket.recv() == {
+        "action": "update",
+        "operation": "subscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
     update_user(server, pk, firstName="Meaghan")
     assert socket.recv() == {
         "stream": "users",
-        "payload": {"action": "update", "model": "auth.user", "data": user_data(pk, name, first_name="Meaghan")},
+        "payload": {
+            "action": "update",
+            "model": "auth.user",
+            "data": user_data(pk, name, first_name="Meaghan"),
+        },
     }
 
 
@@ -61,7 +78,10 @@ def test_create_without_id_notifies_every_new_object(server, socket):
     subscribe(server, socket, action="CREATE")
     name = unique()
     pk = create_user(server, name)
-    assert socket.recv() == {"stream": "users", "payload": {"action": "create", "model": "auth.user", "data": user_data(pk, name)}}
+    assert socket.recv() == {
+        "stream": "users",
+        "payload": {"action": "create", "model": "auth.user", "data": user_data(pk, name)},
+    }
 
 
 def test_delete_by_id_notifies_with_the_last_state(server, socket):
@@ -71,7 +91,11 @@ def test_delete_by_id_notifies_with_the_last_state(server, socket):
     delete_user(server, pk)
     assert socket.recv() == {
         "stream": "users",
-        "payload": {"action": "delete", "model": "auth.user", "data": user_data(pk, name, last_name="Ackerman")},
+        "payload": {
+            "action": "delete",
+            "model": "auth.user",
+            "data": user_data(pk, name, last_name="Ackerman"),
+        },
     }
 
 
@@ -85,7 +109,9 @@ def test_update_without_id_notifies_for_every_object(server, socket):
 
 
 def test_all_actions_without_id_means_create_update_and_delete(server, socket):
-    reply = graphql(server, subscription_request("userSubscription", socket.channel_id, action="ALL_ACTIONS", data=["ID"]))
+    reply = graphql(
+        server, subscription_request("userSubscription", socket.channel_id, action="ALL_ACTIONS", data=["ID"])
+    )
     assert reply["data"]["userSubscription"] == {
         "ok": True,
         "error": None,
@@ -93,7 +119,13 @@ def test_all_actions_without_id_means_create_update_and_delete(server, socket):
         "operation": "SUBSCRIBE",
         "action": "ALL_ACTIONS",
     }
-    assert socket.recv() == {"action": "all_actions", "operation": "subscribe", "ok": True, "stream": "users", "error": None}
+    assert socket.recv() == {
+        "action": "all_actions",
+        "operation": "subscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
     pk = create_user(server, unique())
     update_user(server, pk, firstName="x")
     delete_user(server, pk)
@@ -110,15 +142,23 @@ def test_all_actions_with_id_means_that_objects_update_and_delete(server, socket
     update_user(server, other, firstName="not followed")
     update_user(server, pk, firstName="followed")
     delete_user(server, pk)
-    assert socket.recv() == {"stream": "users", "payload": {"action": "update", "model": "auth.user", "data": {"id": pk, "first_name": "followed"}}}
-    assert socket.recv() == {"stream": "users", "payload": {"action": "delete", "model": "auth.user", "data": {"id": pk, "first_name": "followed"}}}
+    assert socket.recv() == {
+        "stream": "users",
+        "payload": {"action": "update", "model": "auth.user", "data": {"id": pk, "first_name": "followed"}},
+    }
+    assert socket.recv() == {
+        "stream": "users",
+        "payload": {"action": "delete", "model": "auth.user", "data": {"id": pk, "first_name": "followed"}},
+    }
 
 
 def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
     pk = create_user(server, unique())
     subscribe(server, socket, action="UPDATE", id=pk)
     subscribe(server, socket, field="groupSubscription", action="CREATE")
-    reply = graphql(server, subscription_request("userSubscription", socket.channel_id, operation="UNSUBSCRIBE", id=pk))
+    reply = graphql(
+        server, subscription_request("userSubscription", socket.channel_id, operation="UNSUBSCRIBE", id=pk)
+    )
     assert reply == {
         "data": {
             "userSubscription": {
@@ -130,29 +170,68 @@ def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
             }
         }
     }
-    assert socket.recv() == {"action": "update", "operation": "unsubscribe", "ok": True, "stream": "users", "error": None}
+    assert socket.recv() == {
+        "action": "update",
+        "operation": "unsubscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
     update_user(server, pk, firstName="unheard")
     group = unique("g")
     from client import create_group
 
     gid = create_group(server, group)
     # The next frame is the group's creation: the update was not sent.
-    assert socket.recv() == {"stream": "groups", "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": group}}}
+    assert socket.recv() == {
+        "stream": "groups",
+        "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": group}},
+    }
 
 
 def test_socket_subscribe_and_unsubscribe_are_answered_in_the_stream_envelope(server, socket):
     pk = create_user(server, unique())
-    socket.send({"stream": "users", "payload": {"action": "subscribe", "pk": pk, "data": {"action": "update", "fields": ["username"]}, "request_id": "r1"}})
+    socket.send(
+        {
+            "stream": "users",
+            "payload": {
+                "action": "subscribe",
+                "pk": pk,
+                "data": {"action": "update", "fields": ["username"]},
+                "request_id": "r1",
+            },
+        }
+    )
     assert socket.recv() == {
         "stream": "users",
-        "payload": {"action": "subscribe", "data": {"action": "update"}, "errors": [], "response_status": 200, "request_id": "r1"},
+        "payload": {
+            "action": "subscribe",
+            "data": {"action": "update"},
+            "errors": [],
+            "response_status": 200,
+            "request_id": "r1",
+        },
     }
     update_user(server, pk, username="renamed" + str(pk))
-    assert socket.recv() == {"stream": "users", "payload": {"action": "update", "model": "auth.user", "data": {"username": f"renamed{pk}"}}}
-    socket.send({"stream": "users", "payload": {"action": "unsubscribe", "pk": pk, "data": {"action": "update"}, "request_id": "r2"}})
     assert socket.recv() == {
         "stream": "users",
-        "payload": {"action": "unsubscribe", "data": {"action": "update"}, "errors": [], "response_status": 200, "request_id": "r2"},
+        "payload": {"action": "update", "model": "auth.user", "data": {"username": f"renamed{pk}"}},
+    }
+    socket.send(
+        {
+            "stream": "users",
+            "payload": {"action": "unsubscribe", "pk": pk, "data": {"action": "update"}, "request_id": "r2"},
+        }
+    )
+    assert socket.recv() == {
+        "stream": "users",
+        "payload": {
+            "action": "unsubscribe",
+            "data": {"action": "update"},
+            "errors": [],
+            "response_status": 200,
+            "request_id": "r2",
+        },
     }
 
 

@@ -128,9 +128,7 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
     async def connect(self):
         """Accept, remember the socket and send its channel id."""
         if self.channel_layer is None:
-            logger.error(
-                "GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings."
-            )
+            logger.error("GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings.")
             await self.close()
             return
         await self.accept()

@@ -1,5 +1,5 @@
-from django.db import migrations, models
 import django.db.models.deletion
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -58,8 +58,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="subscriptionrecord",
-            index=models.Index(
-                fields=["stream", "action", "object_key"], name="gds_record_target"
-            ),
+            index=models.Index(fields=["stream", "action", "object_key"], name="gds_record_target"),
         ),
     ]

@@ -16,8 +16,6 @@ from .consumers import TestDemultiplexer  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(
-            URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())])
-        ),
+        "websocket": AuthMiddlewareStack(URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())])),
     }
 )

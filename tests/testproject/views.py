@@ -79,7 +79,9 @@ def groups(request):
         from channels.layers import get_channel_layer
 
         table = {name: list(members) for name, members in get_channel_layer().groups.items()}
-    return JsonResponse({name: members for name, members in table.items() if name.startswith("gds.") and members})
+    return JsonResponse(
+        {name: members for name, members in table.items() if name.startswith("gds.") and members}
+    )
 
 
 @csrf_exempt
