@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the package and the example project into .venv-example, then serve
+# it at http://127.0.0.1:8000/ (GraphiQL at /graphql/, WebSocket at /subscriptions/).
+# SQLite and the in-memory channel layer: no services needed.
+#   bash scripts/run-example.sh            # modern engine (Channels 4)
+#   bash scripts/run-example.sh --legacy   # legacy engine (Channels 1.x), in .venv-example-legacy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+engine=modern
+if [ "${1:-}" = "--legacy" ]; then engine=legacy; shift; fi
+venv=".venv-example"
+[ "$engine" = legacy ] && venv=".venv-example-legacy"
+
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+if [ "$engine" = legacy ]; then
+    "$venv/bin/pip" install -q -e ".[legacy]"
+else
+    "$venv/bin/pip" install -q -e ".[modern]"
+fi
+cd example_project
+"../$venv/bin/python" manage.py migrate --noinput
+exec "../$venv/bin/python" manage.py runserver "${@:-127.0.0.1:8000}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run the whole test suite: lint, then the behaviour suite on every engine
+# (legacy Channels 1.x and modern Channels 4 on Django 4.2, 5.2 and 6.0).
+# Needs Python 3.11 and pip; Python 3.12 (for Django 6.0) is taken from pyenv
+# when it is installed there. Starts redis-server on 127.0.0.1:6379 if none
+# answers, installing it from Debian's packages when missing (as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v pyenv >/dev/null 2>&1; then
+    py311=$(pyenv versions --bare | grep -E '^3\.11(\.|$)' | tail -n 1 || true)
+    py312=$(pyenv versions --bare | grep -E '^3\.12(\.|$)' | tail -n 1 || true)
+    export PYENV_VERSION="${py311:-system}${py312:+:$py312}"
+fi
+
+redis_answers() { python3 -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; }
+if ! redis_answers; then
+    if ! command -v redis-server >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    fi
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+    for _ in $(seq 50); do redis_answers && break; sleep 0.1; done
+fi
+
+python3 -m pip install -q "tox>=4"
+python3 -m tox run-parallel --parallel 2 --parallel-no-spinner "$@"
