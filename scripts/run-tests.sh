@@ -7,10 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# tox finds interpreters on PATH; put pyenv's 3.11 and 3.12 there directly
+# (virtualenv does not always see through pyenv's shims).
 if command -v pyenv >/dev/null 2>&1; then
-    py311=$(pyenv versions --bare | grep -E '^3\.11(\.|$)' | tail -n 1 || true)
-    py312=$(pyenv versions --bare | grep -E '^3\.12(\.|$)' | tail -n 1 || true)
-    export PYENV_VERSION="${py311:-system}${py312:+:$py312}"
+    for minor in 3.12 3.11; do
+        version=$(pyenv versions --bare | grep -E "^${minor//./\\.}(\\.|$)" | tail -n 1 || true)
+        if [ -n "$version" ]; then PATH="$(pyenv root)/versions/$version/bin:$PATH"; fi
+    done
+    export PATH
 fi
 
 redis_answers() { python3 -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; }
