@@ -6,6 +6,8 @@ import re
 PREFIX = "gds"
 EVERY_OBJECT = "all"
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+#: Channel layers refuse group names of this length or longer.
+MAX_LENGTH = 100
 
 
 def object_key(pk):
@@ -19,13 +21,24 @@ def _target(key):
     if _PLAIN_KEY.match(key):
         return "id-" + key
     # Keys with characters a group name refuses (or long ones) are hashed.
-    return "h-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+    return "h-" + _digest(key)
+
+
+def _digest(text):
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
 def group_name(stream, action, key, fields_key):
     """The group whose members receive ``action`` changes of ``key`` with ``fields_key``.
 
     The stream comes last: the other parts never contain a dot, so two
-    different streams can never produce the same name.
+    different streams can never produce the same name. Names stay shorter
+    than the 100 characters channel layers accept: when the target and the
+    field selection would not fit, they are hashed together into one part
+    (marked ``x-``, which no target starts with).
     """
-    return ".".join((PREFIX, action, _target(key), fields_key, stream))
+    target = _target(key)
+    name = ".".join((PREFIX, action, target, fields_key, stream))
+    if len(name) < MAX_LENGTH:
+        return name
+    return ".".join((PREFIX, action, "x-" + _digest(f"{target}.{fields_key}"), stream))
