@@ -8,6 +8,8 @@ whichever process or request created them.
 
 from django.db import models
 
+from .groups import group_name
+
 
 class SubscriberSocket(models.Model):
     """One open WebSocket connection, known by its channel name."""
@@ -33,6 +35,11 @@ class SubscriptionRecord(models.Model):
     class Meta:
         unique_together = [("socket", "stream", "action", "object_key")]
         indexes = [models.Index(fields=["stream", "action", "object_key"], name="gds_record_target")]
+
+    @property
+    def group(self):
+        """The channel-layer group this record's socket is a member of."""
+        return group_name(self.stream, self.action, self.object_key, self.fields_key)
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"

@@ -38,6 +38,13 @@ class ProtocolError(Exception):
             self.status = status
 
 
+def server_error():
+    """The error for a request that failed on the server's side (the cause is logged)."""
+    return ProtocolError(
+        "The server could not complete this request; nothing was changed. Try again.", status=500
+    )
+
+
 def encode(frame):
     """Serialize a frame to the JSON text sent on the socket."""
     return json.dumps(frame, cls=DjangoJSONEncoder)

@@ -41,7 +41,7 @@ def _check_action(action):
 
 
 def _object_key(subscription, operation, action, pk):
-    if pk is None or pk == "":
+    if pk is None:
         return ""
     stream = subscription._meta.stream
     if operation == protocol.UNSUBSCRIBE:
@@ -94,7 +94,9 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), u
             "That socket is no longer connected: reconnect and use the channel_id of the new connection."
         ) from None
     fields_key = meta.catalog.key_for(fields)
-    actions = _expand(action, None if pk in (None, "") else pk)
+    if pk == "":
+        pk = None
+    actions = _expand(action, pk)
     key = _object_key(subscription, operation, action, pk)
     if operation == protocol.SUBSCRIBE:
         _check_permission(subscription, user, actions, key or None)
@@ -126,8 +128,7 @@ def _unsubscribe(socket, stream, actions, key, requested_action):
     records = SubscriptionRecord.objects.filter(
         socket=socket, stream=stream, action__in=actions, object_key=key
     )
-    for record in records:
-        change.leave.append(groups.group_name(stream, record.action, key, record.fields_key))
+    change.leave.extend(record.group for record in records)
     if not change.leave:
         target = f"id {key!r}" if key else "every object"
         raise ProtocolError(
@@ -161,7 +162,7 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
         return str(error)
     except Exception:
         logger.exception("Subscription request on stream %r failed", subscription._meta.stream)
-        return "The server could not complete this request; nothing was changed. Try again."
+        return str(protocol.server_error())
     return None
 
 
@@ -205,7 +206,7 @@ def run_socket_request(subscription, request, channel_name, user):
 def forget_socket(channel_name):
     """Drop a closed socket's records; return the groups it was in."""
     records = SubscriptionRecord.objects.filter(socket__channel_name=channel_name)
-    names = {groups.group_name(r.stream, r.action, r.object_key, r.fields_key) for r in records}
+    names = {record.group for record in records}
     SubscriberSocket.objects.filter(channel_name=channel_name).delete()
     return names
 

@@ -13,10 +13,10 @@ TIMEOUT = 10
 class Socket:
     """A client WebSocket that reads JSON frames."""
 
-    def __init__(self, server, connect=True):
+    def __init__(self, server):
         self.server = server
         self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT)
-        self.hello = self.recv() if connect else None
+        self.hello = self.recv()
 
     @property
     def channel_id(self):
@@ -29,15 +29,6 @@ class Socket:
 
     def send(self, frame):
         self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
-
-    def silent_for(self, seconds):
-        """True when no frame arrives within ``seconds``."""
-        self.conn.settimeout(seconds)
-        try:
-            frame = self.conn.recv()
-        except websocket.WebSocketTimeoutException:
-            return True
-        raise AssertionError(f"unexpected frame: {frame}")
 
     def close(self):
         self.conn.close()
@@ -127,7 +118,3 @@ def wait_for(predicate, timeout=TIMEOUT):
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
-
-
-def new_id():
-    return uuid.uuid4().hex

@@ -4,6 +4,7 @@ import pytest
 
 from client import (
     Socket,
+    create_group,
     create_user,
     delete_user,
     graphql,
@@ -179,8 +180,6 @@ def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
     }
     update_user(server, pk, firstName="unheard")
     group = unique("g")
-    from client import create_group
-
     gid = create_group(server, group)
     # The next frame is the group's creation: the update was not sent.
     assert socket.recv() == {

@@ -58,27 +58,18 @@ class SubscriptionBinding(ResourceBindingBase):
         pass
 
     def deserialize(self, message):
-        """Read the request the demultiplexer parsed (or parse the frame here)."""
+        """Take the request the demultiplexer already parsed and checked."""
         request = self.kwargs.get("request")
         if request is None:
-            wrapped = '{"stream": %s, "payload": %s}' % (
-                protocol.encode(self.stream),
-                message.content.get("text", "null"),
+            raise TypeError(
+                f"{type(self).__name__}.consumer must be routed through a GraphqlAPIDemultiplexer, "
+                "which parses the frame and passes the request on."
             )
-            try:
-                request = protocol.parse_frame(wrapped, {self.stream})
-            except protocol.FrameError as error:
-                _send_frame(message.reply_channel, error.frame)
-                request = None
         self.request = request
-        if request is None:
-            return None, None, None
         return request.action, request.pk, request.data
 
     def run_action(self, action, pk, data):
         """Serve the request through the package's rules and reply on the socket."""
-        if self.request is None:
-            return
         reply_channel = self.message.reply_channel
         try:
             change, reply = requests.run_socket_request(
@@ -88,10 +79,7 @@ class SubscriptionBinding(ResourceBindingBase):
                 _apply(reply_channel.name, change)
         except Exception:
             logger.exception("Socket request on stream %r failed", self.stream)
-            error = protocol.ProtocolError(
-                "The server could not complete this request; nothing was changed.", status=500
-            )
-            reply = self.request.error_frame(error)
+            reply = self.request.error_frame(protocol.server_error())
         _send_frame(reply_channel, reply)
 
 

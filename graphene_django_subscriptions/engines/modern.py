@@ -65,10 +65,7 @@ class SubscriptionBinding:
                 await demultiplexer.change_groups(change.join, change.leave)
         except Exception:
             logger.exception("Socket request on stream %r failed", cls.stream)
-            error = protocol.ProtocolError(
-                "The server could not complete this request; nothing was changed.", status=500
-            )
-            reply = request.error_frame(error)
+            reply = request.error_frame(protocol.server_error())
         await demultiplexer.send_frame(reply)
 
 
