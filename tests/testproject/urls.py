@@ -11,6 +11,7 @@ urlpatterns = example_urlpatterns + [
     path("testing/rollback/", views.rollback),
     path("testing/marked-commit/", views.marked_commit),
     path("testing/runs/", views.runs),
+    path("testing/broadcast/", views.broadcast),
     path("testing/groups/", views.groups),
     path("testing/login/", views.login),
 ]

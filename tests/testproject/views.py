@@ -63,6 +63,14 @@ def marked_commit(request):
     return JsonResponse({"id": user.pk})
 
 
+@csrf_exempt
+def broadcast(request):
+    """Send ready-made text to one group: the bare fan-out the benchmark compares with."""
+    body = _body(request)
+    engines.current().send_to_groups([(body["group"], body["text"])])
+    return JsonResponse({"sent": True})
+
+
 def runs(request):
     """How often the counted stream's serializer ran."""
     return JsonResponse(RUNS)
