@@ -6,15 +6,25 @@ run first, and the records and group changes happen in one transaction.
 """
 
 import logging
+import time
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from . import channel_ids, engines, groups, protocol
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
 logger = logging.getLogger(__name__)
+
+#: When this process started. Through a channel layer that lives in one process,
+#: no socket recorded before this can be reached any more.
+PROCESS_STARTED = timezone.now()
+#: Seconds between two sweeps for unreachable sockets in one process.
+SWEEP_INTERVAL = 60
+_next_sweep = 0.0
 
 
 class MembershipChange:
@@ -40,13 +50,23 @@ def _check_action(action):
         raise ProtocolError(f"Unknown action {action!r}: use one of {', '.join(protocol.ACTIONS)}.")
 
 
+def _primary_key(subscription, pk):
+    """``pk`` as the model's primary-key value ("05" is 5), or None when it cannot be one."""
+    try:
+        return subscription._meta.model._meta.pk.to_python(pk)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
 def _object_key(subscription, operation, action, pk):
     if pk is None:
         return ""
     stream = subscription._meta.stream
+    value = _primary_key(subscription, pk)
     if operation == protocol.UNSUBSCRIBE:
-        # The object may be gone already; unsubscribing from it is still fine.
-        return groups.object_key(pk)
+        # The object may be gone already; unsubscribing from it is still fine. The
+        # key is normalised as on subscribe, so the same id text finds the record.
+        return groups.object_key(pk if value is None else value)
     if action == protocol.CREATE:
         raise ProtocolError(
             f"CREATE cannot take an id on stream {stream!r}: an object that has an id "
@@ -56,11 +76,7 @@ def _object_key(subscription, operation, action, pk):
         f"Unknown id {pk!r} on stream {stream!r}: no such object can be followed.",
         status=protocol.STATUS_NOT_FOUND,
     )
-    try:
-        value = subscription._meta.model._meta.pk.to_python(pk)
-    except (ValidationError, TypeError, ValueError):
-        raise unknown from None
-    if not subscription.scope().filter(pk=value).exists():
+    if value is None or not subscription.scope().filter(pk=value).exists():
         raise unknown
     return groups.object_key(value)
 
@@ -211,6 +227,38 @@ def forget_socket(channel_name):
     return names
 
 
-def remember_socket(channel_name):
-    """Record a newly connected socket so requests may name it."""
+def remember_socket(channel_name, *, group_expiry=None, process_local=False):
+    """Record a newly connected socket so requests may name it.
+
+    ``group_expiry`` and ``process_local`` describe the channel layer; they let
+    this also forget sockets that no process can reach any more.
+    """
     SubscriberSocket.objects.get_or_create(channel_name=channel_name)
+    forget_unreachable_sockets(group_expiry=group_expiry, process_local=process_local)
+
+
+def forget_unreachable_sockets(*, group_expiry=None, process_local=False):
+    """Drop the records of sockets whose server stopped without closing them.
+
+    A socket older than the layer's ``group_expiry`` has lost its group
+    memberships already. On a layer that lives in this process only (the
+    in-memory ones), so has every socket recorded before this process started.
+    Runs at most once every ``SWEEP_INTERVAL`` seconds per process; returns how
+    many sockets it forgot.
+    """
+    global _next_sweep
+    if time.monotonic() < _next_sweep:
+        return 0
+    _next_sweep = time.monotonic() + SWEEP_INTERVAL
+    cutoffs = []
+    if group_expiry:
+        cutoffs.append(timezone.now() - timedelta(seconds=group_expiry))
+    if process_local:
+        cutoffs.append(PROCESS_STARTED)
+    if not cutoffs:
+        return 0
+    _, counts = SubscriberSocket.objects.filter(connected_at__lt=max(cutoffs)).delete()
+    forgotten = counts.get(SubscriberSocket._meta.label, 0)
+    if forgotten:
+        logger.info("Forgot %d socket(s) left by a server that stopped without closing them.", forgotten)
+    return forgotten

@@ -188,6 +188,29 @@ def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
     }
 
 
+def test_unsubscribe_reads_the_id_as_subscribe_does(server, socket):
+    pk = create_user(server, unique())
+    subscribe(server, socket, action="UPDATE", id=f"0{pk}")
+    reply = graphql(
+        server,
+        subscription_request("userSubscription", socket.channel_id, operation="UNSUBSCRIBE", id=f"0{pk}"),
+    )
+    assert reply["data"]["userSubscription"] == {
+        "ok": True,
+        "error": None,
+        "stream": "users",
+        "operation": "UNSUBSCRIBE",
+        "action": "UPDATE",
+    }
+    assert socket.recv() == {
+        "action": "update",
+        "operation": "unsubscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
+
+
 def test_socket_subscribe_and_unsubscribe_are_answered_in_the_stream_envelope(server, socket):
     pk = create_user(server, unique())
     socket.send(

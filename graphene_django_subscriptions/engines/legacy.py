@@ -128,7 +128,13 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
     def connect(self, message, **kwargs):
         """Accept, remember the socket and send its channel id."""
         name = message.reply_channel.name
-        requests.remember_socket(name)
+        layer = message.channel_layer.channel_layer
+        requests.remember_socket(
+            name,
+            group_expiry=getattr(layer, "group_expiry", None),
+            # asgiref's in-memory layer: runserver's daphne and workers share one process.
+            process_local=type(layer).__module__ == "asgiref.inmemory",
+        )
         frame = protocol.connect_frame(channel_ids.issue(name))
         message.reply_channel.send({"accept": True, "text": protocol.encode(frame)})
 

@@ -11,7 +11,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, protocol, requests
 from .streams import check_consumers
@@ -129,7 +129,11 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
-        await database_sync_to_async(requests.remember_socket)(self.channel_name)
+        await database_sync_to_async(requests.remember_socket)(
+            self.channel_name,
+            group_expiry=getattr(self.channel_layer, "group_expiry", None),
+            process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
+        )
         frame = protocol.connect_frame(channel_ids.issue(self.channel_name))
         await self.send_frame(frame)
 
