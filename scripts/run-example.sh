@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the package and the example project into .venv-example, then serve
-# it at http://127.0.0.1:8000/ (GraphiQL at /graphql/, WebSocket at /subscriptions/).
+# it at http://127.0.0.1:8000/: the live page at /, GraphiQL at /graphql/,
+# the WebSocket at /subscriptions/.
 # SQLite and the in-memory channel layer: no services needed.
 #   bash scripts/run-example.sh            # modern engine (Channels 4)
 #   bash scripts/run-example.sh --legacy   # legacy engine (Channels 1.x), in .venv-example-legacy
@@ -21,4 +22,5 @@ else
 fi
 cd example_project
 "../$venv/bin/python" manage.py migrate --noinput
+echo "Open http://${1:-127.0.0.1:8000}/ in a browser (Ctrl-C stops the server)."
 exec "../$venv/bin/python" manage.py runserver "${@:-127.0.0.1:8000}"

@@ -23,6 +23,14 @@ REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 REDIS_LAYERS = ["redis"] if LEGACY else ["redis", "pubsub"]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-screenshot",
+        action="store_true",
+        help="write the live page's screenshot to docs/live-page.png (the one README.rst shows)",
+    )
+
+
 def pytest_report_header(config):
     import channels
 
@@ -44,6 +52,16 @@ def _migrated_env(workdir, name, **kwargs):
 def server(workdir):
     """One server on the in-memory channel layer: the embedded default."""
     srv = Server(_migrated_env(workdir, "inmemory"), workdir / "inmemory.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def example(workdir):
+    """The example project, unchanged, served by its engine's ``runserver``."""
+    env = environment("example.settings", workdir / "example.sqlite3")
+    django_admin(env, "migrate", "--noinput")
+    srv = Server(env, workdir / "example.log", runserver=True)
     yield srv
     srv.stop()
 

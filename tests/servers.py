@@ -51,8 +51,8 @@ def django_admin(env, *args, timeout=120):
 class Server:
     """One server process: ``runserver`` (daphne 1 + workers) on the legacy engine, daphne 4 on the modern one."""
 
-    def __init__(self, env, log_path, asgi_app="testproject.asgi:application", runserver=False):
-        self.port = free_port()
+    def __init__(self, env, log_path, asgi_app="testproject.asgi:application", runserver=False, port=None):
+        self.port = port or free_port()
         self.env = env
         self.log_path = Path(log_path)
         if LEGACY or runserver:
@@ -90,6 +90,12 @@ class Server:
         """Everything the server printed so far."""
         self._log.flush()
         return self.log_path.read_text()
+
+    def kill(self):
+        """Stop at once, as a crash would: no disconnect handler runs."""
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
 
     def stop(self):
         if self.process.poll() is None:

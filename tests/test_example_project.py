@@ -1,18 +1,6 @@
 """The example project, unchanged, served by its engine's ``runserver``."""
 
-import pytest
-
 from client import Socket, create_user, graphql, subscribe, unique, update_user
-from servers import Server, django_admin, environment
-
-
-@pytest.fixture(scope="module")
-def example(workdir):
-    env = environment("example.settings", workdir / "example.sqlite3")
-    django_admin(env, "migrate", "--noinput")
-    srv = Server(env, workdir / "example.log", runserver=True)
-    yield srv
-    srv.stop()
 
 
 def test_the_readme_walkthrough_works_on_the_example_project(example):

@@ -1,0 +1,614 @@
+// The live page's client: one WebSocket for notifications, GraphQL over HTTP for
+// everything else, as an application of this package would do it.
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("gds-config").textContent);
+  const streams = new Map(config.streams.map((entry) => [entry.stream, entry]));
+  const $ = (selector, root) => (root || document).querySelector(selector);
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function button(className, text, onClick) {
+    const node = element("button", className, text);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  // ---- GraphQL over HTTP ------------------------------------------------------------
+
+  // Literals rather than variables: the example's input type names are an
+  // implementation detail of graphene-django-extras. JSON strings are valid GraphQL strings.
+  function literal(value) {
+    if (Array.isArray(value)) return "[" + value.map(literal).join(", ") + "]";
+    if (value && typeof value === "object") {
+      return "{" + Object.entries(value).map(([k, v]) => k + ": " + literal(v)).join(", ") + "}";
+    }
+    return JSON.stringify(value);
+  }
+
+  // POST a document; always resolves, with the reply or a GraphQL-shaped error.
+  async function graphql(query) {
+    let response, text;
+    try {
+      response = await fetch(config.graphql, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ query: query }),
+      });
+      // The connection can also drop while the body is on its way.
+      text = await response.text();
+    } catch (error) {
+      return { errors: [{ message: "The server did not answer (" + error.message + ")." }], unanswered: true };
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return { errors: [{ message: "HTTP " + response.status + ": " + text.slice(0, 200) }] };
+    }
+  }
+
+  function graphqlError(reply) {
+    return (reply.errors || []).map((error) => error.message).join("; ");
+  }
+
+  // ---- The frame log ----------------------------------------------------------------
+
+  const frames = $("#frames");
+  const MAX_LOG_ENTRIES = 300;
+
+  function classify(frame) {
+    if (frame.connect === "success") return ["connect", "connected: this socket's channel_id"];
+    if ("operation" in frame && "ok" in frame && !("payload" in frame)) {
+      const done = frame.operation === "subscribe" ? "subscribed to " : "unsubscribed from ";
+      const what = frame.stream + ": " + done + actionLabel(frame.action.toUpperCase());
+      return frame.ok ? ["confirmation", what] : ["error", what + " refused: " + frame.error];
+    }
+    const payload = frame.payload || {};
+    if ("model" in payload) {
+      const pk = payload.data && payload.data.id !== undefined ? " #" + payload.data.id : "";
+      return ["notification", frame.stream + ": " + payload.action + " " + payload.model + pk];
+    }
+    if (payload.errors && payload.errors.length) return ["error", payload.errors.join("; ")];
+    return ["reply", (frame.stream || "socket") + " reply to " + payload.action];
+  }
+
+  // One log entry. ``frame``, when given, is kept whole in data-frame for tools and tests.
+  function log(kind, summary, text, frame) {
+    const item = element("li", "frame");
+    item.dataset.kind = kind;
+    const head = element("div", "frame-head");
+    const badge = element("span", "badge", kind);
+    badge.dataset.kind = kind;
+    head.append(element("time", "", new Date().toLocaleTimeString()), badge, element("span", "summary", summary));
+    item.append(head);
+    if (text) item.append(element("pre", "", text));
+    if (frame !== undefined) item.dataset.frame = JSON.stringify(frame);
+    frames.prepend(item);
+    // A page left open for hours should not grow without bound.
+    while (frames.childElementCount > MAX_LOG_ENTRIES) frames.lastElementChild.remove();
+  }
+
+  function logFrame(kind, summary, frame) {
+    log(kind, summary, JSON.stringify(frame, null, 2), frame);
+  }
+
+  // An HTTP exchange: the GraphQL document sent, then the reply.
+  function logRequest(summary, query, reply, failed) {
+    const answer = reply.unanswered ? "no reply: " + graphqlError(reply) : JSON.stringify(reply);
+    log(failed ? "error" : "http", summary, "POST " + config.graphql + "\n" + query + "\n\u2192 " + answer);
+  }
+
+  $("#clear-log").addEventListener("click", () => frames.replaceChildren());
+
+  // ---- Subscriptions this page holds ------------------------------------------------
+
+  // The server keeps one subscription per socket, stream, object and concrete action,
+  // and a later request replaces the field choice of what it covers. The page mirrors
+  // that: each entry holds the concrete actions it still owns, and is sent again with
+  // the new channel_id whenever the socket reconnects.
+  const subscriptions = [];
+  const list = $("#subscriptions");
+  const CHANGES = ["CREATE", "UPDATE", "DELETE"];
+
+  // ALL_ACTIONS on one object means its updates and deletion: it exists already.
+  function expand(action, id) {
+    if (action !== "ALL_ACTIONS") return [action];
+    return id ? ["UPDATE", "DELETE"] : CHANGES;
+  }
+
+  // The requests that (re)create an entry: one ALL_ACTIONS when it owns them all.
+  function requestsFor(sub) {
+    const all = expand("ALL_ACTIONS", sub.id);
+    if (sub.actions.size === all.length && all.every((action) => sub.actions.has(action))) return ["ALL_ACTIONS"];
+    return CHANGES.filter((action) => sub.actions.has(action));
+  }
+
+  function actionLabel(action) {
+    return action === "ALL_ACTIONS" ? "all actions" : action.toLowerCase();
+  }
+
+  function target(sub) {
+    return sub.id ? "id " + sub.id : "every object";
+  }
+
+  function describe(sub) {
+    const fields = sub.fields.length ? sub.fields.map((f) => f.toLowerCase()).join(", ") : "all fields";
+    return [sub.stream, requestsFor(sub).map(actionLabel).join(", "), target(sub), fields].join(" · ");
+  }
+
+  function forget(sub) {
+    const index = subscriptions.indexOf(sub);
+    if (index >= 0) subscriptions.splice(index, 1);
+    renderSubscriptions();
+  }
+
+  // ``sub`` now owns its actions: older entries on the same object give them up.
+  function takeOver(sub) {
+    for (const other of [...subscriptions]) {
+      if (other === sub || other.stream !== sub.stream || other.id !== sub.id) continue;
+      for (const action of sub.actions) other.actions.delete(action);
+      if (!other.actions.size) forget(other);
+    }
+    renderSubscriptions();
+  }
+
+  function renderSubscriptions() {
+    list.replaceChildren();
+    if (!subscriptions.length) list.append(element("li", "empty", "None yet."));
+    for (const sub of subscriptions) {
+      const item = element("li", "subscription");
+      item.dataset.state = sub.state;
+      item.append(
+        element("span", "description", describe(sub)),
+        element("span", "badge state", sub.state),
+        button("small unsubscribe", "Unsubscribe", () => unsubscribe(sub)),
+      );
+      if (sub.error) item.append(element("span", "error", sub.error));
+      list.append(item);
+    }
+  }
+
+  function subscriptionQuery(sub, operation, action) {
+    let args = "operation: " + operation + ", action: " + action + ", channelId: " + literal(socket.channelId);
+    if (sub.id) args += ", id: " + literal(sub.id);
+    if (sub.fields.length) args += ", data: [" + sub.fields.join(", ") + "]";
+    return "subscription { " + streams.get(sub.stream).field + "(" + args + ") { ok error stream operation action } }";
+  }
+
+  // Send one subscribe or unsubscribe request; resolve to null or the error a person reads.
+  async function request(sub, operation, action) {
+    const query = subscriptionQuery(sub, operation, action);
+    const reply = await graphql(query);
+    const result = reply.data && reply.data[streams.get(sub.stream).field];
+    const summary = operation.toLowerCase() + " " + [sub.stream, actionLabel(action), target(sub)].join(" · ");
+    logRequest(summary, query, reply, !result || !result.ok);
+    if (!result) return graphqlError(reply) || "No reply from the server.";
+    return result.ok ? null : result.error;
+  }
+
+  // Send every request ``sub`` needs; it is live once the socket has confirmed them all.
+  async function subscribe(sub, requests) {
+    sub.state = "waiting for confirmation";
+    sub.error = null;
+    sub.waiting = new Set(requests);
+    renderSubscriptions();
+    for (const action of requests) {
+      const error = await request(sub, "SUBSCRIBE", action);
+      if (error && !sub.waiting.has(action)) {
+        // The server confirms only what it has done: a reply lost on the way changes nothing.
+        log("connection", "the socket confirmed " + actionLabel(action) + " on " + sub.stream + ": still subscribed");
+      } else if (error) {
+        sub.state = "failed";
+        sub.error = error;
+        renderSubscriptions();
+        return error;
+      }
+    }
+    return null;
+  }
+
+  async function unsubscribe(sub) {
+    subscribeMessage.textContent = "";
+    // A failed subscription holds nothing on the server, and a closed socket holds nothing at all.
+    if (socket.channelId && sub.state !== "failed") {
+      for (const action of requestsFor(sub)) {
+        const error = await request(sub, "UNSUBSCRIBE", action);
+        if (error) {
+          sub.error = error;
+          renderSubscriptions();
+          return;
+        }
+      }
+    }
+    forget(sub);
+  }
+
+  // The socket confirms each subscribe request; the oldest entry still waiting for it takes it.
+  function confirm(frame) {
+    if (frame.operation !== "subscribe") return;
+    const action = frame.action.toUpperCase();
+    const sub = subscriptions.find((s) => s.stream === frame.stream && s.waiting && s.waiting.has(action));
+    if (!sub) return;
+    sub.waiting.delete(action);
+    if (!sub.waiting.size && sub.state !== "failed") {
+      sub.state = "live";
+      // The confirmation can beat the HTTP reply: the server has taken these actions over already.
+      takeOver(sub);
+    }
+  }
+
+  // ---- The form that subscribes -----------------------------------------------------
+
+  const streamSelect = $("#stream");
+  const fieldset = $("#fields");
+  const subscribeButton = $("#subscribe-button");
+  const subscribeMessage = $("#subscribe-message");
+
+  for (const entry of config.streams) {
+    const option = element("option", "", entry.stream + " (" + entry.model + ")");
+    option.value = entry.stream;
+    streamSelect.append(option);
+  }
+
+  function renderFieldChoices() {
+    for (const old of fieldset.querySelectorAll("label")) old.remove();
+    for (const name of streams.get(streamSelect.value).fields) {
+      const box = element("input");
+      box.type = "checkbox";
+      box.name = "field";
+      box.value = name;
+      const label = element("label", "choice");
+      label.append(box, " " + name.toLowerCase());
+      fieldset.append(label);
+    }
+  }
+  streamSelect.addEventListener("change", renderFieldChoices);
+  renderFieldChoices();
+  $("#subscribe-form").addEventListener("input", () => (subscribeMessage.textContent = ""));
+
+  $("#subscribe-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!socket.channelId) {
+      subscribeMessage.textContent = socket.wanted
+        ? "The socket is connecting: subscribe once the status says connected."
+        : "Connect first: a subscription needs the socket's channel_id.";
+      return;
+    }
+    const action = $("#action").value;
+    // "05" and "5" are the same object to the server; list them as one.
+    const id = $("#object-id").value.trim().replace(/^0+(?=\d)/, "");
+    const sub = {
+      stream: streamSelect.value,
+      id: id,
+      actions: new Set(expand(action, id)),
+      fields: [...fieldset.querySelectorAll("input:checked")].map((box) => box.value),
+    };
+    subscriptions.push(sub);
+    subscribeButton.disabled = true;
+    subscribeMessage.textContent = "";
+    const error = await subscribe(sub, [action]);
+    subscribeButton.disabled = false;
+    if (error) {
+      // A refused request changed nothing on the server.
+      subscribeMessage.textContent = error;
+      forget(sub);
+    } else {
+      takeOver(sub);
+    }
+  });
+
+  // ---- The socket, with reconnection ------------------------------------------------
+
+  const statusBadge = $("#status");
+  const channelIdText = $("#channel-id");
+  const hostInput = $("#ws-host");
+  const pathInput = $("#ws-path");
+  hostInput.value = location.host;
+  pathInput.value = config.socketPath;
+
+  // wanted: the person asked for a connection; reached: this address has answered before,
+  // so a lost connection is worth retrying.
+  const socket = { ws: null, channelId: null, wanted: false, reached: false, attempt: 0, timer: null };
+  const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+  const HANDSHAKE_MS = 10000;
+
+  function setStatus(state, text) {
+    statusBadge.dataset.state = state;
+    statusBadge.textContent = text;
+  }
+
+  function setChannelId(value) {
+    socket.channelId = value;
+    channelIdText.textContent = value || "none yet";
+  }
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    let path = pathInput.value.trim() || "/";
+    if (!path.startsWith("/")) path = "/" + path;
+    // People paste URLs here: keep only the host (and port).
+    const host = hostInput.value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "") || location.host;
+    hostInput.value = host;
+    return scheme + host + path;
+  }
+
+  function open() {
+    clearTimeout(socket.timer);
+    const url = socketUrl();
+    setStatus("connecting", "connecting to " + url);
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (error) {
+      socket.wanted = false;
+      setStatus("closed", "cannot connect: " + error.message);
+      log("error", "cannot open " + url + ": " + error.message);
+      return;
+    }
+    socket.ws = ws;
+    let silent = false;
+    // A server that never routes this path may hold the handshake open (Channels 1
+    // waits 20 s); a socket that sends no channel_id is no use either.
+    const handshake = setTimeout(() => {
+      if (ws === socket.ws && !socket.channelId) {
+        silent = true;
+        ws.close();
+      }
+    }, HANDSHAKE_MS);
+    ws.onopen = () => log("connection", "socket open at " + url + ", waiting for channel_id");
+    ws.onmessage = (event) => {
+      if (ws !== socket.ws) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (error) {
+        log("error", "a frame that is not JSON", event.data);
+        return;
+      }
+      const [kind, summary] = classify(frame);
+      logFrame(kind, summary, frame);
+      if (kind === "connect") connected(frame.channel_id);
+      else if (kind === "confirmation") confirm(frame);
+      else if (kind === "notification") notified(frame);
+    };
+    ws.onclose = (event) => {
+      clearTimeout(handshake);
+      if (ws !== socket.ws) return;
+      const why = silent ? "no channel_id within " + HANDSHAKE_MS / 1000 + " s" : "code " + event.code;
+      socket.ws = null;
+      setChannelId(null);
+      for (const sub of subscriptions) sub.state = "waiting for a connection";
+      renderSubscriptions();
+      if (!socket.wanted) {
+        setStatus("closed", "not connected");
+        log("connection", "socket closed");
+      } else if (!socket.reached) {
+        // Never connected here: a wrong host or path, not a restart. Retrying would hide that.
+        socket.wanted = false;
+        setStatus("failed", "could not connect: check the host and path");
+        log("error", "could not connect to " + url + " (" + why + "); check the host and path");
+      } else {
+        const delay = BACKOFF_MS[Math.min(socket.attempt, BACKOFF_MS.length - 1)];
+        socket.attempt += 1;
+        setStatus("reconnecting", "reconnecting in " + delay / 1000 + " s (try " + socket.attempt + ")");
+        log("connection", "socket closed (" + why + "); reconnecting in " + delay / 1000 + " s");
+        socket.timer = setTimeout(open, delay);
+      }
+    };
+  }
+
+  function notified(frame) {
+    refreshObjects();
+    const data = frame.payload.data || {};
+    if (frame.payload.action !== "delete" || data.id === undefined) return;
+    // Nothing more can happen to a deleted object: stop following it.
+    const ended = subscriptions.filter((sub) => sub.stream === frame.stream && sub.id === String(data.id));
+    if (ended.length) log("connection", frame.stream + " #" + data.id + " was deleted: unsubscribing from it");
+    for (const sub of ended) unsubscribe(sub);
+  }
+
+  async function connected(channelId) {
+    if (socket.attempt > 0 && subscriptions.length) {
+      log("connection", "reconnected: subscribing again with the new channel_id");
+    }
+    socket.attempt = 0;
+    socket.reached = true;
+    setChannelId(channelId);
+    setStatus("open", "connected");
+    subscribeMessage.textContent = "";
+    for (const sub of [...subscriptions]) {
+      // Stop if this connection is gone: the next one starts over.
+      if (socket.channelId !== channelId) return;
+      await subscribe(sub, requestsFor(sub));
+    }
+  }
+
+  function close() {
+    socket.wanted = false;
+    clearTimeout(socket.timer);
+    if (socket.ws) socket.ws.close();
+    else setStatus("closed", "not connected");
+  }
+
+  $("#connect-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (socket.ws) {
+      // A new address: drop the old socket without triggering a reconnect to it.
+      const old = socket.ws;
+      socket.ws = null;
+      old.close();
+    }
+    socket.wanted = true;
+    socket.reached = false;
+    socket.attempt = 0;
+    setChannelId(null);
+    open();
+  });
+  $("#disconnect").addEventListener("click", close);
+
+  // ---- Users and groups, changed through the GraphQL mutations ----------------------
+
+  // The user model needs a password; these users only exist to be watched, so
+  // they get a random one nobody sees.
+  function randomPassword() {
+    const bytes = crypto.getRandomValues(new Uint8Array(18));
+    return "!" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const kinds = {
+    user: {
+      editor: $("#users-editor"),
+      list: "users { id username firstName lastName email }",
+      key: "users",
+      inputs: ["username", "firstName", "lastName", "email"],
+      argument: "newUser",
+      cells: (user) => [user.id, user.username, [user.firstName, user.lastName].join(" ").trim()],
+      extraOnCreate: () => ({ password: randomPassword() }),
+    },
+    group: {
+      editor: $("#groups-editor"),
+      list: "groups { id name }",
+      key: "groups",
+      inputs: ["name"],
+      argument: "newGroup",
+      cells: (group) => [group.id, group.name],
+      extraOnCreate: () => ({}),
+    },
+  };
+
+  function capitalised(word) {
+    return word[0].toUpperCase() + word.slice(1);
+  }
+
+  function formOf(kind) {
+    return $(".object-form", kinds[kind].editor);
+  }
+
+  function resetForm(kind) {
+    const form = formOf(kind);
+    form.reset();
+    form.elements.id.value = "";
+    $(".save", form).textContent = "Create " + kind;
+  }
+
+  function edit(kind, object) {
+    const form = formOf(kind);
+    form.elements.id.value = object.id;
+    for (const name of kinds[kind].inputs) form.elements[name].value = object[name] || "";
+    $(".save", form).textContent = "Save " + kind + " #" + object.id;
+    say(kind, "");
+  }
+
+  // The form's message line; state "ok" or "error" marks an answer, none clears it.
+  function say(kind, text, state) {
+    const message = $(".message", formOf(kind));
+    message.textContent = text;
+    if (state) message.dataset.state = state;
+    else delete message.dataset.state;
+  }
+
+  // One mutation at a time per kind: a double click must not create or delete twice.
+  const busy = new Set();
+
+  // Run a mutation; the form's message says how it went. Resolves to whether it worked.
+  async function mutate(kind, name, input, selection) {
+    if (busy.has(kind)) return false;
+    busy.add(kind);
+    const saveButton = $(".save", formOf(kind));
+    say(kind, "saving\u2026", "busy");
+    saveButton.disabled = true;
+    const query = "mutation { " + name + "(" + input + ") { " + selection + " } }";
+    const reply = await graphql(query);
+    saveButton.disabled = false;
+    busy.delete(kind);
+    const result = reply.data && reply.data[name];
+    const ok = Boolean(result && result.ok);
+    logRequest(name, query, reply, !ok);
+    if (ok) {
+      say(kind, "done", "ok");
+      await refreshObjects();
+    } else {
+      const errors = ((result && result.errors) || []).map((e) => e.field + ": " + e.messages.join(" "));
+      say(kind, errors.join("; ") || graphqlError(reply) || "failed", "error");
+    }
+    return ok;
+  }
+
+  const ERRORS = "ok errors { field messages }";
+
+  function save(kind) {
+    const spec = kinds[kind];
+    const form = formOf(kind);
+    const values = {};
+    for (const name of spec.inputs) values[name] = form.elements[name].value.trim();
+    const id = form.elements.id.value;
+    if (id) {
+      const input = literal(Object.assign({ id: id }, values));
+      return mutate(kind, "update" + capitalised(kind), spec.argument + ": " + input, ERRORS);
+    }
+    const input = literal(Object.assign(values, spec.extraOnCreate()));
+    return mutate(kind, "create" + capitalised(kind), spec.argument + ": " + input, ERRORS + " " + kind + " { id }");
+  }
+
+  function remove(kind, id) {
+    return mutate(kind, "delete" + capitalised(kind), "id: " + literal(String(id)), "ok");
+  }
+
+  function renderObjects(kind, objects) {
+    const spec = kinds[kind];
+    const form = formOf(kind);
+    const editing = form.elements.id.value;
+    if (editing && !objects.some((object) => String(object.id) === editing)) {
+      resetForm(kind);
+      say(kind, kind + " #" + editing + " was deleted", "error");
+    }
+    const body = $("tbody", spec.editor);
+    body.replaceChildren();
+    for (const object of objects) {
+      const row = element("tr");
+      row.dataset.id = object.id;
+      for (const value of spec.cells(object)) {
+        const cell = element("td", "", value);
+        cell.title = value;
+        row.append(cell);
+      }
+      const actions = element("td", "actions");
+      actions.append(
+        button("small edit", "Edit", () => edit(kind, object)),
+        button("small delete", "Delete", () => remove(kind, object.id)),
+      );
+      row.append(actions);
+      body.append(row);
+    }
+  }
+
+  async function refreshObjects() {
+    const reply = await graphql("{ " + kinds.user.list + " " + kinds.group.list + " }");
+    if (!reply.data) return;
+    for (const kind of Object.keys(kinds)) renderObjects(kind, reply.data[kinds[kind].key] || []);
+  }
+
+  for (const kind of Object.keys(kinds)) {
+    const form = formOf(kind);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (await save(kind)) resetForm(kind);
+    });
+    $(".cancel", form).addEventListener("click", () => resetForm(kind));
+    // An old "done" or error must not look like the answer to what is being typed now.
+    form.addEventListener("input", () => say(kind, ""));
+  }
+
+  refreshObjects();
+  // Other clients change data too: show the current rows whenever the tab comes back.
+  window.addEventListener("focus", refreshObjects);
+  // Connect straight away: the page is for watching.
+  $("#connect-form").requestSubmit();
+})();

@@ -1,0 +1,28 @@
+"""The live page: a browser client for trying the notifications by hand."""
+
+from django.shortcuts import render
+from graphene.utils.str_converters import to_camel_case
+
+from .schema import RootSubscription
+
+
+def stream_choices():
+    """What the page offers to follow: one entry per Subscription on the root schema."""
+    choices = []
+    for name, field in RootSubscription._meta.fields.items():
+        options = field.type._meta
+        choices.append(
+            {
+                "stream": options.stream,
+                "field": to_camel_case(name),
+                "model": options.model_label,
+                "fields": [field_name.upper() for field_name in options.catalog.names],
+            }
+        )
+    return choices
+
+
+def live_page(request):
+    """Serve the page; its script reads the streams from the ``gds-config`` JSON block."""
+    config = {"streams": stream_choices(), "graphql": "/graphql/", "socketPath": "/subscriptions/"}
+    return render(request, "example/live.html", {"config": config})

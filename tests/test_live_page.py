@@ -1,0 +1,322 @@
+"""The example's live page at /, driven in headless Chromium against the real example server."""
+
+import re
+import shutil
+
+import pytest
+import requests
+from browser import Chromium
+
+from client import create_user, unique
+from servers import ROOT, Server, django_admin, environment
+
+SCREENSHOT = ROOT / "docs" / "live-page.png"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    browser = Chromium()
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def tabs(chromium):
+    """Open tabs on the page; every tab but the first is closed afterwards."""
+    yield chromium
+    chromium.close_tabs()
+
+
+def user_frame(action, data):
+    return {"stream": "users", "payload": {"action": action, "model": "auth.user", "data": data}}
+
+
+def group_frame(action, data):
+    return {"stream": "groups", "payload": {"action": action, "model": "auth.group", "data": data}}
+
+
+def test_the_page_and_graphiql_are_served(example):
+    page = requests.get(f"{example.http}/", timeout=10)
+    assert page.status_code == 200 and "Live notifications" in page.text
+    # Everything comes from the project itself: no CDN, nothing to build.
+    links = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+    assert links and all(link.startswith(("/", "data:")) for link in links), links
+    script = requests.get(f"{example.http}/static/example/live.js", timeout=10)
+    assert script.status_code == 200 and "new WebSocket" in script.text
+    graphiql = requests.get(f"{example.http}/graphql/", headers={"Accept": "text/html"}, timeout=10)
+    assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+
+
+def test_a_tab_sees_another_tabs_edit_with_only_the_fields_it_chose(example, tabs, workdir, request):
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    assert watcher.channel_id != editor.channel_id
+    assert watcher.frames("connect") == [{"channel_id": watcher.channel_id, "connect": "success"}]
+
+    name = unique("meaghan")
+    pk = editor.create("user", username=name)
+    watcher.subscribe("users", "UPDATE", id=pk, fields=["ID", "FIRST_NAME"])
+    watcher.wait_until_live(f"users · update · id {pk} · id, first_name")
+    assert watcher.wait_for_frames("confirmation", 1) == [
+        {"action": "update", "operation": "subscribe", "ok": True, "stream": "users", "error": None}
+    ]
+
+    editor.edit("user", pk, firstName="Meaghan")
+
+    assert watcher.wait_for_frames("notification", 1) == [
+        user_frame("update", {"id": pk, "first_name": "Meaghan"})
+    ]
+    # The editing tab follows nothing, so its log has no notification.
+    assert editor.frames("notification") == []
+    # The watcher's table caught up with the change too.
+    watcher.wait(lambda: watcher.rows("user").get(pk) == [str(pk), name, "Meaghan"], "table not refreshed")
+
+    # The picture README.rst shows; --update-screenshot replaces it.
+    shot = workdir / "live-page.png"
+    watcher.screenshot(shot)
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if request.config.getoption("--update-screenshot"):
+        shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_groups_created_and_deleted_in_one_tab_reach_the_other(example, tabs):
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    watcher.subscribe("groups", "ALL_ACTIONS")
+    watcher.wait_until_live("groups · all actions · every object · all fields")
+
+    name = unique("editors")
+    pk = editor.create("group", name=name)
+    editor.delete("group", pk)
+
+    assert watcher.wait_for_frames("notification", 2) == [
+        group_frame("create", {"id": pk, "name": name}),
+        group_frame("delete", {"id": pk, "name": name}),
+    ]
+
+
+def test_after_unsubscribing_the_page_hears_nothing_more(example, tabs):
+    pk = create_user(example, unique("ann"))
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    watcher.subscribe("users", "UPDATE", id=pk)
+    watcher.subscribe("groups", "CREATE")
+    users = f"users · update · id {pk} · all fields"
+    watcher.wait_until_live(users)
+    watcher.wait_until_live("groups · create · every object · all fields")
+
+    watcher.unsubscribe(users)
+    watcher.wait(lambda: users not in dict(watcher.subscriptions()), "the subscription is still listed")
+    assert watcher.wait_for_frames("confirmation", 3)[2] == {
+        "action": "update",
+        "operation": "unsubscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
+
+    editor.edit("user", pk, lastName="Gone")
+    # The group notification comes after the user's change was committed, so a
+    # user notification would have arrived before it.
+    name = unique("after")
+    group = editor.create("group", name=name)
+    assert watcher.wait_for_frames("notification", 1) == [group_frame("create", {"id": group, "name": name})]
+    assert len(watcher.frames("notification")) == 1
+
+
+def test_subscribing_again_to_the_same_object_replaces_the_field_choice(example, tabs):
+    pk = create_user(example, unique("kim"))
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    watcher.subscribe("users", "UPDATE", id=pk, fields=["ID"])
+    watcher.wait_until_live(f"users · update · id {pk} · id")
+    watcher.subscribe("users", "UPDATE", id=pk, fields=["ID", "LAST_NAME"])
+    watcher.wait_until_live(f"users · update · id {pk} · id, last_name")
+    only = [(f"users · update · id {pk} · id, last_name", "live")]
+    watcher.wait(lambda: watcher.subscriptions() == only, f"not replaced: {watcher.subscriptions()}")
+
+    editor.edit("user", pk, lastName="Park")
+    assert watcher.wait_for_frames("notification", 1) == [
+        user_frame("update", {"id": pk, "last_name": "Park"})
+    ]
+
+
+def test_a_narrower_subscription_takes_its_action_from_a_wider_one(example, tabs):
+    pk = create_user(example, unique("lee"))
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    watcher.subscribe("users", "ALL_ACTIONS", fields=["ID", "EMAIL"])
+    watcher.wait_until_live("users · all actions · every object · id, email")
+    watcher.subscribe("users", "UPDATE", fields=["ID", "LAST_NAME"])
+    watcher.wait_until_live("users · update · every object · id, last_name")
+    split = [
+        ("users · create, delete · every object · id, email", "live"),
+        ("users · update · every object · id, last_name", "live"),
+    ]
+    watcher.wait(lambda: watcher.subscriptions() == split, f"not split: {watcher.subscriptions()}")
+
+    # Unsubscribing the older entry leaves the update subscription working.
+    watcher.unsubscribe("users · create, delete · every object · id, email")
+    watcher.wait(lambda: len(watcher.subscriptions()) == 1, "the entry is still listed")
+    assert [frame["action"] for frame in watcher.wait_for_frames("confirmation", 4)[2:]] == [
+        "create",
+        "delete",
+    ]
+    editor.edit("user", pk, lastName="Lee")
+    assert watcher.wait_for_frames("notification", 1) == [
+        user_frame("update", {"id": pk, "last_name": "Lee"})
+    ]
+
+
+def test_a_double_click_creates_and_deletes_once(example, tabs):
+    page = tabs.open(f"{example.http}/")
+    before = len(page.rows("group"))
+    pk = page.create("group", clicks=2, name=unique("twice"))
+    assert len(page.rows("group")) == before + 1
+    page.delete("group", pk, clicks=2)
+    page.wait(lambda: page.text("#groups-editor .message") == "done", "the delete was not confirmed")
+    requests_sent = [summary for kind, summary in page.log_summaries() if kind in ("http", "error")]
+    assert requests_sent == ["createGroup", "deleteGroup"]
+
+
+def test_deleting_a_followed_object_ends_its_subscriptions(example, tabs):
+    pk = create_user(example, unique("gone"))
+    watcher = tabs.open(f"{example.http}/")
+    editor = tabs.open(f"{example.http}/")
+    watcher.subscribe("users", "ALL_ACTIONS", id=pk, fields=["ID"])
+    watcher.wait_until_live(f"users · all actions · id {pk} · id")
+    watcher.start_editing("user", pk)
+
+    editor.delete("user", pk)
+
+    assert watcher.wait_for_frames("notification", 1) == [user_frame("delete", {"id": pk})]
+    watcher.wait(lambda: watcher.subscriptions() == [], "the subscription is still listed")
+    unsubscribed = watcher.wait_for_frames("confirmation", 2)[1]
+    assert unsubscribed == {
+        "action": "all_actions",
+        "operation": "unsubscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
+    assert ("connection", f"users #{pk} was deleted: unsubscribing from it") in watcher.log_summaries()
+    # The form that held the deleted user says so and is ready for a new one.
+    watcher.wait(lambda: watcher.text("#users-editor .message") == f"user #{pk} was deleted", "form kept")
+    assert watcher.text("#users-editor .save") == "Create user"
+
+
+def test_a_refused_subscription_shows_the_servers_reason(example, tabs):
+    page = tabs.open(f"{example.http}/")
+    page.subscribe("users", "UPDATE", id=99999999)
+    reason = "Unknown id '99999999' on stream 'users': no such object can be followed."
+    page.wait(lambda: page.text("#subscribe-message") == reason, "no error shown")
+    assert page.subscriptions() == []
+    assert page.log_summaries()[-1] == ("error", "subscribe users · update · id 99999999")
+
+    # The page and the server carry on.
+    page.subscribe("groups", "CREATE")
+    page.wait_until_live("groups · create · every object · all fields")
+
+
+def test_a_wrong_socket_path_is_reported_and_not_retried(example, tabs):
+    page = tabs.open(f"{example.http}/")
+    first_id = page.channel_id
+    page.connect("/nowhere/")
+    url = f"ws://127.0.0.1:{example.port}/nowhere/"
+    page.wait(lambda: page.status == "could not connect: check the host and path", page.status)
+    assert page.channel_id is None
+    assert page.log_summaries()[-1][0] == "error"
+    assert page.log_summaries()[-1][1].startswith(f"could not connect to {url} (")
+
+    # A pasted URL in the host box is read as its host.
+    page.connect("/subscriptions/", host=f"http://127.0.0.1:{example.port}/graphql/")
+    page.wait_until_connected(other_than=first_id)
+    assert page.find("#ws-host").get_attribute("value") == f"127.0.0.1:{example.port}"
+
+
+def test_a_refused_mutation_shows_the_field_and_the_reason(example, tabs):
+    name = unique("taken")
+    create_user(example, name)
+    page = tabs.open(f"{example.http}/")
+    page.wait(lambda: name in [cells[1] for cells in page.rows("user").values()], "users not listed")
+    before = page.rows("user")
+    assert page.save("user", username=name) == "username: A user with that username already exists."
+    assert page.log_summaries()[-1] == ("error", "createUser")
+    # Nothing was created, and the form still works.
+    assert page.rows("user") == before
+    assert page.create("user", username=unique("free"))
+
+
+# The next request reaches the server, which does its work and answers; the page
+# never sees that answer, as when a connection drops right after the server replied.
+# The socket's confirmation is let through first, so the order is always the same.
+LOSE_NEXT_REPLY = """
+const realFetch = window.fetch;
+window.fetch = async (...args) => {
+  window.fetch = realFetch;
+  const response = await realFetch(...args);
+  await response.text();
+  while (!document.querySelector('#frames li[data-kind="confirmation"]')) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new TypeError("Failed to fetch");
+};
+"""
+
+
+def test_a_subscription_the_socket_confirmed_stands_when_its_http_reply_is_lost(example, tabs):
+    page = tabs.open(f"{example.http}/")
+    page.read(LOSE_NEXT_REPLY)
+    page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
+    page.wait_until_sent()
+
+    assert page.subscriptions() == [("users · create · every object · id, username", "live")]
+    assert page.text("#subscribe-message") == ""
+    assert page.log_summaries()[-2:] == [
+        ("error", "subscribe users · create · every object"),
+        ("connection", "the socket confirmed create on users: still subscribed"),
+    ]
+    name = unique("kept")
+    pk = create_user(example, name)
+    assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
+
+
+def test_after_a_server_restart_the_page_reconnects_and_subscribes_again(workdir, tabs):
+    env = environment("example.settings", workdir / "restart.sqlite3")
+    django_admin(env, "migrate", "--noinput")
+    server = Server(env, workdir / "restart-1.log", runserver=True)
+    try:
+        page = tabs.open(f"{server.http}/")
+        first_id = page.channel_id
+        page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
+        page.wait_until_live("users · create · every object · id, username")
+        page.wait_until_sent()
+
+        server.stop()
+        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
+        server = Server(env, workdir / "restart-2.log", runserver=True, port=server.port)
+
+        second_id = page.wait_until_connected(other_than=first_id)
+        page.wait_until_live("users · create · every object · id, username")
+        confirmations = page.wait_for_frames("confirmation", 2)
+        assert confirmations[1] == {
+            "action": "create",
+            "operation": "subscribe",
+            "ok": True,
+            "stream": "users",
+            "error": None,
+        }
+        assert page.frames("connect")[-1] == {"channel_id": second_id, "connect": "success"}
+        # It waited longer after each failed try: 0.5 s, 1 s, 2 s, ... up to 8 s.
+        delays = [
+            float(summary.split("reconnecting in ")[1].split(" s")[0])
+            for kind, summary in page.log_summaries()
+            if kind == "connection" and "reconnecting in" in summary
+        ]
+        assert delays and delays == [min(0.5 * 2**tries, 8) for tries in range(len(delays))], delays
+
+        name = unique("back")
+        pk = create_user(server, name)
+        assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
+    finally:
+        server.stop()
