@@ -15,11 +15,7 @@ venv=".venv-example"
 
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
-if [ "$engine" = legacy ]; then
-    "$venv/bin/pip" install -q -e ".[legacy]"
-else
-    "$venv/bin/pip" install -q -e ".[modern]"
-fi
+"$venv/bin/pip" install -q -e ".[$engine]"
 cd example_project
 "../$venv/bin/python" manage.py migrate --noinput
 echo "Open http://${1:-127.0.0.1:8000}/ in a browser (Ctrl-C stops the server)."
