@@ -5,7 +5,11 @@ import shutil
 import tempfile
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    UnexpectedAlertPresentException,
+)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -41,6 +45,8 @@ class Chromium:
         for flag in FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self.profile}")
+        # A dialog stays open until a test answers it: none is dismissed behind its back.
+        options.unhandled_prompt_behavior = "ignore"
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self._first_tab = self.driver.current_window_handle
         self._first_tab_taken = False
@@ -60,10 +66,19 @@ class Chromium:
         first, *others = self.driver.window_handles
         for handle in others:
             self.driver.switch_to.window(handle)
+            self._dismiss_dialog()
             self.driver.close()
         self.driver.switch_to.window(first)
+        self._dismiss_dialog()
         self.driver.get("about:blank")
         self._first_tab_taken = False
+
+    def _dismiss_dialog(self):
+        """A dialog a failed test left open would block the tab."""
+        try:
+            self.driver.switch_to.alert.dismiss()
+        except NoAlertPresentException:
+            pass
 
     def quit(self):
         self.driver.quit()
@@ -270,10 +285,46 @@ class LivePage:
         self.start_editing(kind, pk)
         assert self.save(kind, **values) == "done"
 
-    def delete(self, kind, pk, clicks=1):
+    def delete(self, kind, pk, clicks=1, accept=True):
+        """Press a row's Delete button ``clicks`` times in a row and answer the page's
+        confirmation: accept every one asked until the row is gone, or cancel the first.
+        Return the questions asked."""
         self._wait_for_row(kind, pk)
         self.click(f'#{kind}s-editor tr[data-id="{pk}"] .delete', clicks)
-        self.wait(lambda: pk not in self.rows(kind), f"{kind} {pk} is still listed")
+        if not accept:
+            return [self.answer_dialog(accept=False)]
+        return self.accept_dialogs_until(lambda: pk not in self.rows(kind), f"{kind} {pk} is still listed")
+
+    def answer_dialog(self, accept):
+        """Wait for the page's dialog, accept or dismiss it, and return its text."""
+        dialog = self.wait(self._dialog, "no dialog opened")
+        text = dialog.text
+        dialog.accept() if accept else dialog.dismiss()
+        return text
+
+    def _dialog(self):
+        try:
+            return self.driver.switch_to.alert
+        except NoAlertPresentException:
+            return None
+
+    def accept_dialogs_until(self, condition, message):
+        """Accept every dialog the page opens until ``condition()`` holds; return their texts."""
+        asked = []
+
+        def done():
+            dialog = self._dialog()
+            if dialog:
+                asked.append(dialog.text)
+                dialog.accept()
+                return False
+            try:
+                return condition()
+            except UnexpectedAlertPresentException:
+                return False  # one opened just now: the next round answers it
+
+        self.wait(done, message)
+        return asked
 
     def screenshot(self, path, size=(1400, 1300)):
         """A PNG of the page at ``size``, tall enough to show every panel."""

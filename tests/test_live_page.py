@@ -1,5 +1,6 @@
 """The example's live page at /, driven in headless Chromium against the real example server."""
 
+import json
 import re
 import shutil
 
@@ -7,7 +8,7 @@ import pytest
 import requests
 from browser import Chromium
 
-from client import create_user, unique
+from client import create_user, graphql, unique
 from servers import ROOT, Server, django_admin, environment
 
 SCREENSHOT = ROOT / "docs" / "live-page.png"
@@ -33,6 +34,19 @@ def user_frame(action, data):
 
 def group_frame(action, data):
     return {"stream": "groups", "payload": {"action": action, "model": "auth.group", "data": data}}
+
+
+def unsubscribed(action, stream="users"):
+    return {"action": action, "operation": "unsubscribe", "ok": True, "stream": stream, "error": None}
+
+
+def user_ids(server):
+    """The ids of every user the server has."""
+    return {int(user["id"]) for user in graphql(server, "{ users { id } }")["data"]["users"]}
+
+
+def requests_sent(page):
+    return [summary for kind, summary in page.log_summaries() if kind in ("http", "error")]
 
 
 def test_the_page_and_graphiql_are_served(example):
@@ -171,12 +185,64 @@ def test_a_narrower_subscription_takes_its_action_from_a_wider_one(example, tabs
 def test_a_double_click_creates_and_deletes_once(example, tabs):
     page = tabs.open(f"{example.http}/")
     before = len(page.rows("group"))
-    pk = page.create("group", clicks=2, name=unique("twice"))
+    name = unique("twice")
+    pk = page.create("group", clicks=2, name=name)
     assert len(page.rows("group")) == before + 1
-    page.delete("group", pk, clicks=2)
+    # The second click comes while the first delete is on its way: no second question, no second request.
+    assert page.delete("group", pk, clicks=2) == [f"Delete group #{pk} ({name})?"]
     page.wait(lambda: page.text("#groups-editor .message") == "done", "the delete was not confirmed")
-    requests_sent = [summary for kind, summary in page.log_summaries() if kind in ("http", "error")]
-    assert requests_sent == ["createGroup", "deleteGroup"]
+    assert requests_sent(page) == ["createGroup", "deleteGroup"]
+
+
+def test_delete_asks_first_and_cancelling_deletes_nothing(example, tabs):
+    name = unique("alice")
+    pk = create_user(example, name)
+    page = tabs.open(f"{example.http}/")
+
+    assert page.delete("user", pk, accept=False) == [f"Delete user #{pk} ({name})?"]
+    # A mutation would have said "saving…" before the dialog's answer was back.
+    assert page.text("#users-editor .message") == ""
+    assert requests_sent(page) == []
+    assert pk in page.rows("user") and pk in user_ids(example)
+
+    assert page.delete("user", pk) == [f"Delete user #{pk} ({name})?"]
+    assert requests_sent(page) == ["deleteUser"]
+    assert pk not in user_ids(example)
+
+
+# Every request body the page sends, kept in window.sentBodies as it goes out.
+RECORD_REQUESTS = """
+window.sentBodies = [];
+const realFetch = window.fetch;
+window.fetch = (resource, init) => {
+  window.sentBodies.push(init.body);
+  return realFetch(resource, init);
+};
+"""
+
+
+def test_the_log_masks_the_password_a_new_user_gets(example, tabs):
+    page = tabs.open(f"{example.http}/")
+    page.read(RECORD_REQUESTS)
+    pk = page.create("user", username=unique("secret"))
+
+    queries = [json.loads(body)["query"] for body in page.read("return window.sentBodies;")]
+    (sent,) = [query for query in queries if "createUser" in query]
+    # The request itself carries the password (the input type requires one).
+    quoted = re.search(r'password: ("[^"]*")', sent).group(1)
+    password = json.loads(quoted)
+    assert len(password) > 30
+    texts = page.read(
+        "return [...document.querySelectorAll('#frames li')].map((li) => li.textContent + (li.dataset.frame || ''));"
+    )
+    assert texts and not [text for text in texts if password in text]
+    # The log shows the request as sent, but for the password.
+    logged = page.read(
+        "return [...document.querySelectorAll('#frames li[data-kind=\"http\"]')].find("
+        "(li) => li.querySelector('.summary').textContent === 'createUser').querySelector('pre').textContent;"
+    )
+    assert logged.splitlines()[1] == sent.replace(quoted, '"\u2022\u2022\u2022\u2022"')
+    assert pk in user_ids(example)
 
 
 def test_deleting_a_followed_object_ends_its_subscriptions(example, tabs):
@@ -191,18 +257,50 @@ def test_deleting_a_followed_object_ends_its_subscriptions(example, tabs):
 
     assert watcher.wait_for_frames("notification", 1) == [user_frame("delete", {"id": pk})]
     watcher.wait(lambda: watcher.subscriptions() == [], "the subscription is still listed")
-    unsubscribed = watcher.wait_for_frames("confirmation", 2)[1]
-    assert unsubscribed == {
-        "action": "all_actions",
-        "operation": "unsubscribe",
-        "ok": True,
-        "stream": "users",
-        "error": None,
-    }
+    assert watcher.wait_for_frames("confirmation", 2)[1] == unsubscribed("all_actions")
     assert ("connection", f"users #{pk} was deleted: unsubscribing from it") in watcher.log_summaries()
     # The form that held the deleted user says so and is ready for a new one.
     watcher.wait(lambda: watcher.text("#users-editor .message") == f"user #{pk} was deleted", "form kept")
     assert watcher.text("#users-editor .save") == "Create user"
+
+
+def test_deleting_an_object_followed_for_updates_only_ends_its_subscription(example, tabs):
+    pk = create_user(example, unique("solo"))
+    page = tabs.open(f"{example.http}/")
+    page.subscribe("users", "UPDATE", id=pk)
+    page.wait_until_live(f"users · update · id {pk} · all fields")
+
+    page.delete("user", pk)
+
+    page.wait(lambda: page.subscriptions() == [], "the subscription is still listed")
+    assert page.wait_for_frames("confirmation", 2)[1] == unsubscribed("update")
+    # Ended once, with the reason, though the table refresh after the delete also shows it gone.
+    ended = [entry for entry in page.log_summaries() if "unsubscribing" in entry[1]]
+    assert ended == [("connection", f"users #{pk} was deleted on this page: unsubscribing from it")]
+    assert page.frames("notification") == []
+
+
+def test_a_page_following_updates_only_notices_a_delete_in_another_window(example, tabs):
+    pk = create_user(example, unique("elsewhere"))
+    watcher = tabs.open(f"{example.http}/")
+    watcher.subscribe("users", "UPDATE", id=pk)
+    watcher.wait_until_live(f"users · update · id {pk} · all fields")
+
+    # A browser of its own: the watcher never loses focus, so nothing but the page's
+    # own timer can make it read its tables again.
+    other = Chromium()
+    try:
+        other.open(f"{example.http}/").delete("user", pk)
+    finally:
+        other.quit()
+
+    # No notification tells the watcher; its next table refresh does.
+    watcher.wait(lambda: watcher.subscriptions() == [], "the subscription is still listed")
+    assert watcher.wait_for_frames("confirmation", 2)[1] == unsubscribed("update")
+    ended = [entry for entry in watcher.log_summaries() if "unsubscribing" in entry[1]]
+    assert ended == [("connection", f"users #{pk} no longer exists: unsubscribing from it")]
+    assert watcher.frames("notification") == []
+    assert pk not in watcher.rows("user")
 
 
 def test_a_refused_subscription_shows_the_servers_reason(example, tabs):
@@ -318,5 +416,94 @@ def test_after_a_server_restart_the_page_reconnects_and_subscribes_again(workdir
         name = unique("back")
         pk = create_user(server, name)
         assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
+    finally:
+        server.stop()
+
+
+def test_a_reconnect_clears_the_last_subscribe_error(workdir, tabs):
+    env = environment("example.settings", workdir / "stale-error.sqlite3")
+    django_admin(env, "migrate", "--noinput")
+    server = Server(env, workdir / "stale-error-1.log", runserver=True)
+    try:
+        page = tabs.open(f"{server.http}/")
+        first_id = page.channel_id
+        page.subscribe("users", "UPDATE", id=99999999)
+        reason = "Unknown id '99999999' on stream 'users': no such object can be followed."
+        page.wait(lambda: page.text("#subscribe-message") == reason, "no error shown")
+
+        server.stop()
+        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
+        server = Server(env, workdir / "stale-error-2.log", runserver=True, port=server.port)
+
+        page.wait_until_connected(other_than=first_id)
+        # The error was about the old socket's request: the new one starts clean.
+        assert page.text("#subscribe-message") == ""
+    finally:
+        server.stop()
+
+
+# The next request waits in the page until the socket has a new channel_id, then goes
+# out with the old one, as a request held up on the network across a reconnect would.
+# Requests made meanwhile (the page subscribing again) wait until its reply is read.
+HOLD_NEXT_REQUEST = """
+const realFetch = window.fetch;
+const channelId = () => document.getElementById("channel-id").textContent;
+const sentWith = channelId();
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let held = null;
+window.fetch = async (...args) => {
+  if (held) {
+    await held;
+    await pause(100);
+    return realFetch(...args);
+  }
+  held = (async () => {
+    while (channelId() === sentWith || channelId() === "none yet") await pause(20);
+    const response = await realFetch(...args);
+    return new Response(await response.text(), { status: response.status, headers: response.headers });
+  })();
+  return held;
+};
+"""
+
+
+def test_an_answer_about_the_old_socket_neither_shows_nor_drops_the_subscription(workdir, tabs):
+    env = environment("example.settings", workdir / "held.sqlite3")
+    django_admin(env, "migrate", "--noinput")
+    server = Server(env, workdir / "held-1.log", runserver=True)
+    try:
+        page = tabs.open(f"{server.http}/")
+        first_id = page.channel_id
+        page.read(HOLD_NEXT_REQUEST)
+        page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
+
+        server.stop()
+        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
+        server = Server(env, workdir / "held-2.log", runserver=True, port=server.port)
+        page.wait_until_connected(other_than=first_id)
+        page.wait_until_sent()
+
+        # The new server refused the old channel_id; the page takes that as news about the old socket.
+        (refused,) = page.read(
+            "return [...document.querySelectorAll('#frames li[data-kind=\"error\"] pre')].map((pre) => pre.textContent);"
+        )
+        assert f'channelId: "{first_id}"' in refused
+        assert json.loads(refused.split("\u2192 ", 1)[1]) == {
+            "data": {
+                "userSubscription": {
+                    "ok": False,
+                    "error": "That socket is no longer connected: reconnect and use the channel_id of the new connection.",
+                    "stream": "users",
+                    "operation": "SUBSCRIBE",
+                    "action": "CREATE",
+                }
+            }
+        }
+        assert page.text("#subscribe-message") == ""
+        page.wait_until_live("users · create · every object · id, username")
+        name = unique("held")
+        pk = create_user(server, name)
+        assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
+        assert page.subscriptions() == [("users · create · every object · id, username", "live")]
     finally:
         server.stop()

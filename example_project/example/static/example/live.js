@@ -168,7 +168,11 @@
       item.append(
         element("span", "description", describe(sub)),
         element("span", "badge state", sub.state),
-        button("small unsubscribe", "Unsubscribe", () => unsubscribe(sub)),
+        button("small unsubscribe", "Unsubscribe", () => {
+          // An old error under the Subscribe button is not about this.
+          subscribeMessage.textContent = "";
+          unsubscribe(sub);
+        }),
       );
       if (sub.error) item.append(element("span", "error", sub.error));
       list.append(item);
@@ -195,12 +199,16 @@
 
   // Send every request ``sub`` needs; it is live once the socket has confirmed them all.
   async function subscribe(sub, requests) {
+    const channelId = socket.channelId;
     sub.state = "waiting for confirmation";
     sub.error = null;
     sub.waiting = new Set(requests);
     renderSubscriptions();
     for (const action of requests) {
       const error = await request(sub, "SUBSCRIBE", action);
+      // A new socket came meanwhile: this answer is about the old one. connected() is
+      // sending ``sub`` again with the new channel_id; an error must neither show nor drop it.
+      if (socket.channelId !== channelId) return null;
       if (error && !sub.waiting.has(action)) {
         // The server confirms only what it has done: a reply lost on the way changes nothing.
         log("connection", "the socket confirmed " + actionLabel(action) + " on " + sub.stream + ": still subscribed");
@@ -215,7 +223,6 @@
   }
 
   async function unsubscribe(sub) {
-    subscribeMessage.textContent = "";
     // A failed subscription holds nothing on the server, and a closed socket holds nothing at all.
     if (socket.channelId && sub.state !== "failed") {
       for (const action of requestsFor(sub)) {
@@ -289,6 +296,8 @@
       id: id,
       actions: new Set(expand(action, id)),
       fields: [...fieldset.querySelectorAll("input:checked")].map((box) => box.value),
+      // Tables read before this may predate the object: only later ones can say it is gone.
+      since: refreshesSent,
     };
     subscriptions.push(sub);
     subscribeButton.disabled = true;
@@ -407,12 +416,28 @@
   function notified(frame) {
     refreshObjects();
     const data = frame.payload.data || {};
-    if (frame.payload.action !== "delete" || data.id === undefined) return;
-    // Nothing more can happen to a deleted object: stop following it.
-    const ended = subscriptions.filter((sub) => sub.stream === frame.stream && sub.id === String(data.id));
-    if (ended.length) log("connection", frame.stream + " #" + data.id + " was deleted: unsubscribing from it");
-    for (const sub of ended) unsubscribe(sub);
+    if (frame.payload.action === "delete" && data.id !== undefined) stopFollowing(frame.stream, data.id, "was deleted");
   }
+
+  // Nothing more can happen to a deleted object: end the subscriptions to it, once,
+  // whichever of the notification, this page's delete or a table refresh tells first.
+  function stopFollowing(stream, id, why) {
+    const ended = subscriptions.filter((sub) => sub.stream === stream && sub.id === String(id) && !sub.ending);
+    if (!ended.length) return;
+    log("connection", stream + " #" + id + " " + why + ": unsubscribing from it");
+    for (const sub of ended) {
+      sub.ending = true;
+      unsubscribe(sub);
+    }
+  }
+
+  // Following one object's updates but not its deletion, the page hears nothing when
+  // another client deletes it; only a table refresh shows the object is gone. So while
+  // such a subscription is listed, the tables are read again every few seconds.
+  const BLIND_REFRESH_MS = 5000;
+  setInterval(() => {
+    if (subscriptions.some((sub) => sub.id && !sub.actions.has("DELETE"))) refreshObjects();
+  }, BLIND_REFRESH_MS);
 
   async function connected(channelId) {
     if (socket.attempt > 0 && subscriptions.length) {
@@ -422,6 +447,7 @@
     socket.reached = true;
     setChannelId(channelId);
     setStatus("open", "connected");
+    // An error under the button was about the old socket.
     subscribeMessage.textContent = "";
     for (const sub of [...subscriptions]) {
       // Stop if this connection is gone: the next one starts over.
@@ -455,33 +481,47 @@
 
   // ---- Users and groups, changed through the GraphQL mutations ----------------------
 
-  // The user model needs a password; these users only exist to be watched, so
-  // they get a random one nobody sees.
+  // The example's user input requires a password; these users only exist to be
+  // watched, so the page sends a random one nobody sees, and the log masks it.
   function randomPassword() {
     const bytes = crypto.getRandomValues(new Uint8Array(18));
     return "!" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
+  // secretsOnCreate: values a create sends that the log must not show.
   const kinds = {
     user: {
       editor: $("#users-editor"),
+      model: "auth.user",
       list: "users { id username firstName lastName email }",
       key: "users",
       inputs: ["username", "firstName", "lastName", "email"],
       argument: "newUser",
       cells: (user) => [user.id, user.username, [user.firstName, user.lastName].join(" ").trim()],
-      extraOnCreate: () => ({ password: randomPassword() }),
+      name: (user) => user.username,
+      secretsOnCreate: () => ({ password: randomPassword() }),
     },
     group: {
       editor: $("#groups-editor"),
+      model: "auth.group",
       list: "groups { id name }",
       key: "groups",
       inputs: ["name"],
       argument: "newGroup",
       cells: (group) => [group.id, group.name],
-      extraOnCreate: () => ({}),
+      name: (group) => group.name,
+      secretsOnCreate: () => ({}),
     },
   };
+
+  // The streams that follow ``kind``'s model.
+  function streamsOf(kind) {
+    return config.streams.filter((entry) => entry.model === kinds[kind].model).map((entry) => entry.stream);
+  }
+
+  function masked(secrets) {
+    return Object.fromEntries(Object.keys(secrets).map((key) => [key, "\u2022\u2022\u2022\u2022"]));
+  }
 
   function capitalised(word) {
     return word[0].toUpperCase() + word.slice(1);
@@ -514,25 +554,36 @@
     else delete message.dataset.state;
   }
 
-  // One mutation at a time per kind: a double click must not create or delete twice.
+  // One mutation at a time per kind: a double click must not create or delete twice
+  // (nor ask twice whether to delete).
   const busy = new Set();
 
-  // Run a mutation; the form's message says how it went. Resolves to whether it worked.
-  async function mutate(kind, name, input, selection) {
+  // Run ``work`` unless a mutation of ``kind`` is under way; resolves to its result or false.
+  async function oneAtATime(kind, work) {
     if (busy.has(kind)) return false;
     busy.add(kind);
+    try {
+      return await work();
+    } finally {
+      busy.delete(kind);
+    }
+  }
+
+  // Run a mutation; the form's message says how it went. Resolves to whether it worked.
+  // ``shown`` is ``input`` as the log may show it; ``done`` runs on success, before the refresh.
+  async function mutate(kind, name, input, selection, { shown = input, done } = {}) {
     const saveButton = $(".save", formOf(kind));
     say(kind, "saving\u2026", "busy");
     saveButton.disabled = true;
-    const query = "mutation { " + name + "(" + input + ") { " + selection + " } }";
-    const reply = await graphql(query);
+    const text = (argument) => "mutation { " + name + "(" + argument + ") { " + selection + " } }";
+    const reply = await graphql(text(input));
     saveButton.disabled = false;
-    busy.delete(kind);
     const result = reply.data && reply.data[name];
     const ok = Boolean(result && result.ok);
-    logRequest(name, query, reply, !ok);
+    logRequest(name, text(shown), reply, !ok);
     if (ok) {
       say(kind, "done", "ok");
+      if (done) done();
       await refreshObjects();
     } else {
       const errors = ((result && result.errors) || []).map((e) => e.field + ": " + e.messages.join(" "));
@@ -551,18 +602,49 @@
     const id = form.elements.id.value;
     if (id) {
       const input = literal(Object.assign({ id: id }, values));
-      return mutate(kind, "update" + capitalised(kind), spec.argument + ": " + input, ERRORS);
+      return oneAtATime(kind, () => mutate(kind, "update" + capitalised(kind), spec.argument + ": " + input, ERRORS));
     }
-    const input = literal(Object.assign(values, spec.extraOnCreate()));
-    return mutate(kind, "create" + capitalised(kind), spec.argument + ": " + input, ERRORS + " " + kind + " { id }");
+    const secrets = spec.secretsOnCreate();
+    const input = spec.argument + ": " + literal(Object.assign({}, values, secrets));
+    const shown = spec.argument + ": " + literal(Object.assign({}, values, masked(secrets)));
+    const selection = ERRORS + " " + kind + " { id }";
+    return oneAtATime(kind, () => mutate(kind, "create" + capitalised(kind), input, selection, { shown }));
   }
 
-  function remove(kind, id) {
-    return mutate(kind, "delete" + capitalised(kind), "id: " + literal(String(id)), "ok");
+  // What this page is deleting: a table refresh meanwhile leaves its subscriptions to
+  // the delete's own reply, which ends them with the right reason.
+  const deleting = new Set();
+
+  function remove(kind, object) {
+    return oneAtATime(kind, async () => {
+      if (!window.confirm("Delete " + kind + " #" + object.id + " (" + kinds[kind].name(object) + ")?")) return false;
+      const key = kind + " #" + object.id;
+      const done = () => {
+        for (const stream of streamsOf(kind)) stopFollowing(stream, object.id, "was deleted on this page");
+      };
+      deleting.add(key);
+      try {
+        return await mutate(kind, "delete" + capitalised(kind), "id: " + literal(String(object.id)), "ok", { done });
+      } finally {
+        deleting.delete(key);
+      }
+    });
   }
 
-  function renderObjects(kind, objects) {
+  // ``objects`` is every ``kind`` the server had when refresh number ``sent`` was sent.
+  function renderObjects(kind, objects, sent) {
     const spec = kinds[kind];
+    const listed = new Set(objects.map((object) => String(object.id)));
+    for (const stream of streamsOf(kind)) {
+      for (const sub of [...subscriptions]) {
+        // A subscribe request on its way gets the server's own answer about the id.
+        const settled = sub.state !== "waiting for confirmation" && sub.since < sent;
+        const gone = sub.id && !listed.has(sub.id) && !deleting.has(kind + " #" + sub.id);
+        if (sub.stream === stream && settled && gone) {
+          stopFollowing(stream, sub.id, "no longer exists");
+        }
+      }
+    }
     const form = formOf(kind);
     const editing = form.elements.id.value;
     if (editing && !objects.some((object) => String(object.id) === editing)) {
@@ -582,17 +664,23 @@
       const actions = element("td", "actions");
       actions.append(
         button("small edit", "Edit", () => edit(kind, object)),
-        button("small delete", "Delete", () => remove(kind, object.id)),
+        button("small delete", "Delete", () => remove(kind, object)),
       );
       row.append(actions);
       body.append(row);
     }
   }
 
+  // Replies can come back out of order: an older one must not redraw over a newer one.
+  let refreshesSent = 0;
+  let refreshShown = 0;
+
   async function refreshObjects() {
+    const sent = ++refreshesSent;
     const reply = await graphql("{ " + kinds.user.list + " " + kinds.group.list + " }");
-    if (!reply.data) return;
-    for (const kind of Object.keys(kinds)) renderObjects(kind, reply.data[kinds[kind].key] || []);
+    if (!reply.data || sent < refreshShown) return;
+    refreshShown = sent;
+    for (const kind of Object.keys(kinds)) renderObjects(kind, reply.data[kinds[kind].key] || [], sent);
   }
 
   for (const kind of Object.keys(kinds)) {
