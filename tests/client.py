@@ -8,14 +8,17 @@ import requests
 import websocket
 
 TIMEOUT = 10
+#: Seconds a socket must stay silent before "nothing more arrived" is believed.
+QUIET = 1.0
 
 
 class Socket:
     """A client WebSocket that reads JSON frames."""
 
-    def __init__(self, server):
+    def __init__(self, server, cookie=None):
         self.server = server
-        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT)
+        # ``cookie`` ("sessionid=...") opens the socket as that session's user.
+        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=cookie)
         self.hello = self.recv()
 
     @property
@@ -27,11 +30,37 @@ class Socket:
         self.conn.settimeout(timeout)
         return json.loads(self.conn.recv())
 
+    def drain(self, quiet=QUIET):
+        """Every frame that arrives until the socket stays silent for ``quiet`` seconds.
+
+        "Nothing was sent" is ``sock.drain() == []``: unlike one ``recv()``, it
+        also sees a frame that would have come after the expected ones.
+        """
+        frames = []
+        while True:
+            self.conn.settimeout(quiet)
+            try:
+                text = self.conn.recv()
+            except websocket.WebSocketTimeoutException:
+                return frames
+            frames.append(json.loads(text))
+
     def send(self, frame):
         self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     def close(self):
         self.conn.close()
+
+
+def assert_nothing_more(*sockets, quiet=QUIET):
+    """Fail when any of ``sockets`` receives a frame before they all stay silent for ``quiet`` seconds."""
+    extra = {}
+    for index, sock in enumerate(sockets):
+        # The first socket's wait covers the others: what was sent to them has arrived.
+        frames = sock.drain(quiet if index == 0 else min(quiet, 0.05))
+        if frames:
+            extra[index] = frames
+    assert not extra, f"unexpected frames (socket index: frames): {extra}"
 
 
 def graphql(server, query, session=None):
@@ -55,9 +84,9 @@ def subscription_request(field, channel_id, operation="SUBSCRIBE", action="UPDAT
     return "subscription { %s(%s) { ok error stream operation action } }" % (field, ", ".join(args))
 
 
-def subscribe(server, socket, field="userSubscription", **kwargs):
-    """Subscribe over HTTP and wait for the socket's confirmation; return the HTTP reply."""
-    reply = graphql(server, subscription_request(field, socket.channel_id, **kwargs))
+def subscribe(server, socket, field="userSubscription", session=None, **kwargs):
+    """Subscribe over HTTP (as ``session``'s user) and wait for the socket's confirmation; return the HTTP reply."""
+    reply = graphql(server, subscription_request(field, socket.channel_id, **kwargs), session=session)
     result = reply["data"][field]
     assert result["ok"], result
     confirmation = socket.recv()
@@ -108,6 +137,13 @@ def post(server, path, body, session=None):
     response = (session or requests).post(f"{server.http}{path}", json=body, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def login(server, username):
+    """Log in over HTTP; return the ``requests.Session`` and the cookie that opens a socket as that user."""
+    session = requests.Session()
+    post(server, "/testing/login/", {"username": username}, session=session)
+    return session, f"sessionid={session.cookies['sessionid']}"
 
 
 def wait_for(predicate, timeout=TIMEOUT):

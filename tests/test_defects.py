@@ -1,14 +1,18 @@
 """Each defect of the 2018 package (design.md section 3), with the test that catches it."""
 
+import json
+
 import pytest
 import requests
 from django.core import signing
 
 from client import (
     Socket,
+    assert_nothing_more,
     create_group,
     create_user,
     graphql,
+    login,
     post,
     subscribe,
     subscription_request,
@@ -23,8 +27,8 @@ from graphene_django_subscriptions import channel_ids
 def sockets(server):
     opened = []
 
-    def open_socket():
-        sock = Socket(server)
+    def open_socket(cookie=None):
+        sock = Socket(server, cookie=cookie)
         opened.append(sock)
         return sock
 
@@ -42,6 +46,7 @@ def test_field_selection_is_per_subscriber(server, sockets):
     update_user(server, pk, email="x@example.com")
     assert first.recv()["payload"]["data"] == {"id": pk}
     assert second.recv()["payload"]["data"] == {"username": name, "email": "x@example.com"}
+    assert_nothing_more(first, second)
 
 
 def test_two_streams_on_one_model_do_not_cross_deliver(server, sockets):
@@ -58,6 +63,7 @@ def test_two_streams_on_one_model_do_not_cross_deliver(server, sockets):
             == [{"stream": stream, "payload": {"action": "update", "model": "auth.user", "data": {"id": pk}}}]
             * 2
         )
+    assert_nothing_more(users, counted)
 
 
 def test_get_binding_returns_one_binding_and_one_notification(server, sockets):
@@ -73,6 +79,7 @@ def test_get_binding_returns_one_binding_and_one_notification(server, sockets):
     assert sock.recv()["payload"] == {"action": "update", "model": "auth.user", "data": {"id": pk}}
     gid = create_group(server, unique("g"))
     assert sock.recv()["payload"]["data"]["id"] == gid  # no second copy of the update came first
+    assert_nothing_more(sock)  # nor after
 
 
 @pytest.mark.parametrize(
@@ -103,6 +110,7 @@ def test_forged_channel_id_is_refused_and_subscribes_nothing(server, sockets, fo
     create_user(server, unique())
     gid = create_group(server, unique("g"))
     assert sock.recv()["payload"]["data"]["id"] == gid
+    assert_nothing_more(sock)
 
 
 def _members(server):
@@ -142,6 +150,7 @@ def test_rolled_back_changes_send_nothing(server, sockets):
         "stream": "users",
         "payload": {"action": "create", "model": "auth.user", "data": {"username": name}},
     }
+    assert_nothing_more(sock)
 
 
 def test_notifications_leave_after_the_commit(server, sockets):
@@ -154,20 +163,49 @@ def test_notifications_leave_after_the_commit(server, sockets):
         "stream": "users",
         "payload": {"action": "create", "model": "auth.user", "data": {"username": name}},
     }
+    assert_nothing_more(sock)
+
+
+def group_created(stream, gid, name, **extra):
+    return {
+        "stream": stream,
+        "payload": {"action": "create", "model": "auth.group", "data": dict(id=gid, name=name, **extra)},
+    }
 
 
 def test_a_failing_serializer_is_logged_and_the_save_stands(server, sockets):
-    fragile, plain = sockets(), sockets()
+    # A change reaches its model's streams in the order they were declared. The
+    # failing stream has one on each side, so whatever that order, stopping at
+    # the failure would starve a stream this test listens to.
+    order = requests.get(f"{server.http}/testing/streams/auth/group/", timeout=10).json()["streams"]
+    assert order.index("groups") < order.index("fragile") < order.index("guarded"), order
+    session, cookie = login(server, unique("member"))
+    fragile, before, after = sockets(), sockets(), sockets(cookie)
     subscribe(server, fragile, field="fragileSubscription", action="CREATE")
-    subscribe(server, plain, field="groupSubscription", action="CREATE")
+    subscribe(server, before, field="groupSubscription", action="CREATE")
+    subscribe(server, after, field="guardedSubscription", action="CREATE", session=session)
     boom = unique("boom")
-    gid = create_group(server, boom)  # the mutation reports ok: the save stood
-    assert plain.recv()["payload"]["data"] == {"id": gid, "name": boom}
-    names = [g["name"] for g in graphql(server, "{ groups { name } }")["data"]["groups"]]
-    assert boom in names
+    reply = graphql(
+        server, "mutation { createGroup(newGroup: {name: %s}) { ok group { id } } }" % json.dumps(boom)
+    )
+    heard = {"groups": before.drain(), "guarded": after.drain()}
+    gid = {g["name"]: int(g["id"]) for g in graphql(server, "{ groups { id name } }")["data"]["groups"]}[boom]
+    # Every stream beside the failing one heard of the change...
+    assert heard == {
+        "groups": [group_created("groups", gid, boom)],
+        "guarded": [group_created("guarded", gid, boom)],
+    }
+    # ...and the code that saved it never saw the failure.
+    assert reply == {"data": {"createGroup": {"ok": True, "group": {"id": str(gid)}}}}
     fine = unique("fine")
     fine_id = create_group(server, fine)
-    assert fragile.recv()["payload"]["data"] == {"id": fine_id, "name": fine, "label": fine.upper()}
+    # The failing stream sent nothing for the group it could not serialize, and still serves the next.
+    assert fragile.recv() == group_created("fragile", fine_id, fine, label=fine.upper())
+    assert [before.recv(), after.recv()] == [
+        group_created("groups", fine_id, fine),
+        group_created("guarded", fine_id, fine),
+    ]
+    assert_nothing_more(fragile, before, after)
     log = server.log()
     assert (
         f"Could not notify stream 'fragile' of create of Group pk={gid}; the change itself is saved." in log
@@ -190,3 +228,4 @@ def test_queryset_limits_what_can_be_followed_and_what_is_sent(server, sockets):
         "stream": "staff",
         "payload": {"action": "update", "model": "auth.user", "data": {"id": staff}},
     }
+    assert_nothing_more(sock)

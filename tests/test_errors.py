@@ -5,7 +5,17 @@ import json
 import pytest
 import requests
 
-from client import Socket, create_group, create_user, graphql, post, subscribe, subscription_request, unique
+from client import (
+    Socket,
+    assert_nothing_more,
+    create_group,
+    create_user,
+    graphql,
+    post,
+    subscribe,
+    subscription_request,
+    unique,
+)
 
 
 @pytest.fixture
@@ -28,6 +38,8 @@ def still_served(server, socket):
                 "stream": "groups",
                 "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
             }
+        # Nothing else: no second answer to a bad request, no half-made subscription.
+        assert_nothing_more(socket, other)
     finally:
         other.close()
 
@@ -135,6 +147,7 @@ def test_permission_is_checked_against_the_http_user(server, socket):
         "stream": "guarded",
         "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
     }
+    assert_nothing_more(socket)
 
 
 def error_frame(stream, action, error, status=400, request_id=None):

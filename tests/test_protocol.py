@@ -4,6 +4,7 @@ import pytest
 
 from client import (
     Socket,
+    assert_nothing_more,
     create_group,
     create_user,
     delete_user,
@@ -151,6 +152,7 @@ def test_all_actions_with_id_means_that_objects_update_and_delete(server, socket
         "stream": "users",
         "payload": {"action": "delete", "model": "auth.user", "data": {"id": pk, "first_name": "followed"}},
     }
+    assert_nothing_more(socket)
 
 
 def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
@@ -186,6 +188,7 @@ def test_unsubscribe_replies_confirms_and_stops_notifications(server, socket):
         "stream": "groups",
         "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": group}},
     }
+    assert_nothing_more(socket)
 
 
 def test_unsubscribe_reads_the_id_as_subscribe_does(server, socket):
@@ -209,6 +212,8 @@ def test_unsubscribe_reads_the_id_as_subscribe_does(server, socket):
         "stream": "users",
         "error": None,
     }
+    update_user(server, pk, firstName="unheard")
+    assert_nothing_more(socket)
 
 
 def test_socket_subscribe_and_unsubscribe_are_answered_in_the_stream_envelope(server, socket):
@@ -255,6 +260,57 @@ def test_socket_subscribe_and_unsubscribe_are_answered_in_the_stream_envelope(se
             "request_id": "r2",
         },
     }
+    update_user(server, pk, firstName="unheard")
+    assert_nothing_more(socket)
+
+
+def socket_request(operation, pk, request_id, action="update"):
+    return {
+        "stream": "users",
+        "payload": {"action": operation, "pk": pk, "data": {"action": action}, "request_id": request_id},
+    }
+
+
+def socket_reply(operation, request_id, action="update"):
+    return {
+        "stream": "users",
+        "payload": {
+            "action": operation,
+            "data": {"action": action},
+            "errors": [],
+            "response_status": 200,
+            "request_id": request_id,
+        },
+    }
+
+
+@pytest.mark.parametrize("via", ["socket", "http"])
+def test_an_unsubscribe_stops_that_sockets_notifications_only(server, socket, via):
+    other = Socket(server)
+    try:
+        name = unique()
+        pk = create_user(server, name)
+        for sock in (socket, other):
+            sock.send(socket_request("subscribe", pk, "s"))
+            assert sock.recv() == socket_reply("subscribe", "s")
+        if via == "socket":
+            socket.send(socket_request("unsubscribe", pk, "u"))
+            assert socket.recv() == socket_reply("unsubscribe", "u")
+        else:
+            subscribe(server, socket, operation="UNSUBSCRIBE", id=pk)
+        update_user(server, pk, firstName="after")
+        # The other socket keeps the group alive: only leaving it stops this one.
+        assert other.recv() == {
+            "stream": "users",
+            "payload": {
+                "action": "update",
+                "model": "auth.user",
+                "data": user_data(pk, name, first_name="after"),
+            },
+        }
+        assert_nothing_more(socket, other)
+    finally:
+        other.close()
 
 
 def test_subscribing_again_replaces_the_field_selection(server, socket):
@@ -265,6 +321,7 @@ def test_subscribing_again_replaces_the_field_selection(server, socket):
     assert socket.recv()["payload"]["data"] == {"email": "new@example.com"}
     update_user(server, pk, firstName="again")
     assert socket.recv()["payload"]["data"] == {"email": "new@example.com"}
+    assert_nothing_more(socket)  # the first selection's group was left: no {"id": ...} copies
 
 
 def test_no_data_argument_sends_every_serializer_field(server, socket):

@@ -7,7 +7,9 @@ that saved the object straight to every socket, with no worker in between.
 import logging
 
 from channels import Channel, Group
+from channels.auth import http_session_user, transfer_user
 from channels.generic.websockets import WebsocketDemultiplexer
+from channels.sessions import channel_session
 from channels_api.bindings import ResourceBindingBase
 
 from .. import channel_ids, protocol, requests
@@ -35,6 +37,26 @@ def _apply(channel_name, change):
         Group(group).discard(channel_name)
     for group in change.join:
         Group(group).add(channel_name)
+
+
+def _keep_http_user(message):
+    """Make a logged-in HTTP user the user of the socket's later messages.
+
+    channels-api bindings read ``message.user`` from the channel session.
+    Channels' ``http_user = True`` would copy the user there on every message and
+    write a session for every socket; this copies it once, on connect, and only
+    when somebody is logged in.
+    """
+    http_session_user(_copy_logged_in_user)(message)
+
+
+def _copy_logged_in_user(message):
+    if message.user.is_authenticated:
+        channel_session(_copy_user)(message)
+
+
+def _copy_user(message):
+    transfer_user(message.http_session, message.channel_session)
 
 
 def _send_frame(reply_channel, frame):
@@ -126,7 +148,8 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
         check_consumers(cls, _is_binding)
 
     def connect(self, message, **kwargs):
-        """Accept, remember the socket and send its channel id."""
+        """Accept, remember the socket and its user, and send its channel id."""
+        _keep_http_user(message)
         name = message.reply_channel.name
         layer = message.channel_layer.channel_layer
         requests.remember_socket(

@@ -2,13 +2,14 @@
 
 import json
 
+from django.apps import apps
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from graphene_django_subscriptions import channel_ids, engines, protocol
+from graphene_django_subscriptions import channel_ids, engines, protocol, registry
 from graphene_django_subscriptions.requests import MembershipChange
 
 from .streams import RUNS
@@ -22,6 +23,16 @@ def _body(request):
 def create_user(request):
     """Create a user with any attributes (``is_staff`` included)."""
     user = User.objects.create(**_body(request))
+    return JsonResponse({"id": user.pk})
+
+
+@csrf_exempt
+def change_user(request, pk):
+    """Set any attributes of a user (``is_staff`` included) and save it: one update."""
+    user = User.objects.get(pk=pk)
+    for name, value in _body(request).items():
+        setattr(user, name, value)
+    user.save()
     return JsonResponse({"id": user.pk})
 
 
@@ -69,6 +80,12 @@ def broadcast(request):
     body = _body(request)
     engines.current().send_to_groups([(body["group"], body["text"])])
     return JsonResponse({"sent": True})
+
+
+def streams(request, app_label, model_name):
+    """The streams of one model, in the order a change is delivered to them."""
+    model = apps.get_model(app_label, model_name)
+    return JsonResponse({"streams": [sub._meta.stream for sub in registry.for_model(model)]})
 
 
 def runs(request):

@@ -1,0 +1,122 @@
+"""Who hears of what: ``Meta.queryset`` scopes the objects, ``permission_classes`` the sockets.
+
+The staff stream's queryset is ``User.objects.filter(is_staff=True)``; the
+guarded stream lets only logged-in users subscribe.
+"""
+
+import pytest
+
+from client import (
+    Socket,
+    assert_nothing_more,
+    create_group,
+    delete_user,
+    login,
+    post,
+    subscribe,
+    unique,
+)
+
+
+@pytest.fixture
+def socket(server):
+    sock = Socket(server)
+    yield sock
+    sock.close()
+
+
+def new_user(server, username, **attributes):
+    return post(server, "/testing/user/", dict(attributes, username=username))["id"]
+
+
+def change_user(server, pk, **attributes):
+    post(server, f"/testing/user/{pk}/", attributes)
+
+
+def staff_frame(action, pk, username):
+    return {
+        "stream": "staff",
+        "payload": {"action": action, "model": "auth.user", "data": {"id": pk, "username": username}},
+    }
+
+
+def test_deleting_an_object_in_scope_notifies_and_one_out_of_scope_does_not(server, socket):
+    subscribe(server, socket, field="staffSubscription", action="DELETE", data=["ID", "USERNAME"])
+    outsider = new_user(server, unique("out"))
+    name = unique("staff")
+    staff = new_user(server, name, is_staff=True)
+    delete_user(server, outsider)
+    delete_user(server, staff)
+    assert socket.recv() == staff_frame("delete", staff, name)
+    assert_nothing_more(socket)
+
+
+def test_an_update_that_moves_an_object_into_scope_notifies(server, socket):
+    name = unique("joining")
+    pk = new_user(server, name)
+    subscribe(server, socket, field="staffSubscription", action="UPDATE", data=["ID", "USERNAME"])
+    change_user(server, pk, is_staff=True)
+    assert socket.recv() == staff_frame("update", pk, name)
+    assert_nothing_more(socket)
+
+
+def test_an_update_that_moves_an_object_out_of_scope_sends_nothing(server, socket):
+    # An update is judged by the object's state after it. The stream reports the
+    # objects of its queryset, and the new state of one that left it is not the
+    # stream's to show: a queryset that hides drafts must not send the draft.
+    leaving = new_user(server, unique("leaving"), is_staff=True)
+    name = unique("staying")
+    staying = new_user(server, name, is_staff=True)
+    by_id = Socket(server)
+    try:
+        subscribe(server, socket, field="staffSubscription", action="UPDATE", data=["ID", "USERNAME"])
+        subscribe(server, by_id, field="staffSubscription", action="UPDATE", id=leaving, data=["ID"])
+        change_user(server, leaving, is_staff=False)
+        change_user(server, leaving, first_name="outside now")
+        change_user(server, staying, first_name="still staff")
+        # The next frame is the staying object's update: nothing came for the one that left.
+        assert socket.recv() == staff_frame("update", staying, name)
+        assert_nothing_more(socket, by_id)
+    finally:
+        by_id.close()
+
+
+def guarded_request(request_id):
+    return {
+        "stream": "guarded",
+        "payload": {"action": "subscribe", "data": {"action": "create"}, "request_id": request_id},
+    }
+
+
+def guarded_reply(request_id, status=200, errors=()):
+    return {
+        "stream": "guarded",
+        "payload": {
+            "action": "subscribe",
+            "data": {"action": "create"} if status == 200 else None,
+            "errors": list(errors),
+            "response_status": status,
+            "request_id": request_id,
+        },
+    }
+
+
+def test_a_logged_in_socket_may_subscribe_where_an_anonymous_one_may_not(server, socket):
+    session, cookie = login(server, unique("member"))
+    member = Socket(server, cookie=cookie)
+    try:
+        member.send(guarded_request("m"))
+        assert member.recv() == guarded_reply("m")
+        socket.send(guarded_request("a"))
+        assert socket.recv() == guarded_reply(
+            "a", 403, ["Permission denied: log in to subscribe to create on stream 'guarded'."]
+        )
+        name = unique("g")
+        gid = create_group(server, name)
+        assert member.recv() == {
+            "stream": "guarded",
+            "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
+        }
+        assert_nothing_more(member, socket)
+    finally:
+        member.close()
