@@ -10,7 +10,8 @@ import time
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import channel_ids, engines, groups, protocol
@@ -93,6 +94,26 @@ def _check_permission(subscription, user, actions, pk):
                 )
 
 
+def _claim_socket(channel_name):
+    """Lock the socket's row for the rest of the transaction; return its primary key.
+
+    The first statement of every transaction here is a write, on purpose. SQLite
+    then takes its write lock as the transaction starts and waits for it when it
+    is busy; a transaction that reads first cannot upgrade to writing while
+    another one writes, and fails at once with "database is locked". On
+    PostgreSQL it locks the row, so the requests and the disconnect of one
+    socket take turns instead of racing.
+    """
+    claimed = SubscriberSocket.objects.filter(channel_name=channel_name).update(
+        connected_at=F("connected_at")
+    )
+    if not claimed:
+        raise ProtocolError(
+            "That socket is no longer connected: reconnect and use the channel_id of the new connection."
+        )
+    return SubscriberSocket.objects.values_list("pk", flat=True).get(channel_name=channel_name)
+
+
 def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
@@ -103,12 +124,7 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), u
     if operation not in protocol.OPERATIONS:
         raise ProtocolError(f"Unknown operation {operation!r}: use subscribe or unsubscribe.")
     _check_action(action)
-    try:
-        socket = SubscriberSocket.objects.get(channel_name=channel_name)
-    except SubscriberSocket.DoesNotExist:
-        raise ProtocolError(
-            "That socket is no longer connected: reconnect and use the channel_id of the new connection."
-        ) from None
+    socket_id = _claim_socket(channel_name)
     fields_key = meta.catalog.key_for(fields)
     if pk == "":
         pk = None
@@ -116,15 +132,15 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), u
     key = _object_key(subscription, operation, action, pk)
     if operation == protocol.SUBSCRIBE:
         _check_permission(subscription, user, actions, key or None)
-        return _subscribe(socket, meta.stream, actions, key, fields_key)
-    return _unsubscribe(socket, meta.stream, actions, key, action)
+        return _subscribe(socket_id, meta.stream, actions, key, fields_key)
+    return _unsubscribe(socket_id, meta.stream, actions, key, action)
 
 
-def _subscribe(socket, stream, actions, key, fields_key):
+def _subscribe(socket_id, stream, actions, key, fields_key):
     change = MembershipChange()
     for action in actions:
         record, created = SubscriptionRecord.objects.get_or_create(
-            socket=socket,
+            socket_id=socket_id,
             stream=stream,
             action=action,
             object_key=key,
@@ -139,10 +155,10 @@ def _subscribe(socket, stream, actions, key, fields_key):
     return change
 
 
-def _unsubscribe(socket, stream, actions, key, requested_action):
+def _unsubscribe(socket_id, stream, actions, key, requested_action):
     change = MembershipChange()
     records = SubscriptionRecord.objects.filter(
-        socket=socket, stream=stream, action__in=actions, object_key=key
+        socket_id=socket_id, stream=stream, action__in=actions, object_key=key
     )
     change.leave.extend(record.group for record in records)
     if not change.leave:
@@ -221,19 +237,30 @@ def run_socket_request(subscription, request, channel_name, user):
 
 def forget_socket(channel_name):
     """Drop a closed socket's records; return the groups it was in."""
-    records = SubscriptionRecord.objects.filter(socket__channel_name=channel_name)
-    names = {record.group for record in records}
-    SubscriberSocket.objects.filter(channel_name=channel_name).delete()
+    return _forget(SubscriberSocket.objects.filter(channel_name=channel_name))
+
+
+def _forget(sockets):
+    """Delete the ``sockets`` queryset and its records in one transaction; return their groups."""
+    with transaction.atomic():
+        # Lock first (see _claim_socket): a request naming one of these sockets
+        # either finishes before, and its records are found below, or finds none.
+        if not sockets.update(connected_at=F("connected_at")):
+            return set()
+        records = SubscriptionRecord.objects.filter(socket__in=sockets)
+        names = {record.group for record in records}
+        records.delete()
+        sockets.delete()
     return names
 
 
 def remember_socket(channel_name, *, group_expiry=None, process_local=False):
-    """Record a newly connected socket so requests may name it.
+    """Record a newly connected socket so requests may name it: one insert.
 
     ``group_expiry`` and ``process_local`` describe the channel layer; they let
     this also forget sockets that no process can reach any more.
     """
-    SubscriberSocket.objects.get_or_create(channel_name=channel_name)
+    SubscriberSocket.objects.create(channel_name=channel_name)
     forget_unreachable_sockets(group_expiry=group_expiry, process_local=process_local)
 
 
@@ -257,8 +284,14 @@ def forget_unreachable_sockets(*, group_expiry=None, process_local=False):
         cutoffs.append(PROCESS_STARTED)
     if not cutoffs:
         return 0
-    _, counts = SubscriberSocket.objects.filter(connected_at__lt=max(cutoffs)).delete()
-    forgotten = counts.get(SubscriberSocket._meta.label, 0)
-    if forgotten:
-        logger.info("Forgot %d socket(s) left by a server that stopped without closing them.", forgotten)
+    stale = SubscriberSocket.objects.filter(connected_at__lt=max(cutoffs))
+    try:
+        forgotten = stale.count()
+        if forgotten:
+            _forget(stale)
+            logger.info("Forgot %d socket(s) left by a server that stopped without closing them.", forgotten)
+    except DatabaseError:
+        # Another process may be sweeping the same rows; the next sweep tries again.
+        logger.warning("Could not forget the sockets of stopped servers this time.", exc_info=True)
+        return 0
     return forgotten

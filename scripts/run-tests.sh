@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, then the behaviour suite on every engine
-# (legacy Channels 1.x and modern Channels 4 on Django 4.2, 5.2 and 6.0).
-# Needs Python 3.11 and pip; Python 3.12 (for Django 6.0) is taken from pyenv
-# when it is installed there. Starts redis-server on 127.0.0.1:6379 if none
-# answers, and installs what is missing from Debian's packages (as root):
-# redis-server, and chromium with chromium-driver for the live page's browser tests.
+# (legacy Channels 1.x and modern Channels 4 on Django 4.2, 5.2 and 6.0), on
+# SQLite, and again on PostgreSQL for one env of each engine.
+#
+# Needs Python 3.11 and pip, and root for apt-get. Django 6.0 needs Python 3.12
+# and Channels 1 on PostgreSQL Python 3.9 (psycopg2 2.8): both are taken from
+# pyenv when it has them. Services: the Redis at 127.0.0.1:6379 and the
+# PostgreSQL at 127.0.0.1:5432 (user postgres, no password) when they answer;
+# otherwise they are installed from Debian's packages and started here. Each run
+# makes its own databases and Redis prefixes and removes them at the end, so
+# nothing else on those servers is touched. Chromium and chromium-driver come
+# from Debian's packages too, for the live page's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# tox finds interpreters on PATH; put pyenv's 3.11 and 3.12 there directly
-# (virtualenv does not always see through pyenv's shims).
+# tox finds interpreters on PATH; put pyenv's there directly (virtualenv does
+# not always see through pyenv's shims). 3.11 goes last, so it stays first.
 if command -v pyenv >/dev/null 2>&1; then
-    for minor in 3.12 3.11; do
+    for minor in 3.9 3.12 3.11; do
         version=$(pyenv versions --bare | grep -E "^${minor//./\\.}(\\.|$)" | tail -n 1 || true)
         if [ -n "$version" ]; then PATH="$(pyenv root)/versions/$version/bin:$PATH"; fi
     done
     export PATH
 fi
 
-redis_answers() { python3 -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; }
+answers() { python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$1" 2>/dev/null; }
 
 missing=()
-redis_answers || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+answers 6379 || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+answers 5432 || command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,10 +36,56 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! redis_answers; then
+if answers 6379; then
+    echo "Redis: using the server that answers at 127.0.0.1:6379."
+else
+    echo "Redis: none answers at 127.0.0.1:6379; starting redis-server there."
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
-    for _ in $(seq 50); do redis_answers && break; sleep 0.1; done
+    for _ in $(seq 50); do answers 6379 && break; sleep 0.1; done
+fi
+
+if answers 5432; then
+    echo "PostgreSQL: using the server that answers at 127.0.0.1:5432."
+else
+    echo "PostgreSQL: none answers at 127.0.0.1:5432; starting Debian's cluster there."
+    cluster=$(pg_lsclusters --no-header | awk 'NR == 1 {print $1 " " $2}')
+    if [ -z "$cluster" ]; then
+        pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main >/dev/null
+        cluster=$(pg_lsclusters --no-header | awk 'NR == 1 {print $1 " " $2}')
+    fi
+    read -r pg_version pg_name <<<"$cluster"
+    # The tests connect as postgres over TCP without a password, as on machines that ship PostgreSQL.
+    sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' \
+        "/etc/postgresql/$pg_version/$pg_name/pg_hba.conf"
+    pg_ctlcluster "$pg_version" "$pg_name" start
+    for _ in $(seq 100); do answers 5432 && break; sleep 0.1; done
 fi
 
 python3 -m pip install -q "tox>=4"
-python3 -m tox run-parallel --parallel 2 --parallel-no-spinner "$@"
+envs=$(python3 -m tox list --no-desc -q 2>/dev/null | grep -v '^bench-' | paste -sd, -)
+status=0
+python3 -m tox run-parallel -e "$envs" --parallel 2 --parallel-no-spinner "$@" || status=$?
+
+# tox's parallel mode hides pytest's summary: print one line per env from its report.
+python3 - "$envs" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+total = [0, 0, 0]
+for env in sys.argv[1].split(","):
+    report = Path(".tox") / env / "tmp" / "junit.xml"
+    if env == "qa":
+        continue
+    if not report.exists():
+        print(f"{env}: no report (the env did not run its tests)")
+        continue
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    tests, failures, errors, skipped = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+    counts = [tests - failures - errors - skipped, failures + errors, skipped]
+    total = [a + b for a, b in zip(total, counts)]
+    print(f"{env}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped")
+print(f"total: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
+PY
+exit "$status"

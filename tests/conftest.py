@@ -17,6 +17,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import databases  # noqa: E402
 from servers import LEGACY, Server, django_admin, environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -34,7 +35,10 @@ def pytest_addoption(parser):
 def pytest_report_header(config):
     import channels
 
-    return f"engine: {'legacy' if LEGACY else 'modern'} (channels {channels.__version__})"
+    return (
+        f"engine: {'legacy' if LEGACY else 'modern'} (channels {channels.__version__}); "
+        f"database: {databases.KIND}; run: {databases.RUN}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +46,31 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("gds")
 
 
-def _migrated_env(workdir, name, **kwargs):
-    env = environment("testproject.settings", workdir / f"{name}.sqlite3", **kwargs)
-    django_admin(env, "migrate", "--noinput")
-    return env
+@pytest.fixture(scope="session")
+def project(workdir, redis_url):
+    """Makes the environment of a test-project server: its own database, migrated, and Redis prefix."""
+    made = databases.Databases(workdir)
+
+    def make(name, layer="inmemory"):
+        env = environment(
+            "testproject.settings",
+            made.new(name),
+            layer=layer,
+            redis_url=redis_url,
+            redis_prefix=databases.redis_prefix(name),
+        )
+        django_admin(env, "migrate", "--noinput")
+        return env
+
+    yield make
+    made.drop_all()
+    databases.forget_redis_keys(redis_url)
 
 
 @pytest.fixture(scope="session")
-def server(workdir):
+def server(workdir, project):
     """One server on the in-memory channel layer: the embedded default."""
-    srv = Server(_migrated_env(workdir, "inmemory"), workdir / "inmemory.log")
+    srv = Server(project("inmemory"), workdir / "inmemory.log")
     yield srv
     srv.stop()
 
@@ -68,7 +87,11 @@ def example(workdir):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A clean Redis database; the tests fail (never skip) when Redis does not answer."""
+    """The Redis the tests use; they fail (never skip) when it does not answer.
+
+    Nothing is flushed: each server's channel layer has a prefix of this run
+    alone, and this run's keys are deleted at the end.
+    """
     import redis
 
     client = redis.StrictRedis.from_url(REDIS_URL)
@@ -76,15 +99,14 @@ def redis_url():
         client.ping()
     except Exception as exc:  # pragma: no cover - an environment fault, reported as a failure
         pytest.fail(f"Redis at {REDIS_URL} does not answer ({exc}); start redis-server first.")
-    client.flushdb()
     return REDIS_URL
 
 
 @pytest.fixture(scope="session", params=REDIS_LAYERS)
-def redis_cluster(request, workdir, redis_url):
+def redis_cluster(request, workdir, project):
     """Two server processes sharing one database and one Redis channel layer."""
     layer = request.param
-    env = _migrated_env(workdir, f"cluster-{layer}", layer=layer, redis_url=redis_url)
+    env = project(f"cluster-{layer}", layer=layer)
     first = Server(env, workdir / f"{layer}-a.log")
     second = Server(env, workdir / f"{layer}-b.log")
     yield layer, env, first, second

@@ -20,8 +20,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def environment(settings, database, layer="inmemory", redis_url=None):
-    """The environment a server or command of the test project runs with."""
+def environment(settings, database, layer="inmemory", redis_url=None, redis_prefix=None):
+    """The environment a server or command of the test project runs with.
+
+    ``database`` is a SQLite file's path or a ``postgresql://`` URL (see databases.py).
+    """
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE=settings,
@@ -32,6 +35,8 @@ def environment(settings, database, layer="inmemory", redis_url=None):
     )
     if redis_url:
         env["GDS_REDIS_URL"] = redis_url
+    if redis_prefix:
+        env["GDS_REDIS_PREFIX"] = redis_prefix
     return env
 
 
@@ -46,6 +51,41 @@ def django_admin(env, *args, timeout=120):
         timeout=timeout,
         check=True,
     )
+
+
+def _listening_inodes(port):
+    """Inodes of the sockets listening on 127.0.0.1 (or any address) at ``port``, from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(inode)
+    return inodes
+
+
+def listens(pid, port):
+    """Whether process ``pid`` itself holds a socket listening on ``port``."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return False
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
 
 
 class Server:
@@ -74,17 +114,17 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/subscriptions/"
 
     def _wait_until_listening(self, timeout=60):
+        # Something else may hold the port (free_port() can race with another
+        # program): only a listening socket of this very process will do.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if listens(self.process.pid, self.port):
+                return
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server did not listen within {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"server did not listen on port {self.port} within {timeout}s:\n{self.log()}")
 
     def log(self):
         """Everything the server printed so far."""

@@ -1,13 +1,10 @@
 """Sockets left behind by a server that stopped without closing them are forgotten."""
 
 import json
-from urllib.parse import urlsplit, urlunsplit
-
-import redis
 
 from client import Socket, graphql, subscribe, subscription_request
 from graphene_django_subscriptions import channel_ids
-from servers import Server, django_admin, environment
+from servers import Server, django_admin
 
 RECORDED = (
     "import json; from graphene_django_subscriptions.models import SubscriberSocket; "
@@ -32,9 +29,8 @@ def recorded(env):
     return json.loads(django_admin(env, "shell", "-c", RECORDED).stdout.strip().splitlines()[-1])
 
 
-def test_a_restarted_server_forgets_the_sockets_of_the_one_that_crashed(workdir):
-    env = environment("testproject.settings", workdir / "crash.sqlite3")
-    django_admin(env, "migrate", "--noinput")
+def test_a_restarted_server_forgets_the_sockets_of_the_one_that_crashed(workdir, project):
+    env = project("crash")
     crashed = Server(env, workdir / "crash-1.log")
     old = Socket(crashed)
     subscribe(crashed, old, action="CREATE")
@@ -56,23 +52,10 @@ def test_a_restarted_server_forgets_the_sockets_of_the_one_that_crashed(workdir)
         restarted.stop()
 
 
-def own_redis_database(redis_url):
-    """The next Redis database, emptied. On Channels 1 every worker on a layer takes
-    connect messages, so the other tests' servers must not share this one."""
-    parts = urlsplit(redis_url)
-    url = urlunsplit(parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 1}"))
-    redis.StrictRedis.from_url(url).flushdb()
-    return url
-
-
-def test_on_redis_only_sockets_past_the_group_expiry_are_forgotten(workdir, redis_url):
-    env = environment(
-        "testproject.settings",
-        workdir / "expiry.sqlite3",
-        layer="redis",
-        redis_url=own_redis_database(redis_url),
-    )
-    django_admin(env, "migrate", "--noinput")
+def test_on_redis_only_sockets_past_the_group_expiry_are_forgotten(workdir, project):
+    # A server of its own (own database, own Redis prefix): on Channels 1 every
+    # worker on a layer takes connect messages, so no other server may share it.
+    env = project("expiry", layer="redis")
     django_admin(env, "shell", "-c", LEFT_BEHIND)
     server = Server(env, workdir / "expiry.log")
     try:

@@ -54,8 +54,6 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("GDS_DATABASE", str(BASE_DIR / "db.sqlite3")),
-        # Sockets and requests write from several threads at once.
-        "OPTIONS": {"timeout": 20},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

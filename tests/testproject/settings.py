@@ -1,9 +1,10 @@
 """The example project's settings, extended with the test-only app."""
 
 import os
+from urllib.parse import urlsplit
 
 from example.settings import *  # noqa: F403
-from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LEGACY
+from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LAYER, LEGACY
 
 INSTALLED_APPS = INSTALLED_APPS + ["testproject"]
 ROOT_URLCONF = "testproject.urls"
@@ -23,3 +24,23 @@ LOGGING = {
     },
 }
 SESSION_ENGINE = os.environ.get("GDS_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+
+# GDS_DATABASE is a SQLite file (as in the example) or a postgresql:// URL (tests/databases.py).
+_database = urlsplit(os.environ.get("GDS_DATABASE", ""))
+if _database.scheme in ("postgres", "postgresql"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _database.path.lstrip("/"),
+            "USER": _database.username or "postgres",
+            "PASSWORD": _database.password or "",
+            "HOST": _database.hostname or "127.0.0.1",
+            "PORT": _database.port or 5432,
+        }
+    }
+
+# Each test server's Redis keys and groups carry a prefix of its test run alone.
+if LAYER != "inmemory" and os.environ.get("GDS_REDIS_PREFIX"):
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["GDS_REDIS_PREFIX"]
+    if LEGACY:  # asgi_redis keeps its counters under a prefix of their own
+        CHANNEL_LAYERS["default"]["CONFIG"]["stats_prefix"] = os.environ["GDS_REDIS_PREFIX"] + "meta."

@@ -1,0 +1,80 @@
+"""The databases and Redis namespaces of one test run, made for it and removed after it.
+
+``GDS_TEST_DATABASE`` picks the database every server of the test project runs
+on: ``sqlite`` (a file per server, the default) or ``postgres`` (a database per
+server on the PostgreSQL at ``GDS_TEST_POSTGRES_URL``). Every name carries this
+run's id, so two runs side by side (``tox run-parallel``) never share a
+database, a Redis key or a channel-layer group.
+"""
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+KIND = os.environ.get("GDS_TEST_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get("GDS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: This run's id: part of every database name and Redis prefix it makes.
+RUN = uuid.uuid4().hex[:10]
+
+if KIND not in ("sqlite", "postgres"):
+    raise RuntimeError(f"GDS_TEST_DATABASE must be sqlite or postgres, not {KIND!r}.")
+
+
+def _postgres():
+    """An autocommit connection to the server's maintenance database (psycopg 3 or psycopg2)."""
+    try:
+        import psycopg
+    except ImportError:
+        import psycopg2
+
+        connection = psycopg2.connect(POSTGRES_URL)
+        connection.autocommit = True
+        return connection
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+class Databases:
+    """Hands out one database per server and drops them all at the end."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.made = []
+
+    def new(self, name):
+        """The ``GDS_DATABASE`` value of a new, empty database called ``name`` in this run."""
+        if KIND == "sqlite":
+            return str(self.workdir / f"{name}.sqlite3")
+        database = f"gds_{RUN}_{name}".replace("-", "_").lower()
+        connection = _postgres()
+        try:
+            connection.cursor().execute(f'CREATE DATABASE "{database}"')
+        finally:
+            connection.close()
+        self.made.append(database)
+        return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{database}"))
+
+    def drop_all(self):
+        if not self.made:
+            return
+        connection = _postgres()
+        try:
+            for database in self.made:
+                connection.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            connection.close()
+        self.made.clear()
+
+
+def redis_prefix(name):
+    """A channel-layer prefix of this run alone, so no other run or server hears its messages."""
+    return f"gdstest.{RUN}.{name}."
+
+
+def forget_redis_keys(redis_url):
+    """Delete this run's keys (and only those) from Redis."""
+    import redis
+
+    client = redis.StrictRedis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*gdstest.{RUN}.*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
