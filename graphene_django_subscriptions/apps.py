@@ -2,11 +2,12 @@
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks as django_checks
 from django.utils.module_loading import autodiscover_modules, import_string
 
 
 class SubscriptionsConfig(AppConfig):
-    """Loads every Subscription at start-up, in every process.
+    """Loads every Subscription at start-up, in every process, and registers the system checks.
 
     A process that saves objects (a worker, a management command) only sends
     notifications for Subscriptions it has imported, so each installed app's
@@ -18,6 +19,11 @@ class SubscriptionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
+        from . import checks
+
+        django_checks.register(checks.check_channel_layer, deploy=True)
+        django_checks.register(checks.check_daphne_installed)
+        django_checks.register(checks.check_tables, django_checks.Tags.database)
         autodiscover_modules("subscriptions")
         schema = getattr(settings, "GRAPHENE", {}).get("SCHEMA")
         if schema:

@@ -18,6 +18,43 @@ from .models import SubscriptionRecord
 
 logger = logging.getLogger(__name__)
 
+# Whether a socket has connected to this process, and whether the warning
+# about notifications nobody here can hear is still to be decided.
+_serves_sockets = False
+_unheard_warning_due = True
+
+
+def socket_connected():
+    """Note that this process serves sockets; the engines call it on every connect."""
+    global _serves_sockets
+    _serves_sockets = True
+
+
+def _warn_once_if_unheard(change, meta):
+    """Log once when this process sends on a layer that cannot reach another process's sockets.
+
+    A save in ``manage.py shell`` on the in-memory layer finds subscribers in
+    the database, but their sockets live in the server's process: nothing
+    fails, nothing arrives. Say so once, with the fix.
+    """
+    global _unheard_warning_due
+    if _serves_sockets or not _unheard_warning_due:
+        return
+    _unheard_warning_due = False
+    engine = engines.current()
+    if engine.layer_is_process_local():
+        logger.warning(
+            "A notification (stream %r, %s of %s pk=%r) reached nobody in this process: no socket has "
+            "connected to this process, and the in-memory channel layer only delivers to sockets of the "
+            "process that sends. Set CHANNEL_LAYERS to a Redis channel layer (%s) so that saves in other "
+            "processes (manage.py shell, workers, cron jobs) reach subscribers. Logged once per process.",
+            meta.stream,
+            change.action,
+            meta.model_label,
+            change.pk,
+            engine.REDIS_LAYER,
+        )
+
 
 def watch(model):
     """Connect the change signals of ``model`` (once, however often it is called)."""
@@ -107,6 +144,7 @@ class Change:
             group = groups.group_name(meta.stream, self.action, object_key, fields_key)
             messages.append((group, texts[fields_key]))
         engines.current().send_to_groups(messages)
+        _warn_once_if_unheard(self, meta)
 
     def _in_scope(self, subscription):
         meta = subscription._meta

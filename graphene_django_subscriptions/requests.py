@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -260,7 +260,17 @@ def remember_socket(channel_name, *, group_expiry=None, process_local=False):
     ``group_expiry`` and ``process_local`` describe the channel layer; they let
     this also forget sockets that no process can reach any more.
     """
-    SubscriberSocket.objects.create(channel_name=channel_name)
+    try:
+        SubscriberSocket.objects.create(channel_name=channel_name)
+    except DatabaseError:
+        database = connections[router.db_for_write(SubscriberSocket)]
+        if SubscriberSocket._meta.db_table not in database.introspection.table_names():
+            logger.error(
+                "A socket was refused: the table %s does not exist. Run `python manage.py migrate` "
+                "to create graphene_django_subscriptions' tables.",
+                SubscriberSocket._meta.db_table,
+            )
+        raise
     forget_unreachable_sockets(group_expiry=group_expiry, process_local=process_local)
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The package under test is the installed wheel: take the checkout's root off the
+# path (``python -m pytest`` puts it there), keep the test project and the example.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
 for entry in (ROOT / "tests", ROOT / "example_project"):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))

@@ -10,6 +10,9 @@ from pathlib import Path
 import channels
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where servers and commands run. Not the checkout's root: ``python -m`` puts its
+#: working directory on sys.path, and the package must come from the installed wheel.
+CWD = ROOT / "tests"
 LEGACY = channels.__version__.startswith("1.")
 ENGINE = "legacy" if LEGACY else "modern"
 
@@ -30,7 +33,8 @@ def environment(settings, database, layer="inmemory", redis_url=None, redis_pref
         DJANGO_SETTINGS_MODULE=settings,
         GDS_DATABASE=str(database),
         GDS_CHANNEL_LAYER=layer,
-        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT / "example_project"), str(ROOT)]),
+        # The test project and the example; the package itself is the installed wheel.
+        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT / "example_project")]),
         PYTHONUNBUFFERED="1",
     )
     if redis_url:
@@ -45,7 +49,7 @@ def django_admin(env, *args, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "django", *args],
         env=env,
-        cwd=str(ROOT),
+        cwd=str(CWD),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -101,7 +105,7 @@ class Server:
             command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), asgi_app]
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            command, env=env, cwd=str(ROOT), stdout=self._log, stderr=subprocess.STDOUT
+            command, env=env, cwd=str(CWD), stdout=self._log, stderr=subprocess.STDOUT
         )
         self._wait_until_listening()
 

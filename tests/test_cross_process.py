@@ -13,7 +13,7 @@ from client import (
     update_user,
     wait_for,
 )
-from servers import ROOT
+from servers import CWD
 
 
 def test_a_socket_on_one_server_is_subscribed_and_notified_through_another(redis_cluster):
@@ -55,7 +55,7 @@ def test_a_save_in_a_management_command_reaches_subscribers(redis_cluster):
         subprocess.run(
             [sys.executable, "-m", "django", "shell", "-c", code],
             env=env,
-            cwd=str(ROOT),
+            cwd=str(CWD),
             check=True,
             timeout=120,
         )

@@ -6,18 +6,31 @@ that saved the object straight to every socket, with no worker in between.
 
 import logging
 
-from channels import Channel, Group
+from asgiref.inmemory import ChannelLayer as InMemoryChannelLayer
+from channels import DEFAULT_CHANNEL_LAYER, Channel, Group
 from channels.auth import http_session_user, transfer_user
 from channels.generic.websockets import WebsocketDemultiplexer
 from channels.sessions import channel_session
 from channels_api.bindings import ResourceBindingBase
+from django.conf import settings
+from django.utils.module_loading import import_string
 
-from .. import channel_ids, protocol, requests
+from .. import channel_ids, dispatch, protocol, requests
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
 
 _bindings = {}
+
+#: The channel layer to name when one process is not enough.
+REDIS_LAYER = "asgi_redis.RedisChannelLayer"
+
+
+def layer_is_process_local():
+    """Whether the default channel layer reaches only sockets of this process (asgiref's in-memory layer)."""
+    # From the settings: building Channels 1's layer would import the project's routing.
+    config = getattr(settings, "CHANNEL_LAYERS", {}).get(DEFAULT_CHANNEL_LAYER)
+    return bool(config) and issubclass(import_string(config["BACKEND"]), InMemoryChannelLayer)
 
 
 def send_to_groups(messages):
@@ -150,6 +163,7 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
     def connect(self, message, **kwargs):
         """Accept, remember the socket and its user, and send its channel id."""
         _keep_http_user(message)
+        dispatch.socket_connected()
         name = message.reply_channel.name
         layer = message.channel_layer.channel_layer
         requests.remember_socket(

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .. import channel_ids, protocol, requests
+from .. import channel_ids, dispatch, protocol, requests
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,14 @@ NOTIFY = "gds.notify"
 CHANGE = "gds.change"
 
 _bindings = {}
+
+#: The channel layer to name when one process is not enough.
+REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
+
+
+def layer_is_process_local():
+    """Whether the default channel layer reaches only sockets of this process (the in-memory layer)."""
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
 def send_to_groups(messages):
@@ -129,6 +137,7 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
+        dispatch.socket_connected()
         await database_sync_to_async(requests.remember_socket)(
             self.channel_name,
             group_expiry=getattr(self.channel_layer, "group_expiry", None),
@@ -164,3 +173,17 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
     async def send_frame(self, frame):
         """Send one protocol frame."""
         await self.send(text_data=protocol.encode(frame))
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        """Send on the socket; a socket that closed meanwhile is not an error.
+
+        A notification can reach the consumer after the client went away but
+        before the server's disconnect message does. The server then refuses the
+        write (ASGI servers raise an ``OSError`` subclass; daphne a ``RuntimeError``);
+        letting that escape would kill the consumer before ``disconnect()`` could
+        drop the socket's records and groups.
+        """
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (OSError, RuntimeError) as exc:
+            logger.debug("Socket %s closed before a frame could be sent: %s", self.channel_name, exc)

@@ -1,0 +1,108 @@
+"""System checks, run the way a user runs them: ``manage.py check`` in a process of its own."""
+
+import pytest
+import websocket
+
+import databases
+from client import Socket
+from servers import LEGACY, Server, django_admin, environment
+
+NO_ISSUES = "System check identified no issues (0 silenced).\n"
+
+if LEGACY:
+    IN_MEMORY, REDIS = "asgiref.inmemory.ChannelLayer", "asgi_redis.RedisChannelLayer"
+else:
+    IN_MEMORY, REDIS = "channels.layers.InMemoryChannelLayer", "channels_redis.core.RedisChannelLayer"
+
+W001 = (
+    "?: (graphene_django_subscriptions.W001) CHANNEL_LAYERS['default'] is the in-memory layer "
+    f"({IN_MEMORY}): notifications reach only sockets of the process that saved the object, so a save "
+    "in any other process (manage.py shell or another command, a worker, a cron job, a second server) "
+    "reaches no socket.\n"
+    f"\tHINT: Set CHANNEL_LAYERS['default']['BACKEND'] to {REDIS} so that every process reaches every socket."
+)
+W002 = (
+    "?: (graphene_django_subscriptions.W002) ASGI_APPLICATION is set but 'daphne' is not in "
+    "INSTALLED_APPS: manage.py runserver serves plain HTTP and answers the WebSocket URL with 404, "
+    "so no socket can connect.\n"
+    '\tHINT: Put "daphne" first in INSTALLED_APPS. If another ASGI server (uvicorn, hypercorn, daphne '
+    'run directly) serves the project, add "graphene_django_subscriptions.W002" to SILENCED_SYSTEM_CHECKS.'
+)
+W003 = (
+    "?: (graphene_django_subscriptions.W003) The tables of graphene_django_subscriptions are missing "
+    "from database 'default' (graphene_django_subscriptions_subscribersocket, "
+    "graphene_django_subscriptions_subscriptionrecord): every socket connection and subscribe request "
+    "fails until you run python manage.py migrate.\n"
+    "\tHINT: Run python manage.py migrate once 'graphene_django_subscriptions' is in INSTALLED_APPS, "
+    "and again after upgrading the package."
+)
+# Django 2.2 runs database checks when asked by tag; Django 3.1+ when given a database.
+DATABASE_CHECK = ["check", "--tag", "database"] if LEGACY else ["check", "--database", "default"]
+
+
+@pytest.fixture(scope="module")
+def new_database(workdir):
+    """Makes empty databases of this run's kind (SQLite or PostgreSQL), dropped afterwards."""
+    made = databases.Databases(workdir)
+    yield made.new
+    made.drop_all()
+
+
+def test_the_example_project_serves_with_no_system_check_issues(example, workdir):
+    assert NO_ISSUES in example.log()
+    result = django_admin(environment("example.settings", workdir / "example.sqlite3"), "check")
+    assert (result.stdout, result.stderr) == (NO_ISSUES, "")
+
+
+def test_the_in_memory_layer_is_a_deployment_warning_that_names_the_redis_layer(workdir):
+    env = environment("testproject.settings", workdir / "checks-layer.sqlite3")
+    assert W001 in django_admin(env, "check", "--deploy").stderr
+    # One process on the in-memory layer is a correct development set-up: plain checks stay quiet.
+    assert django_admin(env, "check").stdout == NO_ISSUES
+
+
+def test_a_redis_layer_passes_the_deployment_check(workdir):
+    env = environment("testproject.settings", workdir / "checks-layer.sqlite3", layer="redis")
+    assert "graphene_django_subscriptions.W001" not in django_admin(env, "check", "--deploy").stderr
+
+
+def test_a_missing_daphne_app_is_reported_on_the_modern_engine_only(workdir):
+    result = django_admin(
+        environment("testproject.settings_nodaphne", workdir / "checks-daphne.sqlite3"), "check"
+    )
+    if LEGACY:
+        assert (result.stdout, result.stderr) == (NO_ISSUES, "")
+    else:
+        assert (
+            result.stderr
+            == f"System check identified some issues:\n\nWARNINGS:\n{W002}\n\nSystem check identified 1 issue (0 silenced).\n"
+        )
+
+
+def test_runserver_without_the_daphne_app_serves_no_sockets_on_the_modern_engine(workdir, new_database):
+    env = environment("testproject.settings_nodaphne", new_database("checks-nodaphne"))
+    django_admin(env, "migrate", "--noinput")
+    srv = Server(env, workdir / "nodaphne.log", runserver=True)
+    try:
+        if LEGACY:
+            # Channels 1's runserver comes with the channels app: sockets work, nothing to report.
+            sock = Socket(srv)
+            sock.close()
+            assert sock.hello == {"channel_id": sock.channel_id, "connect": "success"}
+            assert "graphene_django_subscriptions.W002" not in srv.log()
+        else:
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(srv.ws, timeout=10)
+            assert refused.value.status_code == 404
+            assert W002 in srv.log()
+    finally:
+        srv.stop()
+
+
+def test_missing_tables_are_reported_until_migrate_runs(new_database):
+    env = environment("testproject.settings", new_database("checks-unmigrated"))
+    assert W003 in django_admin(env, *DATABASE_CHECK).stderr
+    migrate = django_admin(env, "migrate", "--noinput")
+    # migrate runs database checks first; telling it to run itself would only confuse.
+    assert "graphene_django_subscriptions.W003" not in migrate.stdout + migrate.stderr
+    assert django_admin(env, *DATABASE_CHECK).stdout == NO_ISSUES

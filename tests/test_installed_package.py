@@ -1,0 +1,26 @@
+"""The suite tests the package as users get it: the installed wheel, never the checkout's source."""
+
+import json
+from pathlib import Path
+
+import graphene_django_subscriptions
+from servers import ROOT, django_admin
+
+WHERE = (
+    "import json, graphene_django_subscriptions as package, example; "
+    "print(json.dumps([package.__file__, example.__file__]))"
+)
+
+
+def test_the_tests_import_the_installed_package():
+    installed = Path(graphene_django_subscriptions.__file__).resolve()
+    assert ROOT not in installed.parents, installed
+    assert "site-packages" in installed.parts
+
+
+def test_the_servers_run_the_installed_package_and_the_example_from_the_checkout(server):
+    package, example = json.loads(django_admin(server.env, "shell", "-c", WHERE).stdout.splitlines()[-1])
+    assert ROOT not in Path(package).resolve().parents, package
+    assert "site-packages" in Path(package).parts
+    # The example project is not part of the package: it comes from the checkout.
+    assert Path(example).resolve().parent == ROOT / "example_project" / "example"
