@@ -21,6 +21,7 @@ import django  # noqa: E402
 django.setup()
 
 import databases  # noqa: E402
+from client import Socket  # noqa: E402
 from servers import LEGACY, Server, django_admin, environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -76,6 +77,14 @@ def server(workdir, project):
     srv = Server(project("inmemory"), workdir / "inmemory.log")
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def socket(server):
+    """A client socket on ``server``, closed after the test."""
+    sock = Socket(server)
+    yield sock
+    sock.close()
 
 
 @pytest.fixture(scope="session")

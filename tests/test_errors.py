@@ -18,13 +18,6 @@ from client import (
 )
 
 
-@pytest.fixture
-def socket(server):
-    sock = Socket(server)
-    yield sock
-    sock.close()
-
-
 def still_served(server, socket):
     """The socket and a brand-new one both still get notifications."""
     other = Socket(server)

@@ -28,6 +28,39 @@ def tabs(chromium):
     chromium.close_tabs()
 
 
+class RestartableExample:
+    """The example under ``runserver`` on a port of its own, which a test stops and starts again."""
+
+    def __init__(self, workdir, name):
+        self.workdir, self.name, self.starts = workdir, name, 1
+        self.env = environment("example.settings", workdir / f"{name}.sqlite3")
+        django_admin(self.env, "migrate", "--noinput")
+        self.server = Server(self.env, workdir / f"{name}-1.log", runserver=True)
+
+    def restart(self, page):
+        """Stop the server, wait until ``page`` notices, and start it again on the same port."""
+        self.server.stop()
+        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
+        self.starts += 1
+        log = self.workdir / f"{self.name}-{self.starts}.log"
+        self.server = Server(self.env, log, runserver=True, port=self.server.port)
+        return self.server
+
+
+@pytest.fixture
+def restartable(workdir):
+    """Makes ``RestartableExample`` servers; stops them after the test."""
+    made = []
+
+    def make(name):
+        made.append(RestartableExample(workdir, name))
+        return made[-1]
+
+    yield make
+    for example in made:
+        example.server.stop()
+
+
 def user_frame(action, data):
     return {"stream": "users", "payload": {"action": action, "model": "auth.user", "data": data}}
 
@@ -379,67 +412,54 @@ def test_a_subscription_the_socket_confirmed_stands_when_its_http_reply_is_lost(
     assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
 
 
-def test_after_a_server_restart_the_page_reconnects_and_subscribes_again(workdir, tabs):
-    env = environment("example.settings", workdir / "restart.sqlite3")
-    django_admin(env, "migrate", "--noinput")
-    server = Server(env, workdir / "restart-1.log", runserver=True)
-    try:
-        page = tabs.open(f"{server.http}/")
-        first_id = page.channel_id
-        page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
-        page.wait_until_live("users · create · every object · id, username")
-        page.wait_until_sent()
+def test_after_a_server_restart_the_page_reconnects_and_subscribes_again(restartable, tabs):
+    example = restartable("restart")
+    server = example.server
+    page = tabs.open(f"{server.http}/")
+    first_id = page.channel_id
+    page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
+    page.wait_until_live("users · create · every object · id, username")
+    page.wait_until_sent()
 
-        server.stop()
-        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
-        server = Server(env, workdir / "restart-2.log", runserver=True, port=server.port)
+    server = example.restart(page)
 
-        second_id = page.wait_until_connected(other_than=first_id)
-        page.wait_until_live("users · create · every object · id, username")
-        confirmations = page.wait_for_frames("confirmation", 2)
-        assert confirmations[1] == {
-            "action": "create",
-            "operation": "subscribe",
-            "ok": True,
-            "stream": "users",
-            "error": None,
-        }
-        assert page.frames("connect")[-1] == {"channel_id": second_id, "connect": "success"}
-        # It waited longer after each failed try: 0.5 s, 1 s, 2 s, ... up to 8 s.
-        delays = [
-            float(summary.split("reconnecting in ")[1].split(" s")[0])
-            for kind, summary in page.log_summaries()
-            if kind == "connection" and "reconnecting in" in summary
-        ]
-        assert delays and delays == [min(0.5 * 2**tries, 8) for tries in range(len(delays))], delays
+    second_id = page.wait_until_connected(other_than=first_id)
+    page.wait_until_live("users · create · every object · id, username")
+    confirmations = page.wait_for_frames("confirmation", 2)
+    assert confirmations[1] == {
+        "action": "create",
+        "operation": "subscribe",
+        "ok": True,
+        "stream": "users",
+        "error": None,
+    }
+    assert page.frames("connect")[-1] == {"channel_id": second_id, "connect": "success"}
+    # It waited longer after each failed try: 0.5 s, 1 s, 2 s, ... up to 8 s.
+    delays = [
+        float(summary.split("reconnecting in ")[1].split(" s")[0])
+        for kind, summary in page.log_summaries()
+        if kind == "connection" and "reconnecting in" in summary
+    ]
+    assert delays and delays == [min(0.5 * 2**tries, 8) for tries in range(len(delays))], delays
 
-        name = unique("back")
-        pk = create_user(server, name)
-        assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
-    finally:
-        server.stop()
+    name = unique("back")
+    pk = create_user(server, name)
+    assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
 
 
-def test_a_reconnect_clears_the_last_subscribe_error(workdir, tabs):
-    env = environment("example.settings", workdir / "stale-error.sqlite3")
-    django_admin(env, "migrate", "--noinput")
-    server = Server(env, workdir / "stale-error-1.log", runserver=True)
-    try:
-        page = tabs.open(f"{server.http}/")
-        first_id = page.channel_id
-        page.subscribe("users", "UPDATE", id=99999999)
-        reason = "Unknown id '99999999' on stream 'users': no such object can be followed."
-        page.wait(lambda: page.text("#subscribe-message") == reason, "no error shown")
+def test_a_reconnect_clears_the_last_subscribe_error(restartable, tabs):
+    example = restartable("stale-error")
+    server = example.server
+    page = tabs.open(f"{server.http}/")
+    first_id = page.channel_id
+    page.subscribe("users", "UPDATE", id=99999999)
+    reason = "Unknown id '99999999' on stream 'users': no such object can be followed."
+    page.wait(lambda: page.text("#subscribe-message") == reason, "no error shown")
 
-        server.stop()
-        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
-        server = Server(env, workdir / "stale-error-2.log", runserver=True, port=server.port)
-
-        page.wait_until_connected(other_than=first_id)
-        # The error was about the old socket's request: the new one starts clean.
-        assert page.text("#subscribe-message") == ""
-    finally:
-        server.stop()
+    example.restart(page)
+    page.wait_until_connected(other_than=first_id)
+    # The error was about the old socket's request: the new one starts clean.
+    assert page.text("#subscribe-message") == ""
 
 
 # The next request waits in the page until the socket has a new channel_id, then goes
@@ -467,43 +487,37 @@ window.fetch = async (...args) => {
 """
 
 
-def test_an_answer_about_the_old_socket_neither_shows_nor_drops_the_subscription(workdir, tabs):
-    env = environment("example.settings", workdir / "held.sqlite3")
-    django_admin(env, "migrate", "--noinput")
-    server = Server(env, workdir / "held-1.log", runserver=True)
-    try:
-        page = tabs.open(f"{server.http}/")
-        first_id = page.channel_id
-        page.read(HOLD_NEXT_REQUEST)
-        page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
+def test_an_answer_about_the_old_socket_neither_shows_nor_drops_the_subscription(restartable, tabs):
+    example = restartable("held")
+    server = example.server
+    page = tabs.open(f"{server.http}/")
+    first_id = page.channel_id
+    page.read(HOLD_NEXT_REQUEST)
+    page.subscribe("users", "CREATE", fields=["ID", "USERNAME"])
 
-        server.stop()
-        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
-        server = Server(env, workdir / "held-2.log", runserver=True, port=server.port)
-        page.wait_until_connected(other_than=first_id)
-        page.wait_until_sent()
+    server = example.restart(page)
+    page.wait_until_connected(other_than=first_id)
+    page.wait_until_sent()
 
-        # The new server refused the old channel_id; the page takes that as news about the old socket.
-        (refused,) = page.read(
-            "return [...document.querySelectorAll('#frames li[data-kind=\"error\"] pre')].map((pre) => pre.textContent);"
-        )
-        assert f'channelId: "{first_id}"' in refused
-        assert json.loads(refused.split("\u2192 ", 1)[1]) == {
-            "data": {
-                "userSubscription": {
-                    "ok": False,
-                    "error": "That socket is no longer connected: reconnect and use the channel_id of the new connection.",
-                    "stream": "users",
-                    "operation": "SUBSCRIBE",
-                    "action": "CREATE",
-                }
+    # The new server refused the old channel_id; the page takes that as news about the old socket.
+    (refused,) = page.read(
+        "return [...document.querySelectorAll('#frames li[data-kind=\"error\"] pre')].map((pre) => pre.textContent);"
+    )
+    assert f'channelId: "{first_id}"' in refused
+    assert json.loads(refused.split("\u2192 ", 1)[1]) == {
+        "data": {
+            "userSubscription": {
+                "ok": False,
+                "error": "That socket is no longer connected: reconnect and use the channel_id of the new connection.",
+                "stream": "users",
+                "operation": "SUBSCRIBE",
+                "action": "CREATE",
             }
         }
-        assert page.text("#subscribe-message") == ""
-        page.wait_until_live("users · create · every object · id, username")
-        name = unique("held")
-        pk = create_user(server, name)
-        assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
-        assert page.subscriptions() == [("users · create · every object · id, username", "live")]
-    finally:
-        server.stop()
+    }
+    assert page.text("#subscribe-message") == ""
+    page.wait_until_live("users · create · every object · id, username")
+    name = unique("held")
+    pk = create_user(server, name)
+    assert page.wait_for_frames("notification", 1) == [user_frame("create", {"id": pk, "username": name})]
+    assert page.subscriptions() == [("users · create · every object · id, username", "live")]

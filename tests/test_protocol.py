@@ -31,13 +31,6 @@ def user_data(pk, username, **overrides):
     return data
 
 
-@pytest.fixture
-def socket(server):
-    sock = Socket(server)
-    yield sock
-    sock.close()
-
-
 def test_connect_frame_carries_an_opaque_channel_id(socket):
     assert socket.hello == {"channel_id": socket.channel_id, "connect": "success"}
     assert isinstance(socket.channel_id, str) and len(socket.channel_id) > 20

@@ -4,8 +4,6 @@ The staff stream's queryset is ``User.objects.filter(is_staff=True)``; the
 guarded stream lets only logged-in users subscribe.
 """
 
-import pytest
-
 from client import (
     Socket,
     assert_nothing_more,
@@ -16,13 +14,6 @@ from client import (
     subscribe,
     unique,
 )
-
-
-@pytest.fixture
-def socket(server):
-    sock = Socket(server)
-    yield sock
-    sock.close()
 
 
 def new_user(server, username, **attributes):
