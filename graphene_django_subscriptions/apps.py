@@ -7,7 +7,7 @@ from django.utils.module_loading import autodiscover_modules, import_string
 
 
 class SubscriptionsConfig(AppConfig):
-    """Loads every Subscription at start-up, in every process, and registers the system checks.
+    """Loads every Subscription at start-up, in every process; registers the checks and the logout watch.
 
     A process that saves objects (a worker, a management command) only sends
     notifications for Subscriptions it has imported, so each installed app's
@@ -19,9 +19,12 @@ class SubscriptionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from . import checks
+        from . import checks, revocation
 
+        revocation.connect_signals()
         django_checks.register(checks.check_channel_layer, deploy=True)
+        django_checks.register(checks.check_anonymous_followers, deploy=True)
+        django_checks.register(checks.check_socket_origins, deploy=True)
         django_checks.register(checks.check_daphne_installed)
         django_checks.register(checks.check_tables, django_checks.Tags.database)
         autodiscover_modules("subscriptions")

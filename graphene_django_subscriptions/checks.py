@@ -7,17 +7,22 @@ Registered by the app's ``ready()``:
 * ``W002``: on Channels 4, ``runserver`` serves no WebSockets without the
   ``daphne`` app.
 * ``W003`` (a database check): the package's tables are missing.
+* ``W004`` (``check --deploy``): anonymous users may follow a Subscription.
+* ``W005`` (``check --deploy``, Channels 4): the WebSocket route to a
+  ``GraphqlAPIDemultiplexer`` has no origin check.
 """
 
 import sys
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.checks import Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router
+from django.utils.module_loading import import_string
 
-from . import engines
+from . import engines, protocol, registry
 
 APP_LABEL = "graphene_django_subscriptions"
 #: The alias of the channel layer the engines use (Channels 1 and 4 agree).
@@ -123,3 +128,111 @@ def check_tables(app_configs=None, **kwargs):
                 )
             )
     return issues
+
+
+def _anonymous_may_follow(subscription):
+    anonymous = AnonymousUser()
+    for action in protocol.CHANGE_ACTIONS:
+        granted = True
+        for permission_class in subscription._meta.permission_classes:
+            try:
+                granted = granted and bool(permission_class().has_permission(anonymous, action, None))
+            except Exception:
+                return False  # a rule that cannot be asked here is the project's to judge
+        if granted:
+            return True
+    return False
+
+
+def check_anonymous_followers(app_configs=None, **kwargs):
+    """W004: a Subscription whose changes any anonymous visitor may follow.
+
+    Not an error (a public feed is a fine thing), but a deployment should know:
+    anyone who can open a socket hears of every change of every object of
+    the stream. A per-recipient rule (``get_queryset(user)``) counts as a
+    decision made, and silences the warning for its Subscription.
+    """
+    issues = []
+    for subscription in registry.every():
+        meta = subscription._meta
+        if meta.per_recipient or not _anonymous_may_follow(subscription):
+            continue
+        issues.append(
+            Warning(
+                f"Anonymous users may subscribe to stream {meta.stream!r}: anyone who can open a "
+                f"socket hears of every change of every {meta.model.__name__} it reports, with every "
+                "field of its serializer.",
+                hint=(
+                    "Set Meta.permission_classes (e.g. [IsAuthenticated]), or define get_queryset(user) "
+                    "to decide what each user hears of. If the stream is public on purpose, add "
+                    f'"{APP_LABEL}.W004" to SILENCED_SYSTEM_CHECKS.'
+                ),
+                obj=f"{subscription.__module__}.{subscription.__qualname__}",
+                id=f"{APP_LABEL}.W004",
+            )
+        )
+    return issues
+
+
+def _consumers(application, guarded=False, depth=0):
+    """``(consumer class, behind an origin check)`` for each consumer routed under ``application``."""
+    if depth > 20 or application is None:
+        return
+    consumer = getattr(application, "consumer_class", None)
+    if consumer is not None:
+        yield consumer, guarded
+        return
+    from channels.security.websocket import OriginValidator
+
+    if isinstance(application, OriginValidator):
+        yield from _consumers(application.application, True, depth + 1)
+        return
+    mapping = getattr(application, "application_mapping", None)
+    if isinstance(mapping, dict):
+        yield from _consumers(mapping.get("websocket"), guarded, depth + 1)
+        return
+    routes = getattr(application, "routes", None)
+    if isinstance(routes, (list, tuple)):
+        for route in routes:
+            yield from _consumers(getattr(route, "callback", None), guarded, depth + 1)
+        return
+    for attribute in ("inner", "application", "app"):
+        inner = getattr(application, attribute, None)
+        if inner is not None:
+            yield from _consumers(inner, guarded, depth + 1)
+            return
+
+
+def check_socket_origins(app_configs=None, **kwargs):
+    """W005 (Channels 4): a ``GraphqlAPIDemultiplexer`` routed without an origin check.
+
+    Without one, a page of any site can open a socket with a visitor's
+    cookies and hear what that visitor may hear. Channels 1 has no router to
+    inspect; there the demultiplexer checks the origin itself.
+    """
+    if engines.channels_major_version() < 4 or not getattr(settings, "ASGI_APPLICATION", None):
+        return []
+    try:
+        application = import_string(settings.ASGI_APPLICATION)
+        demultiplexer = engines.current().GraphqlAPIDemultiplexer
+        unguarded = sorted(
+            {
+                f"{consumer.__module__}.{consumer.__qualname__}"
+                for consumer, guarded in _consumers(application)
+                if isinstance(consumer, type) and issubclass(consumer, demultiplexer) and not guarded
+            }
+        )
+    except Exception:
+        return []  # an application that cannot be loaded fails loudly when the server starts
+    return [
+        Warning(
+            f"{name} is routed in {settings.ASGI_APPLICATION} without an origin check: a page of any "
+            "site can open a socket with a visitor's cookies and hear what that visitor may hear.",
+            hint=(
+                "Wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator: "
+                '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
+            ),
+            id=f"{APP_LABEL}.W005",
+        )
+        for name in unguarded
+    ]

@@ -13,7 +13,7 @@ import logging
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import engines, groups, protocol, registry
+from . import engines, groups, protocol, recipients, registry
 from .models import SubscriptionRecord
 
 logger = logging.getLogger(__name__)
@@ -72,16 +72,34 @@ def _saved(sender, instance, created, raw=False, using=None, **kwargs):
 
 
 def _deleting(sender, instance, using=None, **kwargs):
-    # After the delete the row is gone: decide now which scoped streams may hear of it.
-    try:
-        instance._gds_in_scope = {
-            sub._meta.stream: sub.scope().filter(pk=instance.pk).exists()
-            for sub in registry.for_model(sender)
-            if sub._meta.queryset is not None
-        }
-    except Exception:
-        logger.exception("Could not check the scope of a deleted %s", sender.__name__)
-        instance._gds_in_scope = {}
+    # After the delete the row is gone: decide now who may hear of it.
+    instance._gds_in_scope = {}
+    for subscription in registry.for_model(sender):
+        try:
+            instance._gds_in_scope[subscription._meta.stream] = _visibility_before_delete(
+                subscription, instance.pk
+            )
+        except Exception:
+            logger.exception("Could not check who may hear of a deleted %s", sender.__name__)
+
+
+def _visibility_before_delete(subscription, pk):
+    """Who may hear of the deletion: True/False for a whole stream, or ``{audience: bool}``."""
+    meta = subscription._meta
+    if meta.per_recipient:
+        audiences = _targets(meta, protocol.DELETE, pk).values_list("audience", flat=True).distinct()
+        users = recipients.users_for(set(audiences))
+        return {key: subscription.get_queryset(user).filter(pk=pk).exists() for key, user in users.items()}
+    if meta.queryset is None:
+        return True
+    return subscription.scope().filter(pk=pk).exists()
+
+
+def _targets(meta, action, pk):
+    """The records of the groups that hear of ``action`` changes of object ``pk``."""
+    return SubscriptionRecord.objects.filter(
+        stream=meta.stream, action=action, object_key__in=("", groups.object_key(pk))
+    )
 
 
 def _deleted(sender, instance, using=None, **kwargs):
@@ -122,34 +140,53 @@ class Change:
 
     def _deliver_to(self, subscription):
         meta = subscription._meta
-        key = groups.object_key(self.pk)
         targets = list(
-            SubscriptionRecord.objects.filter(
-                stream=meta.stream, action=self.action, object_key__in=("", key)
-            )
-            .values_list("object_key", "fields_key")
+            _targets(meta, self.action, self.pk)
+            .values_list("object_key", "fields_key", "audience")
             .distinct()
         )
-        if not targets or not self._in_scope(subscription):
+        if not targets:
             return
-        data = meta.serializer_class(self.instance, context={}).data
-        texts = {}
         messages = []
-        for object_key, fields_key in targets:
-            if fields_key not in texts:
-                frame = protocol.notification_frame(
-                    meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
-                )
-                texts[fields_key] = protocol.encode(frame)
-            group = groups.group_name(meta.stream, self.action, object_key, fields_key)
-            messages.append((group, texts[fields_key]))
-        engines.current().send_to_groups(messages)
+        for audience, user in self._recipients(subscription, {target[2] for target in targets}):
+            data = meta.serializer_class(self.instance, context={"user": user}).data
+            texts = {}
+            for object_key, fields_key, target_audience in targets:
+                if target_audience != audience:
+                    continue
+                if fields_key not in texts:
+                    frame = protocol.notification_frame(
+                        meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
+                    )
+                    texts[fields_key] = protocol.encode(frame)
+                group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
+                messages.append((group, texts[fields_key]))
+        if messages:
+            engines.current().send_to_groups(messages)
         _warn_once_if_unheard(self, meta)
 
-    def _in_scope(self, subscription):
+    def _recipients(self, subscription, audiences):
+        """``(audience, user)`` for each audience that may hear of this change.
+
+        A stream without a per-recipient rule has one audience, "", and no user:
+        its change is serialized once for everybody.
+        """
         meta = subscription._meta
-        if meta.queryset is None:
-            return True
+        if not meta.per_recipient:
+            return [("", None)] if self._in_scope(subscription) else []
+        users = recipients.users_for(audiences)
         if self.action == protocol.DELETE:
-            return self.in_scope.get(meta.stream, False)
+            visible = self.in_scope.get(meta.stream, {})
+            return [(key, user) for key, user in users.items() if visible.get(key)]
+        return [
+            (key, user)
+            for key, user in users.items()
+            if subscription.get_queryset(user).filter(pk=self.pk).exists()
+        ]
+
+    def _in_scope(self, subscription):
+        if self.action == protocol.DELETE:
+            return self.in_scope.get(subscription._meta.stream, False)
+        if subscription._meta.queryset is None:
+            return True
         return subscription.scope().filter(pk=self.pk).exists()

@@ -1,4 +1,4 @@
-"""Channel-layer group names: one group per stream, action, target and field selection."""
+"""Channel-layer group names: one group per stream, action, target, field selection and audience."""
 
 import hashlib
 import re
@@ -28,17 +28,26 @@ def _digest(text):
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
 
-def group_name(stream, action, key, fields_key):
+def _selection(fields_key, audience):
+    if not audience:
+        return fields_key
+    # Field keys are "all" or hex digits, so the first "_" ends them.
+    return f"{fields_key}_{audience if _PLAIN_KEY.match(audience) else 'a-' + _digest(audience)}"
+
+
+def group_name(stream, action, key, fields_key, audience=""):
     """The group whose members receive ``action`` changes of ``key`` with ``fields_key``.
 
-    The stream comes last: the other parts never contain a dot, so two
-    different streams can never produce the same name. Names stay shorter
-    than the 100 characters channel layers accept: when the target and the
-    field selection would not fit, they are hashed together into one part
-    (marked ``x-``, which no target starts with).
+    ``audience`` is the recipients' user key on a stream with a per-recipient
+    rule (empty otherwise). The stream comes last: the other parts never
+    contain a dot, so two different streams can never produce the same name.
+    Names stay shorter than the 100 characters channel layers accept: when the
+    target and the selection would not fit, they are hashed together into one
+    part (marked ``x-``, which no target starts with).
     """
     target = _target(key)
-    name = ".".join((PREFIX, action, target, fields_key, stream))
+    selection = _selection(fields_key, audience)
+    name = ".".join((PREFIX, action, target, selection, stream))
     if len(name) < MAX_LENGTH:
         return name
-    return ".".join((PREFIX, action, "x-" + _digest(f"{target}.{fields_key}"), stream))
+    return ".".join((PREFIX, action, "x-" + _digest(f"{target}.{selection}"), stream))

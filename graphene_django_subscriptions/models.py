@@ -9,13 +9,19 @@ whichever process or request created them.
 from django.db import models
 
 from .groups import group_name
+from .recipients import ANONYMOUS
 
 
 class SubscriberSocket(models.Model):
-    """One open WebSocket connection, known by its channel name."""
+    """One open WebSocket connection, known by its channel name, and who opened it."""
 
     channel_name = models.CharField(max_length=255, unique=True)
     connected_at = models.DateTimeField(auto_now_add=True)
+    #: The key of the user who opened the socket (see ``recipients.key_for``):
+    #: only that user's requests may name it.
+    user_key = models.CharField(max_length=255, default=ANONYMOUS, db_index=True)
+    #: The session the socket was opened with; its logout closes the socket.
+    session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     def __str__(self):
         return self.channel_name
@@ -31,6 +37,8 @@ class SubscriptionRecord(models.Model):
     object_key = models.CharField(max_length=255, blank=True, default="")
     #: Which serializer fields this socket wants (see ``fields.FieldSelection``).
     fields_key = models.CharField(max_length=64)
+    #: The socket's user key on a stream with a per-recipient rule; empty on the others.
+    audience = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         unique_together = [("socket", "stream", "action", "object_key")]
@@ -39,7 +47,7 @@ class SubscriptionRecord(models.Model):
     @property
     def group(self):
         """The channel-layer group this record's socket is a member of."""
-        return group_name(self.stream, self.action, self.object_key, self.fields_key)
+        return group_name(self.stream, self.action, self.object_key, self.fields_key, self.audience)
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"

@@ -26,6 +26,10 @@ STATUS_BAD_REQUEST = 400
 STATUS_FORBIDDEN = 403
 STATUS_NOT_FOUND = 404
 
+#: The WebSocket close code of a socket whose user's access ended: the session
+#: it was opened with logged out, or the user was deactivated or deleted.
+CLOSE_ACCESS_ENDED = 4401
+
 
 class ProtocolError(Exception):
     """A request that cannot be served; ``str()`` is the sentence the client reads."""

@@ -28,3 +28,8 @@ def get(stream):
 def for_model(model):
     """The Subscriptions whose serializer serializes ``model``."""
     return [sub for sub in _by_stream.values() if sub._meta.model is model]
+
+
+def every():
+    """Every registered Subscription, in stream order."""
+    return [_by_stream[stream] for stream in sorted(_by_stream)]

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import channel_ids, engines, groups, protocol
+from . import channel_ids, engines, groups, protocol, recipients
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
@@ -59,27 +59,37 @@ def _primary_key(subscription, pk):
         return None
 
 
-def _object_key(subscription, operation, action, pk):
+def _followed(subscription, operation, action, pk):
+    """The followed object's key ('' for every object) and its primary-key value."""
     if pk is None:
-        return ""
-    stream = subscription._meta.stream
+        return "", None
     value = _primary_key(subscription, pk)
     if operation == protocol.UNSUBSCRIBE:
         # The object may be gone already; unsubscribing from it is still fine. The
         # key is normalised as on subscribe, so the same id text finds the record.
-        return groups.object_key(pk if value is None else value)
+        return groups.object_key(pk if value is None else value), value
     if action == protocol.CREATE:
         raise ProtocolError(
-            f"CREATE cannot take an id on stream {stream!r}: an object that has an id "
+            f"CREATE cannot take an id on stream {subscription._meta.stream!r}: an object that has an id "
             "was created already. Leave id out to hear of every new object."
         )
-    unknown = ProtocolError(
-        f"Unknown id {pk!r} on stream {stream!r}: no such object can be followed.",
+    if value is None:
+        raise _unknown(subscription, pk)
+    return groups.object_key(value), value
+
+
+def _unknown(subscription, pk):
+    return ProtocolError(
+        f"Unknown id {pk!r} on stream {subscription._meta.stream!r}: no such object can be followed.",
         status=protocol.STATUS_NOT_FOUND,
     )
-    if value is None or not subscription.scope().filter(pk=value).exists():
-        raise unknown
-    return groups.object_key(value)
+
+
+def _check_visible(subscription, user, pk, value):
+    # After the permission check, so that a refusal reads the same whether or not
+    # the object exists; an object the user may not see looks like a missing one.
+    if value is not None and not subscription.get_queryset(user).filter(pk=value).exists():
+        raise _unknown(subscription, pk)
 
 
 def _check_permission(subscription, user, actions, pk):
@@ -94,8 +104,17 @@ def _check_permission(subscription, user, actions, pk):
                 )
 
 
+def _check_owner(owner, user):
+    if recipients.key_for(user) != owner:
+        raise ProtocolError(
+            "This channelId belongs to a socket opened by another user: send the request as the "
+            "user who opened the socket (log in before connecting it), or use your own socket's channel_id.",
+            status=protocol.STATUS_FORBIDDEN,
+        )
+
+
 def _claim_socket(channel_name):
-    """Lock the socket's row for the rest of the transaction; return its primary key.
+    """Lock the socket's row for the rest of the transaction; return its primary key and user key.
 
     The first statement of every transaction here is a write, on purpose. SQLite
     then takes its write lock as the transaction starts and waits for it when it
@@ -111,32 +130,38 @@ def _claim_socket(channel_name):
         raise ProtocolError(
             "That socket is no longer connected: reconnect and use the channel_id of the new connection."
         )
-    return SubscriberSocket.objects.values_list("pk", flat=True).get(channel_name=channel_name)
+    return SubscriberSocket.objects.values_list("pk", "user_key").get(channel_name=channel_name)
 
 
 def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
-    Must run inside a transaction, so a failure after it leaves no record.
-    Raises ``ProtocolError`` (and records nothing) when the request is refused.
+    ``user`` is the user asking; it must be the user who opened the socket,
+    and it is the user the notifications will reach. Must run inside a
+    transaction, so a failure after it leaves no record. Raises
+    ``ProtocolError`` (and records nothing) when the request is refused.
     """
     meta = subscription._meta
+    user = recipients.normalize(user)
     if operation not in protocol.OPERATIONS:
         raise ProtocolError(f"Unknown operation {operation!r}: use subscribe or unsubscribe.")
     _check_action(action)
-    socket_id = _claim_socket(channel_name)
+    socket_id, owner = _claim_socket(channel_name)
+    _check_owner(owner, user)
     fields_key = meta.catalog.key_for(fields)
     if pk == "":
         pk = None
     actions = _expand(action, pk)
-    key = _object_key(subscription, operation, action, pk)
-    if operation == protocol.SUBSCRIBE:
-        _check_permission(subscription, user, actions, key or None)
-        return _subscribe(socket_id, meta.stream, actions, key, fields_key)
-    return _unsubscribe(socket_id, meta.stream, actions, key, action)
+    key, value = _followed(subscription, operation, action, pk)
+    if operation == protocol.UNSUBSCRIBE:
+        return _unsubscribe(socket_id, meta.stream, actions, key, action)
+    _check_permission(subscription, user, actions, value)
+    _check_visible(subscription, user, pk, value)
+    audience = owner if meta.per_recipient else ""
+    return _subscribe(socket_id, meta.stream, actions, key, fields_key, audience)
 
 
-def _subscribe(socket_id, stream, actions, key, fields_key):
+def _subscribe(socket_id, stream, actions, key, fields_key, audience):
     change = MembershipChange()
     for action in actions:
         record, created = SubscriptionRecord.objects.get_or_create(
@@ -144,14 +169,15 @@ def _subscribe(socket_id, stream, actions, key, fields_key):
             stream=stream,
             action=action,
             object_key=key,
-            defaults={"fields_key": fields_key},
+            defaults={"fields_key": fields_key, "audience": audience},
         )
-        if not created and record.fields_key != fields_key:
+        if not created and (record.fields_key, record.audience) != (fields_key, audience):
             # Subscribing again with other fields replaces the selection.
-            change.leave.append(groups.group_name(stream, action, key, record.fields_key))
+            change.leave.append(record.group)
             record.fields_key = fields_key
-            record.save(update_fields=["fields_key"])
-        change.join.append(groups.group_name(stream, action, key, fields_key))
+            record.audience = audience
+            record.save(update_fields=["fields_key", "audience"])
+        change.join.append(record.group)
     return change
 
 
@@ -237,31 +263,40 @@ def run_socket_request(subscription, request, channel_name, user):
 
 def forget_socket(channel_name):
     """Drop a closed socket's records; return the groups it was in."""
-    return _forget(SubscriberSocket.objects.filter(channel_name=channel_name))
+    return forget(SubscriberSocket.objects.filter(channel_name=channel_name)).get(channel_name, set())
 
 
-def _forget(sockets):
-    """Delete the ``sockets`` queryset and its records in one transaction; return their groups."""
+def forget(sockets):
+    """Delete the ``sockets`` queryset and its records in one transaction.
+
+    Returns ``{channel_name: groups}``: the groups each forgotten socket was in.
+    """
     with transaction.atomic():
         # Lock first (see _claim_socket): a request naming one of these sockets
         # either finishes before, and its records are found below, or finds none.
         if not sockets.update(connected_at=F("connected_at")):
-            return set()
-        records = SubscriptionRecord.objects.filter(socket__in=sockets)
-        names = {record.group for record in records}
+            return {}
+        forgotten = {name: set() for name in sockets.values_list("channel_name", flat=True)}
+        records = SubscriptionRecord.objects.filter(socket__in=sockets).select_related("socket")
+        for record in records:
+            forgotten[record.socket.channel_name].add(record.group)
         records.delete()
         sockets.delete()
-    return names
+    return forgotten
 
 
-def remember_socket(channel_name, *, group_expiry=None, process_local=False):
-    """Record a newly connected socket so requests may name it: one insert.
+def remember_socket(channel_name, *, user=None, session_key=None, group_expiry=None, process_local=False):
+    """Record a newly connected socket and its user so requests may name it: one insert.
 
-    ``group_expiry`` and ``process_local`` describe the channel layer; they let
-    this also forget sockets that no process can reach any more.
+    ``user`` opened the socket (None: anonymous) and ``session_key`` is the
+    session it came with, if any. ``group_expiry`` and ``process_local``
+    describe the channel layer; they let this also forget sockets that no
+    process can reach any more.
     """
     try:
-        SubscriberSocket.objects.create(channel_name=channel_name)
+        SubscriberSocket.objects.create(
+            channel_name=channel_name, user_key=recipients.key_for(user), session_key=session_key or ""
+        )
     except DatabaseError:
         database = connections[router.db_for_write(SubscriberSocket)]
         if SubscriberSocket._meta.db_table not in database.introspection.table_names():
@@ -298,7 +333,7 @@ def forget_unreachable_sockets(*, group_expiry=None, process_local=False):
     try:
         forgotten = stale.count()
         if forgotten:
-            _forget(stale)
+            forget(stale)
             logger.info("Forgot %d socket(s) left by a server that stopped without closing them.", forgotten)
     except DatabaseError:
         # Another process may be sweeping the same rows; the next sweep tries again.

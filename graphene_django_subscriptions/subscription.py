@@ -7,7 +7,7 @@ from django.db.models.query import QuerySet
 from graphene.types.objecttype import ObjectTypeOptions
 from rest_framework.serializers import BaseSerializer
 
-from . import dispatch, engines, registry, requests
+from . import cross_site, dispatch, engines, registry, requests
 from .fields import FieldCatalog
 from .protocol import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE
 
@@ -39,6 +39,7 @@ class SubscriptionOptions(ObjectTypeOptions):
     model_label = None
     queryset = None
     permission_classes = ()
+    per_recipient = False
     catalog = None
     arguments = None
 
@@ -101,6 +102,21 @@ def _validated_permissions(cls, permission_classes):
     return classes
 
 
+def _has_recipient_rule(cls):
+    """Whether ``cls`` (or a base below Subscription) defines ``get_queryset(user)``."""
+    for klass in cls.__mro__:
+        if klass is Subscription:
+            return False
+        if "get_queryset" in klass.__dict__:
+            if not isinstance(klass.__dict__["get_queryset"], classmethod):
+                raise TypeError(
+                    f"{klass.__name__}.get_queryset must be a classmethod: "
+                    "@classmethod def get_queryset(cls, user): return cls.scope().filter(...)"
+                )
+            return True
+    return False
+
+
 def _field_catalog(cls, serializer_class, stream):
     try:
         names = list(serializer_class().fields)
@@ -151,6 +167,10 @@ class Subscription(graphene.ObjectType):
     and ``stream``; optionally ``description``, ``queryset`` (which objects may be
     followed) and ``permission_classes``. Mount it with ``Field()`` and route its
     ``get_binding().consumer`` in a ``GraphqlAPIDemultiplexer``.
+
+    Define the classmethod ``get_queryset(user)`` to decide per recipient
+    which objects each user hears of; its serializer then gets that user as
+    ``context["user"]``.
     """
 
     ok = graphene.Boolean(description="Whether the request took effect.")
@@ -182,6 +202,7 @@ class Subscription(graphene.ObjectType):
         _meta.model_label = f"{model._meta.app_label}.{model._meta.model_name}".lower()
         _meta.queryset = _validated_queryset(cls, queryset, model, serializer_class)
         _meta.permission_classes = _validated_permissions(cls, permission_classes)
+        _meta.per_recipient = _has_recipient_rule(cls)
         _meta.catalog = _field_catalog(cls, serializer_class, _meta.stream)
         _meta.arguments = _arguments(cls, _meta.catalog, model)
         description = description or f"Subscription to {model.__name__} changes."
@@ -198,6 +219,19 @@ class Subscription(graphene.ObjectType):
         return queryset.all()
 
     @classmethod
+    def get_queryset(cls, user):
+        """The objects ``user`` may follow and hear of (an ``AnonymousUser`` when not logged in).
+
+        Override it (as a classmethod) for a per-recipient rule: a subscription
+        to every object then delivers each change only to the users whose
+        queryset holds the object, checked once per distinct user, and the
+        serializer runs once per such user with ``context["user"]``. Without an
+        override, every subscriber hears of every object in ``scope()`` and a
+        change is serialized once for all of them (``context["user"]`` is None).
+        """
+        return cls.scope()
+
+    @classmethod
     def Field(cls, **kwargs):
         """The schema field that takes subscribe and unsubscribe requests."""
         kwargs.setdefault("description", f"Subscribe to {cls._meta.model.__name__} changes.")
@@ -209,7 +243,7 @@ class Subscription(graphene.ObjectType):
         operation = _plain(kwargs["operation"])
         action = _plain(kwargs["action"])
         fields = [_plain(name) for name in kwargs.get("data") or ()]
-        error = requests.run_http_request(
+        error = cross_site.refusal(info.context) or requests.run_http_request(
             cls,
             operation=operation,
             action=action,

@@ -1,5 +1,9 @@
 """``GraphQLView``: graphene-django's view, also running ``subscription { ... }`` over HTTP.
 
+It checks Django's CSRF token on every POST that carries the session cookie,
+and on no other: cookie-authenticated browsers are protected, token clients
+need no CSRF token (see ``cross_site``). Route it without ``csrf_exempt``.
+
 A subscribe request is answered at once (its notifications come on the
 socket), so the view runs the operation's root fields like a query. graphene 3
 does that already; graphene 2 refuses subscription operations, so there the
@@ -9,9 +13,12 @@ operation is run against a schema whose query root is the subscription root.
 import weakref
 
 import graphql
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView as BaseGraphQLView
 from graphene_django.views import HttpError
+
+from .cross_site import csrf_failure
 
 GRAPHQL_CORE_2 = graphql.__version__.startswith("2.")
 
@@ -57,7 +64,22 @@ def _query_schema(schema):
 
 
 class GraphQLView(BaseGraphQLView):
-    """Drop-in for graphene-django's ``GraphQLView`` that serves subscribe requests."""
+    """Drop-in for graphene-django's ``GraphQLView`` that serves subscribe requests.
+
+    Cookie-authenticated POSTs need Django's CSRF token; others need none.
+    """
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # The view checks CSRF itself, for cookie-carrying requests only.
+        return csrf_exempt(super().as_view(**initkwargs))
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            reason = csrf_failure(request)
+            if reason is not None:
+                return JsonResponse({"errors": [{"message": reason}]}, status=403)
+        return super().dispatch(request, *args, **kwargs)
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         if GRAPHQL_CORE_2 and query:

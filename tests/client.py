@@ -3,6 +3,7 @@
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 import websocket
@@ -15,10 +16,11 @@ QUIET = 1.0
 class Socket:
     """A client WebSocket that reads JSON frames."""
 
-    def __init__(self, server, cookie=None):
+    def __init__(self, server, cookie=None, origin=None):
         self.server = server
-        # ``cookie`` ("sessionid=...") opens the socket as that session's user.
-        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=cookie)
+        # ``cookie`` ("sessionid=...") opens the socket as that session's user. The
+        # Origin header is the server's own (as from its page) unless ``origin`` says otherwise.
+        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=cookie, origin=origin)
         self.hello = self.recv()
 
     @property
@@ -45,11 +47,33 @@ class Socket:
                 return frames
             frames.append(json.loads(text))
 
+    def recv_close(self, timeout=TIMEOUT):
+        """Wait for the server to close the socket; return its close code.
+
+        Fails when a text frame comes first: a closed socket hears nothing more.
+        Reads the raw frame: the server may drop the connection right after its
+        close frame, before a reply could be written.
+        """
+        self.conn.settimeout(timeout)
+        frame = self.conn.recv_frame()
+        while frame.opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+            frame = self.conn.recv_frame()
+        assert frame.opcode == websocket.ABNF.OPCODE_CLOSE, (
+            f"a frame came instead of the close: {frame.data!r}"
+        )
+        return int.from_bytes(frame.data[:2], "big")
+
     def send(self, frame):
         self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     def close(self):
         self.conn.close()
+
+
+def close_codes(sockets):
+    """The close code each of ``sockets`` receives, read at once on all of them."""
+    with ThreadPoolExecutor(max(1, len(sockets))) as pool:
+        return list(pool.map(lambda sock: sock.recv_close(), sockets))
 
 
 def assert_nothing_more(*sockets, quiet=QUIET):
@@ -64,8 +88,16 @@ def assert_nothing_more(*sockets, quiet=QUIET):
 
 
 def graphql(server, query, session=None):
-    """POST a GraphQL document; return the decoded reply."""
-    response = (session or requests).post(f"{server.http}/graphql/", json={"query": query}, timeout=TIMEOUT)
+    """POST a GraphQL document; return the decoded reply.
+
+    A ``session`` that holds a csrftoken cookie sends it back as X-CSRFToken, as the live page does.
+    """
+    headers = {}
+    if session is not None and "csrftoken" in session.cookies:
+        headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    response = (session or requests).post(
+        f"{server.http}/graphql/", json={"query": query}, headers=headers, timeout=TIMEOUT
+    )
     assert response.status_code in (200, 400), response.text
     return response.json()
 
@@ -140,7 +172,10 @@ def post(server, path, body, session=None):
 
 
 def login(server, username):
-    """Log in over HTTP; return the ``requests.Session`` and the cookie that opens a socket as that user."""
+    """Log in over HTTP; return the ``requests.Session`` and the cookie that opens a socket as that user.
+
+    The session also holds the csrftoken cookie its GraphQL requests send back.
+    """
     session = requests.Session()
     post(server, "/testing/login/", {"username": username}, session=session)
     return session, f"sessionid={session.cookies['sessionid']}"

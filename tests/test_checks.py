@@ -106,3 +106,54 @@ def test_missing_tables_are_reported_until_migrate_runs(new_database):
     # migrate runs database checks first; telling it to run itself would only confuse.
     assert "graphene_django_subscriptions.W003" not in migrate.stdout + migrate.stderr
     assert django_admin(env, *DATABASE_CHECK).stdout == NO_ISSUES
+
+
+def w004(path, stream, model):
+    return (
+        f"{path}: (graphene_django_subscriptions.W004) Anonymous users may subscribe to stream {stream!r}: "
+        f"anyone who can open a socket hears of every change of every {model} it reports, with every field "
+        "of its serializer.\n"
+        "\tHINT: Set Meta.permission_classes (e.g. [IsAuthenticated]), or define get_queryset(user) to decide "
+        'what each user hears of. If the stream is public on purpose, add "graphene_django_subscriptions.W004" '
+        "to SILENCED_SYSTEM_CHECKS."
+    )
+
+
+def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workdir):
+    stderr = django_admin(
+        environment("testproject.settings", workdir / "checks-layer.sqlite3", layer="redis"),
+        "check",
+        "--deploy",
+    ).stderr
+    expected = [
+        w004("testproject.streams.CountedSubscription", "counted", "User"),
+        w004("testproject.streams.FragileSubscription", "fragile", "Group"),
+        w004("example.subscriptions.GroupSubscription", "groups", "Group"),
+        w004("testproject.streams.StaffSubscription", "staff", "User"),
+    ]
+    assert [message in stderr for message in expected] == [True] * 4
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 4
+    # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
+    assert "graphene_django_subscriptions.W005" not in stderr
+
+
+W005 = (
+    "?: (graphene_django_subscriptions.W005) testproject.consumers.TestDemultiplexer is routed in "
+    "testproject.asgi_noorigin.application without an origin check: a page of any site can open a socket "
+    "with a visitor's cookies and hear what that visitor may hear.\n"
+    "\tHINT: Wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator: "
+    '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
+)
+
+
+def test_a_socket_route_without_an_origin_check_is_a_deployment_warning_on_the_modern_engine(workdir):
+    stderr = django_admin(
+        environment("testproject.settings_noorigin", workdir / "checks-layer.sqlite3", layer="redis"),
+        "check",
+        "--deploy",
+    ).stderr
+    if LEGACY:
+        # Channels 1 routes no ASGI application: the demultiplexer checks the origin itself.
+        assert "graphene_django_subscriptions.W005" not in stderr
+    else:
+        assert W005 in stderr

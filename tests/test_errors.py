@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import requests
 
 from client import (
     Socket,
@@ -11,7 +10,7 @@ from client import (
     create_group,
     create_user,
     graphql,
-    post,
+    login,
     subscribe,
     subscription_request,
     unique,
@@ -110,7 +109,7 @@ def test_invalid_arguments_get_graphql_errors_and_subscribe_nothing(server, sock
     still_served(server, socket)
 
 
-def test_permission_is_checked_against_the_http_user(server, socket):
+def test_permission_is_checked_against_the_user_who_opened_the_socket(server, socket):
     reply = graphql(server, subscription_request("guardedSubscription", socket.channel_id, action="CREATE"))
     assert reply["data"]["guardedSubscription"] == {
         "ok": False,
@@ -119,28 +118,27 @@ def test_permission_is_checked_against_the_http_user(server, socket):
         "operation": "SUBSCRIBE",
         "action": "CREATE",
     }
-    session = requests.Session()
-    post(server, "/testing/login/", {"username": unique("member")}, session=session)
-    reply = graphql(
-        server,
-        subscription_request("guardedSubscription", socket.channel_id, action="CREATE"),
-        session=session,
-    )
-    assert reply["data"]["guardedSubscription"]["ok"] is True
-    assert socket.recv() == {
-        "action": "create",
-        "operation": "subscribe",
-        "ok": True,
-        "stream": "guarded",
-        "error": None,
-    }
-    name = unique("g")
-    gid = create_group(server, name)
-    assert socket.recv() == {
-        "stream": "guarded",
-        "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
-    }
-    assert_nothing_more(socket)
+    session, cookie = login(server, unique("member"))
+    member = Socket(server, cookie=cookie)
+    try:
+        request = subscription_request("guardedSubscription", member.channel_id, action="CREATE")
+        assert graphql(server, request, session=session)["data"]["guardedSubscription"]["ok"] is True
+        assert member.recv() == {
+            "action": "create",
+            "operation": "subscribe",
+            "ok": True,
+            "stream": "guarded",
+            "error": None,
+        }
+        name = unique("g")
+        gid = create_group(server, name)
+        assert member.recv() == {
+            "stream": "guarded",
+            "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
+        }
+        assert_nothing_more(member, socket)
+    finally:
+        member.close()
 
 
 def error_frame(stream, action, error, status=400, request_id=None):
@@ -188,7 +186,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 "nope",
                 None,
-                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, staff, users.",
+                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, own-row, owned, staff, users.",
             ),
         ),
         ({"stream": "users", "payload": [1]}, error_frame("users", None, '"payload" must be a JSON object.')),
@@ -226,7 +224,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 "users",
                 "subscribe",
-                "Unknown field 'password' for stream 'users': choose from id, username, first_name, last_name, email, is_superuser.",
+                "Unknown field 'password' for stream 'users': choose from id, username, first_name, last_name, email.",
             ),
         ),
         (

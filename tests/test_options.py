@@ -107,3 +107,25 @@ def test_group_serializer_fields_are_the_enum_values():
     enum = GroupSubscription._meta.arguments["data"].type.of_type.of_type
     assert [(member.name, member.value) for member in enum._meta.enum] == [("ID", "id"), ("NAME", "name")]
     assert GroupSerializer is GroupSubscription._meta.serializer_class
+
+
+def test_a_per_recipient_rule_must_be_a_classmethod_and_is_inherited():
+    def get_queryset(cls, user):
+        return User.objects.all()
+
+    meta = type("Meta", (), {"serializer_class": UserSerializer, "stream": "x-rule"})
+    with pytest.raises(TypeError) as info:
+        type("Ruled", (Subscription,), {"Meta": meta, "get_queryset": get_queryset, "__module__": __name__})
+    assert str(info.value) == (
+        "Ruled.get_queryset must be a classmethod: "
+        "@classmethod def get_queryset(cls, user): return cls.scope().filter(...)"
+    )
+    assert UserSubscription._meta.per_recipient is True
+    assert GroupSubscription._meta.per_recipient is False
+    ruled = type(
+        "Ruled",
+        (Subscription,),
+        {"Meta": meta, "get_queryset": classmethod(get_queryset), "__module__": __name__},
+    )
+    child_meta = type("Meta", (), {"serializer_class": UserSerializer, "stream": "x-rule-child"})
+    assert type("Child", (ruled,), {"Meta": child_meta, "__module__": __name__})._meta.per_recipient is True

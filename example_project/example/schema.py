@@ -11,7 +11,12 @@ from .subscriptions import GroupSubscription, UserSubscription
 class UserType(DjangoObjectType):
     class Meta:
         model = User
-        fields = ("id", "username", "first_name", "last_name", "email", "is_superuser")
+        fields = ("id", "username", "first_name", "last_name", "email")
+
+    def resolve_email(user, info):
+        # As in the users stream: only the user and staff read an email address.
+        viewer = info.context.user
+        return user.email if viewer.is_staff or viewer.pk == user.pk else ""
 
 
 class GroupType(DjangoObjectType):

@@ -1,5 +1,7 @@
 """One Subscription per followed model."""
 
+from django.contrib.auth.models import User
+
 from graphene_django_subscriptions import Subscription
 
 from .serializers import GroupSerializer, UserSerializer
@@ -10,6 +12,11 @@ class UserSubscription(Subscription):
         serializer_class = UserSerializer
         stream = "users"
         description = "User Subscription"
+
+    @classmethod
+    def get_queryset(cls, user):
+        """Everybody hears of active users; the serializer decides who reads an email address."""
+        return User.objects.filter(is_active=True)
 
 
 class GroupSubscription(Subscription):

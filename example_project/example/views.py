@@ -1,6 +1,7 @@
 """The live page: a browser client for trying the notifications by hand."""
 
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
 from graphene.utils.str_converters import to_camel_case
 
 from .schema import RootSubscription
@@ -22,7 +23,11 @@ def stream_choices():
     return choices
 
 
+@ensure_csrf_cookie
 def live_page(request):
-    """Serve the page; its script reads the streams from the ``gds-config`` JSON block."""
+    """Serve the page; its script reads the streams from the ``gds-config`` JSON block.
+
+    The page sends the csrftoken cookie back as X-CSRFToken on its GraphQL requests.
+    """
     config = {"streams": stream_choices(), "graphql": "/graphql/", "socketPath": "/subscriptions/"}
     return render(request, "example/live.html", {"config": config})

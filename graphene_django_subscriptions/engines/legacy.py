@@ -10,6 +10,7 @@ from asgiref.inmemory import ChannelLayer as InMemoryChannelLayer
 from channels import DEFAULT_CHANNEL_LAYER, Channel, Group
 from channels.auth import http_session_user, transfer_user
 from channels.generic.websockets import WebsocketDemultiplexer
+from channels.security.websockets import AllowedHostsOnlyOriginValidator
 from channels.sessions import channel_session
 from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
@@ -45,6 +46,17 @@ def apply_change(channel_name, change, text):
     Channel(channel_name).send({"text": text})
 
 
+def close_sockets(closing, code):
+    """Make each socket leave its groups and close it with ``code``.
+
+    ``closing`` maps reply channel names to the groups each socket was in.
+    """
+    for channel_name, groups in closing.items():
+        for group in groups:
+            Group(group).discard(channel_name)
+        Channel(channel_name).send({"close": code})
+
+
 def _apply(channel_name, change):
     for group in change.leave:
         Group(group).discard(channel_name)
@@ -61,6 +73,14 @@ def _keep_http_user(message):
     when somebody is logged in.
     """
     http_session_user(_copy_logged_in_user)(message)
+
+
+def _check_origin(message):
+    """Refuse (403) a socket opened by a page whose origin is not in ``ALLOWED_HOSTS``.
+
+    Channels 1 has no router-level validator; this is its ``allowed_hosts_only``.
+    """
+    AllowedHostsOnlyOriginValidator(lambda message: None)(message)
 
 
 def _copy_logged_in_user(message):
@@ -161,13 +181,20 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
         check_consumers(cls, _is_binding)
 
     def connect(self, message, **kwargs):
-        """Accept, remember the socket and its user, and send its channel id."""
+        """Check the origin, accept, remember the socket and its user, and send its channel id.
+
+        A page whose origin is not in ``ALLOWED_HOSTS`` is refused, so pages of
+        other sites cannot open sockets with a visitor's cookies.
+        """
+        _check_origin(message)
         _keep_http_user(message)
         dispatch.socket_connected()
         name = message.reply_channel.name
         layer = message.channel_layer.channel_layer
         requests.remember_socket(
             name,
+            user=message.user,
+            session_key=message.http_session.session_key if message.http_session else None,
             group_expiry=getattr(layer, "group_expiry", None),
             # asgiref's in-memory layer: runserver's daphne and workers share one process.
             process_local=type(layer).__module__ == "asgiref.inmemory",

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 NOTIFY = "gds.notify"
 CHANGE = "gds.change"
+CLOSE = "gds.close"
 
 _bindings = {}
 
@@ -52,6 +53,19 @@ def apply_change(channel_name, change, text):
     """Ask the socket's consumer to leave and join groups, then send it ``text``."""
     message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
     async_to_sync(get_channel_layer().send)(channel_name, message)
+
+
+def close_sockets(closing, code):
+    """Ask each socket's consumer to leave its groups and close with ``code``.
+
+    ``closing`` maps channel names to the groups each socket was in.
+    """
+    async_to_sync(_close_sockets)(get_channel_layer(), closing, code)
+
+
+async def _close_sockets(layer, closing, code):
+    for channel_name, groups in closing.items():
+        await layer.send(channel_name, {"type": CLOSE, "code": code, "leave": sorted(groups)})
 
 
 class SubscriptionBinding:
@@ -127,19 +141,29 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         elif message["type"] == CHANGE:
             await self.change_groups(message["join"], message["leave"])
             await self.send(text_data=message["text"])
+        elif message["type"] == CLOSE:
+            await self.change_groups([], message["leave"])
+            await self.close(code=message["code"])
         else:
             await super().dispatch(message)
 
     async def connect(self):
-        """Accept, remember the socket and send its channel id."""
+        """Accept, remember the socket and its user, and send its channel id.
+
+        Route it behind Channels' ``AllowedHostsOriginValidator``, so that pages
+        of other sites cannot open sockets with a visitor's cookies.
+        """
         if self.channel_layer is None:
             logger.error("GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings.")
             await self.close()
             return
         await self.accept()
         dispatch.socket_connected()
+        session = self.scope.get("session")
         await database_sync_to_async(requests.remember_socket)(
             self.channel_name,
+            user=self.scope.get("user"),
+            session_key=getattr(session, "session_key", None),
             group_expiry=getattr(self.channel_layer, "group_expiry", None),
             process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
         )

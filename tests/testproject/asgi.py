@@ -9,6 +9,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from .consumers import TestDemultiplexer  # noqa: E402
@@ -16,6 +17,8 @@ from .consumers import TestDemultiplexer  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())])),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())]))
+        ),
     }
 )

@@ -6,6 +6,8 @@ from .streams import (
     CountedSubscription,
     FragileSubscription,
     GuardedSubscription,
+    OwnedSubscription,
+    OwnRowSubscription,
     StaffSubscription,
 )
 
@@ -17,4 +19,6 @@ class TestDemultiplexer(CustomAppDemultiplexer):
         counted=CountedSubscription.get_binding().consumer,
         fragile=FragileSubscription.get_binding().consumer,
         guarded=GuardedSubscription.get_binding().consumer,
+        owned=OwnedSubscription.get_binding().consumer,
+        **{"own-row": OwnRowSubscription.get_binding().consumer},
     )

@@ -8,6 +8,8 @@ from .streams import (
     CountedSubscription,
     FragileSubscription,
     GuardedSubscription,
+    OwnedSubscription,
+    OwnRowSubscription,
     StaffSubscription,
 )
 
@@ -17,6 +19,8 @@ class TestSubscription(RootSubscription):
     counted_subscription = CountedSubscription.Field()
     fragile_subscription = FragileSubscription.Field()
     guarded_subscription = GuardedSubscription.Field()
+    owned_subscription = OwnedSubscription.Field()
+    own_row_subscription = OwnRowSubscription.Field()
 
 
 schema = graphene.Schema(query=RootQuery, mutation=RootMutation, subscription=TestSubscription)

@@ -4,10 +4,11 @@ import os
 from urllib.parse import urlsplit
 
 from example.settings import *  # noqa: F403
-from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LAYER, LEGACY
+from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LAYER, LEGACY, MIDDLEWARE
 
 INSTALLED_APPS = INSTALLED_APPS + ["testproject"]
 ROOT_URLCONF = "testproject.urls"
+MIDDLEWARE = MIDDLEWARE + ["testproject.middleware.HeaderTokenMiddleware"]
 GRAPHENE = dict(GRAPHENE, SCHEMA="testproject.schema.schema")
 if LEGACY:
     CHANNEL_LAYERS["default"]["ROUTING"] = "testproject.routing.channel_routing"

@@ -1,14 +1,15 @@
-"""Streams that exist only to pin behaviour: scoping, failures, permissions, counting."""
+"""Streams that exist only to pin behaviour: scoping, failures, permissions, per-recipient rules, counting."""
 
 from django.contrib.auth.models import Group, User
 from rest_framework import serializers
 
 from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
-from graphene_django_subscriptions.permissions import IsAuthenticated
+from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
-#: Serializer runs of the "counted" stream, read by the tests over HTTP.
-RUNS = {"counted": 0}
+#: Serializer runs of the "counted" and "owned" streams, and the owned stream's
+#: rule checks, read by the tests over HTTP.
+RUNS = {"counted": 0, "owned": 0, "owned_checks": 0}
 
 
 class CountingUserSerializer(UserSerializer):
@@ -30,6 +31,51 @@ class FragileGroupSerializer(serializers.ModelSerializer):
         if group.name.startswith("boom"):
             raise RuntimeError(f"cannot label {group.name}")
         return group.name.upper()
+
+
+class OwnedGroupSerializer(serializers.ModelSerializer):
+    """A group, and who it was serialized for (``context["user"]``)."""
+
+    viewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Group
+        fields = ("id", "name", "viewer")
+
+    def get_viewer(self, group):
+        RUNS["owned"] += 1
+        return self.context["user"].username
+
+
+class OwnedSubscription(Subscription):
+    """Each user hears only of the groups named after them ("<username>-...")."""
+
+    class Meta:
+        serializer_class = OwnedGroupSerializer
+        stream = "owned"
+
+    @classmethod
+    def get_queryset(cls, user):
+        RUNS["owned_checks"] += 1
+        if not user.is_authenticated:
+            return Group.objects.none()
+        return Group.objects.filter(name__startswith=f"{user.username}-")
+
+
+class OwnRowOnly(BasePermission):
+    """Users may follow their own row; the id arrives as the model's Python value."""
+
+    message = "Permission denied: follow your own user only."
+
+    def has_permission(self, user, action, pk):
+        return user.is_authenticated and pk == user.pk
+
+
+class OwnRowSubscription(Subscription):
+    class Meta:
+        serializer_class = UserSerializer
+        stream = "own-row"
+        permission_classes = [OwnRowOnly]
 
 
 class StaffSubscription(Subscription):

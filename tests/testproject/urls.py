@@ -1,7 +1,10 @@
 """The example's routes plus test-only endpoints under /testing/."""
 
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from graphene_django.views import GraphQLView as StockGraphQLView
 
+from example.settings import LEGACY
 from example.urls import urlpatterns as example_urlpatterns
 
 from . import views
@@ -16,4 +19,11 @@ urlpatterns = example_urlpatterns + [
     path("testing/broadcast/", views.broadcast),
     path("testing/groups/", views.groups),
     path("testing/login/", views.login),
+    path("testing/logout/", views.logout),
 ]
+
+if not LEGACY:
+    # graphene-django 3's own view, exempt from CSRF as many projects route it: the
+    # subscribe resolver must refuse cross-site requests by itself. (graphene-django 2's
+    # own view runs no subscription operations at all.)
+    urlpatterns.append(path("testing/stock-graphql/", csrf_exempt(StockGraphQLView.as_view())))

@@ -4,9 +4,11 @@ import json
 
 from django.apps import apps
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import JsonResponse
+from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
 
 from graphene_django_subscriptions import channel_ids, engines, protocol, registry
@@ -89,7 +91,7 @@ def streams(request, app_label, model_name):
 
 
 def runs(request):
-    """How often the counted stream's serializer ran."""
+    """How often the counted and owned streams' serializers and the owned stream's rule ran."""
     return JsonResponse(RUNS)
 
 
@@ -111,7 +113,15 @@ def groups(request):
 
 @csrf_exempt
 def login(request):
-    """Log the client in as the named user (created when missing)."""
+    """Log the client in as the named user (created when missing); set the csrftoken cookie too."""
     user, _ = User.objects.get_or_create(username=_body(request)["username"])
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    get_token(request)
     return JsonResponse({"id": user.pk})
+
+
+@csrf_exempt
+def logout(request):
+    """Log the client's session out, through Django's ``logout()``."""
+    auth_logout(request)
+    return JsonResponse({"logged_out": True})

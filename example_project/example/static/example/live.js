@@ -33,13 +33,19 @@
     return JSON.stringify(value);
   }
 
+  // Django's CSRF token, which the page's view put in a cookie.
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
   // POST a document; always resolves, with the reply or a GraphQL-shaped error.
   async function graphql(query) {
     let response, text;
     try {
       response = await fetch(config.graphql, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
         body: JSON.stringify({ query: query }),
       });
       // The connection can also drop while the body is on its way.

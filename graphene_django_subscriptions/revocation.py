@@ -1,0 +1,74 @@
+"""Access ends with the session: logout, deactivation and deletion close sockets.
+
+A socket is authorized by the user who opened it. When that user logs out of
+the session the socket was opened with, or is deactivated or deleted, the
+socket's records go at once (so its ``channelId`` names nothing), and its
+consumer, in whichever process holds it, leaves its groups and closes the
+socket with ``protocol.CLOSE_ACCESS_ENDED``.
+"""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from . import engines, protocol, recipients, requests
+from .models import SubscriberSocket
+
+logger = logging.getLogger(__name__)
+
+
+def connect_signals():
+    """Watch logouts and the user model; the app's ``ready()`` calls it once."""
+    user_model = get_user_model()
+    uid = "graphene_django_subscriptions.revocation"
+    user_logged_out.connect(_logged_out, dispatch_uid=uid)
+    post_save.connect(_user_saved, sender=user_model, weak=False, dispatch_uid=uid)
+    post_delete.connect(_user_deleted, sender=user_model, weak=False, dispatch_uid=uid)
+
+
+def close_sockets(sockets, reason):
+    """Forget the ``sockets`` queryset and close each of them; return how many were closed."""
+    closing = requests.forget(sockets)
+    if closing:
+        engines.current().close_sockets(closing, protocol.CLOSE_ACCESS_ENDED)
+        logger.info("Closed %d socket(s): %s.", len(closing), reason)
+    return len(closing)
+
+
+def _safely(function, *args):
+    # Logging out or saving a user must never fail because of sockets.
+    try:
+        function(*args)
+    except Exception:
+        logger.exception("Could not close the sockets of a user whose access ended")
+
+
+def _logged_out(sender, request=None, user=None, **kwargs):
+    session = getattr(request, "session", None)
+    session_key = getattr(session, "session_key", None)
+    if session_key:
+        sockets = SubscriberSocket.objects.filter(session_key=session_key)
+    elif user is not None:
+        # No session to go by: every socket of the user.
+        sockets = SubscriberSocket.objects.filter(user_key=recipients.key_for(user))
+    else:
+        return
+    _safely(close_sockets, sockets, "their session logged out")
+
+
+def _user_saved(sender, instance, raw=False, using=None, **kwargs):
+    if not raw and not getattr(instance, "is_active", True):
+        _close_after_commit(instance, "their user was deactivated", using)
+
+
+def _user_deleted(sender, instance, using=None, **kwargs):
+    _close_after_commit(instance, "their user was deleted", using)
+
+
+def _close_after_commit(user, reason, using):
+    # A rolled-back deactivation ends nobody's access.
+    sockets = SubscriberSocket.objects.filter(user_key=recipients.key_for(user))
+    transaction.on_commit(lambda: _safely(close_sockets, sockets, reason), using=using)

@@ -1,0 +1,506 @@
+"""Safe on the internet: each attack of the access-control review, reproduced against a real server.
+
+The victim is a logged-in browser user; the attacker runs a page on another
+site (which can make the victim's browser open sockets and send forms with
+the victim's cookies) or uses their own socket and account.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import websocket
+
+from client import (
+    TIMEOUT,
+    Socket,
+    assert_nothing_more,
+    close_codes,
+    create_group,
+    graphql,
+    post,
+    subscribe,
+    subscription_request,
+    unique,
+    wait_for,
+)
+from servers import LEGACY
+
+FOREIGN_ORIGIN = "http://attacker.example"
+CLOSE_ACCESS_ENDED = 4401
+NOT_YOURS = (
+    "This channelId belongs to a socket opened by another user: send the request as the user who opened "
+    "the socket (log in before connecting it), or use your own socket's channel_id."
+)
+CSRF_REFUSED = (
+    "CSRF check failed: a request that carries the session cookie must send Django's CSRF token in the "
+    "X-CSRFToken header (read it from the csrftoken cookie)."
+)
+NOT_JSON = (
+    "Subscribe and unsubscribe requests must be POSTed as application/json (or application/graphql): "
+    "a form, text/plain or GET request could have been sent by another site's page."
+)
+GONE = "That socket is no longer connected: reconnect and use the channel_id of the new connection."
+
+
+def log_in(server, username):
+    """A browser session logged in as a new user: ``(session, cookie, user id)``."""
+    session = requests.Session()
+    pk = post(server, "/testing/login/", {"username": username}, session=session)["id"]
+    return session, f"sessionid={session.cookies['sessionid']}", pk
+
+
+def reply_of(field, action, error=None, operation="SUBSCRIBE"):
+    return {
+        "ok": error is None,
+        "error": error,
+        "stream": STREAMS[field],
+        "operation": operation,
+        "action": action,
+    }
+
+
+STREAMS = {
+    "groupSubscription": "groups",
+    "userSubscription": "users",
+    "ownedSubscription": "owned",
+    "ownRowSubscription": "own-row",
+}
+
+
+def ask(server, field, socket, session=None, action="CREATE", **kwargs):
+    """Send a subscribe request as ``session``'s user (anonymous without one); return the field's result."""
+    query = subscription_request(field, socket.channel_id, action=action, **kwargs)
+    return graphql(server, query, session=session)["data"][field]
+
+
+def group_created(gid, name):
+    return {
+        "stream": "groups",
+        "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
+    }
+
+
+# ---- 1. Cross-site WebSocket hijacking --------------------------------------------------
+
+
+def test_a_page_of_another_site_cannot_open_a_socket_even_with_the_visitors_cookie(server):
+    _, cookie, _ = log_in(server, unique("victim"))
+    for sent_cookie in (None, cookie):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=sent_cookie, origin=FOREIGN_ORIGIN)
+        assert refused.value.status_code == 403
+    # A client that sends no Origin at all is refused too: it must name the site it talks to.
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(server.ws, timeout=TIMEOUT, suppress_origin=True)
+    assert refused.value.status_code == 403
+    # The site's own page connects.
+    own = Socket(server, cookie=cookie, origin=server.http)
+    try:
+        assert own.hello == {"channel_id": own.channel_id, "connect": "success"}
+    finally:
+        own.close()
+
+
+# ---- 2. Cross-site subscribe ---------------------------------------------------------------
+
+
+def cross_site_requests(query):
+    """What a page of another site can make a browser POST to the GraphQL endpoint."""
+    return {
+        "form": {"data": {"query": query}},
+        "multipart": {"files": {"query": (None, query)}},
+        "text/plain": {"params": {"query": query}, "data": query, "headers": {"Content-Type": "text/plain"}},
+        # Only possible cross-site where CORS lets the other site in; the token still stops it.
+        "json without the CSRF token": {"json": {"query": query}},
+    }
+
+
+def test_a_cross_site_subscribe_with_the_victims_cookies_is_refused(server):
+    session, cookie, _ = log_in(server, unique("victim"))
+    victim = Socket(server, cookie=cookie)
+    try:
+        query = subscription_request("groupSubscription", victim.channel_id, action="CREATE")
+        for kind, request in cross_site_requests(query).items():
+            headers = dict(request.pop("headers", {}), Origin=FOREIGN_ORIGIN)
+            response = requests.post(
+                f"{server.http}/graphql/",
+                cookies=session.cookies,
+                headers=headers,
+                timeout=TIMEOUT,
+                **request,
+            )
+            assert (kind, response.status_code, response.json()) == (
+                kind,
+                403,
+                {"errors": [{"message": CSRF_REFUSED}]},
+            )
+        create_group(server, unique("g"))
+        assert_nothing_more(victim)
+        # The page itself sends the token, and its request works.
+        assert ask(server, "groupSubscription", victim, session=session) == reply_of(
+            "groupSubscription", "CREATE"
+        )
+        assert victim.recv()["ok"] is True
+    finally:
+        victim.close()
+
+
+def test_a_subscribe_request_sent_as_a_form_is_refused_without_cookies_too(server, socket):
+    query = subscription_request("groupSubscription", socket.channel_id, action="CREATE")
+    for kind, request in cross_site_requests(query).items():
+        if kind.startswith("json"):
+            continue
+        reply = requests.post(f"{server.http}/graphql/", timeout=TIMEOUT, **request).json()
+        assert (kind, reply) == (
+            kind,
+            {"data": {"groupSubscription": reply_of("groupSubscription", "CREATE", NOT_JSON)}},
+        )
+    create_group(server, unique("g"))
+    assert_nothing_more(socket)
+
+
+def test_the_subscribe_field_refuses_cross_site_requests_behind_a_csrf_exempt_view(server):
+    # Many projects route graphene-django's own view with csrf_exempt; the field checks by itself.
+    session, cookie, _ = log_in(server, unique("victim"))
+    victim = Socket(server, cookie=cookie)
+    try:
+        url = f"{server.http}/testing/stock-graphql/"
+        query = subscription_request("groupSubscription", victim.channel_id, action="CREATE")
+        expected = {
+            "form": NOT_JSON,
+            "multipart": NOT_JSON,
+            "text/plain": NOT_JSON,
+            "json without the CSRF token": CSRF_REFUSED,
+        }
+        for kind, request in cross_site_requests(query).items():
+            response = requests.post(url, cookies=session.cookies, timeout=TIMEOUT, **request)
+            assert (kind, response.json()) == (
+                kind,
+                {"data": {"groupSubscription": reply_of("groupSubscription", "CREATE", expected[kind])}},
+            )
+        create_group(server, unique("g"))
+        assert_nothing_more(victim)
+        token = {"X-CSRFToken": session.cookies["csrftoken"]}
+        reply = session.post(url, json={"query": query}, headers=token, timeout=TIMEOUT).json()
+        assert reply == {"data": {"groupSubscription": reply_of("groupSubscription", "CREATE")}}
+        assert victim.recv()["ok"] is True
+    finally:
+        victim.close()
+
+
+if LEGACY:
+    # graphene-django 2's own view runs no subscription operations at all: nothing to protect there.
+    del test_the_subscribe_field_refuses_cross_site_requests_behind_a_csrf_exempt_view
+
+
+def test_a_client_that_authenticates_without_cookies_needs_no_csrf_token(server):
+    name = unique("token")
+    _, cookie, _ = log_in(server, name)
+    sock = Socket(server, cookie=cookie)
+    try:
+        query = subscription_request("groupSubscription", sock.channel_id, action="CREATE")
+        response = requests.post(
+            f"{server.http}/graphql/",
+            json={"query": query},
+            headers={"Authorization": f"Token {name}"},
+            timeout=TIMEOUT,
+        )
+        assert response.json() == {"data": {"groupSubscription": reply_of("groupSubscription", "CREATE")}}
+        assert sock.recv()["ok"] is True
+        group = unique("g")
+        gid = create_group(server, group)
+        assert sock.recv() == group_created(gid, group)
+        assert_nothing_more(sock)
+    finally:
+        sock.close()
+
+
+# ---- 3. A channelId belongs to the user who opened the socket -----------------------------
+
+
+def test_a_channel_id_serves_only_the_user_who_opened_the_socket(server, socket):
+    alice_session, alice_cookie, _ = log_in(server, unique("alice"))
+    bob_session, _, _ = log_in(server, unique("bob"))
+    alice = Socket(server, cookie=alice_cookie)
+    try:
+        refused = reply_of("groupSubscription", "CREATE", NOT_YOURS)
+        # A logged-in user's request cannot subscribe an anonymous socket (the attacker's) ...
+        assert ask(server, "groupSubscription", socket, session=alice_session) == refused
+        # ... nor can an anonymous request or another user subscribe a logged-in user's socket.
+        assert ask(server, "groupSubscription", alice) == refused
+        assert ask(server, "groupSubscription", alice, session=bob_session) == refused
+        assert ask(server, "groupSubscription", alice, session=bob_session, operation="UNSUBSCRIBE") == dict(
+            refused, operation="UNSUBSCRIBE"
+        )
+        create_group(server, unique("g"))
+        assert_nothing_more(socket, alice)
+    finally:
+        alice.close()
+
+
+def test_many_users_at_once_each_subscribe_their_own_socket_and_none_of_their_neighbours(server):
+    users = [log_in(server, unique(f"user{index}-")) for index in range(8)]
+    sockets = [Socket(server, cookie=cookie) for _, cookie, _ in users]
+    try:
+        jobs = []
+        for index, (session, _, _) in enumerate(users):
+            jobs.append((session, sockets[index], None))
+            jobs.append((session, sockets[(index + 1) % len(sockets)], NOT_YOURS))
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            results = list(
+                pool.map(lambda job: ask(server, "groupSubscription", job[1], session=job[0]), jobs)
+            )
+        assert results == [reply_of("groupSubscription", "CREATE", error) for _, _, error in jobs]
+        for sock in sockets:
+            assert sock.recv()["ok"] is True
+        name = unique("g")
+        gid = create_group(server, name)
+        for sock in sockets:
+            assert sock.recv() == group_created(gid, name)
+        assert_nothing_more(*sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+# ---- 4. Per-recipient authorization at delivery ----------------------------------------------
+
+
+def owned_frame(action, gid, name, viewer):
+    return {
+        "stream": "owned",
+        "payload": {
+            "action": action,
+            "model": "auth.group",
+            "data": {"id": gid, "name": name, "viewer": viewer},
+        },
+    }
+
+
+def runs(server):
+    return requests.get(f"{server.http}/testing/runs/", timeout=TIMEOUT).json()
+
+
+def no_owned_groups(server):
+    groups = requests.get(f"{server.http}/testing/groups/", timeout=TIMEOUT).json()
+    return not [name for name in groups if name.endswith(".owned")]
+
+
+def test_a_rule_decides_per_recipient_what_each_user_hears_once_per_user_not_per_socket(server, socket):
+    wait_for(lambda: no_owned_groups(server))  # sockets of earlier tests have gone
+    alice, bob = unique("alice"), unique("bob")
+    alice_session, alice_cookie, _ = log_in(server, alice)
+    bob_session, bob_cookie, _ = log_in(server, bob)
+    listeners = [
+        (Socket(server, cookie=alice_cookie), alice_session),
+        (Socket(server, cookie=alice_cookie), alice_session),
+        (Socket(server, cookie=bob_cookie), bob_session),
+        (socket, None),
+    ]
+    try:
+        with ThreadPoolExecutor(len(listeners)) as pool:
+            list(
+                pool.map(
+                    lambda pair: subscribe(
+                        server, pair[0], field="ownedSubscription", action="ALL_ACTIONS", session=pair[1]
+                    ),
+                    listeners,
+                )
+            )
+        (alice_1, _), (alice_2, _), (bob_socket, _), _ = listeners
+        before = runs(server)
+        alices_name, bobs_name = f"{alice}-team", f"{bob}-team"
+        alices, bobs = create_group(server, alices_name), create_group(server, bobs_name)
+        graphql(server, "mutation { deleteGroup(id: %d) { ok } }" % alices)
+        for sock in (alice_1, alice_2):
+            assert sock.recv() == owned_frame("create", alices, alices_name, alice)
+            assert sock.recv() == owned_frame("delete", alices, alices_name, alice)
+        assert bob_socket.recv() == owned_frame("create", bobs, bobs_name, bob)
+        assert_nothing_more(*(sock for sock, _ in listeners))
+        after = runs(server)
+        # Three changes, three audiences (alice, bob, anonymous): the rule ran once per audience and
+        # change, never per socket; the serializer ran once per change and audience that may see it.
+        assert (after["owned_checks"] - before["owned_checks"], after["owned"] - before["owned"]) == (9, 3)
+    finally:
+        for sock, _ in listeners[:3]:
+            sock.close()
+
+
+def test_an_object_the_rule_hides_looks_like_a_missing_one(server):
+    alice, bob = unique("alice"), unique("bob")
+    alice_session, alice_cookie, _ = log_in(server, alice)
+    bobs = create_group(server, f"{bob}-secret")
+    alices = create_group(server, f"{alice}-own")
+    sock = Socket(server, cookie=alice_cookie)
+    try:
+        for pk in (bobs, 2_000_000_000):
+            error = f"Unknown id '{pk}' on stream 'owned': no such object can be followed."
+            result = ask(server, "ownedSubscription", sock, session=alice_session, action="UPDATE", id=pk)
+            assert result == reply_of("ownedSubscription", "UPDATE", error)
+        assert ask(
+            server, "ownedSubscription", sock, session=alice_session, action="UPDATE", id=alices
+        ) == reply_of("ownedSubscription", "UPDATE")
+        assert sock.recv()["ok"] is True
+        assert_nothing_more(sock)
+    finally:
+        sock.close()
+
+
+def test_the_example_users_stream_shows_an_email_address_to_its_own_user_only(server, socket):
+    name = unique("private")
+    session, cookie, pk = log_in(server, name)
+    own = Socket(server, cookie=cookie)
+    try:
+        subscribe(server, own, id=pk, session=session)
+        subscribe(server, socket, id=pk)
+        post(server, f"/testing/user/{pk}/", {"email": "me@example.com", "is_superuser": True})
+        public = {"id": pk, "username": name, "first_name": "", "last_name": ""}
+        update = {"stream": "users", "payload": {"action": "update", "model": "auth.user"}}
+        assert own.recv() == {
+            **update,
+            "payload": {**update["payload"], "data": {**public, "email": "me@example.com"}},
+        }
+        assert socket.recv() == {**update, "payload": {**update["payload"], "data": public}}
+        assert_nothing_more(own, socket)
+    finally:
+        own.close()
+
+
+# ---- 5. Logout and deactivation end access ------------------------------------------------------
+
+
+def test_logging_out_closes_the_sockets_of_that_session_and_only_those(server, socket):
+    name = unique("leaving")
+    leaving_session, leaving_cookie, _ = log_in(server, name)
+    staying_session, staying_cookie, _ = log_in(server, name)  # the same user on another device
+    leaving, staying = Socket(server, cookie=leaving_cookie), Socket(server, cookie=staying_cookie)
+    try:
+        subscribe(server, leaving, field="groupSubscription", action="CREATE", session=leaving_session)
+        subscribe(server, staying, field="groupSubscription", action="CREATE", session=staying_session)
+        subscribe(server, socket, field="groupSubscription", action="CREATE")
+        post(server, "/testing/logout/", {}, session=leaving_session)
+        assert leaving.recv_close() == CLOSE_ACCESS_ENDED
+        # Its channelId names nothing any more, whoever asks.
+        for session in (None, leaving_session, staying_session):
+            assert ask(server, "groupSubscription", leaving, session=session) == reply_of(
+                "groupSubscription", "CREATE", GONE
+            )
+        group = unique("g")
+        gid = create_group(server, group)
+        assert staying.recv() == group_created(gid, group)
+        assert socket.recv() == group_created(gid, group)
+        assert_nothing_more(staying, socket)
+    finally:
+        leaving.close()
+        staying.close()
+
+
+def test_many_sessions_logging_out_at_once_each_close_their_own_socket(server, socket):
+    users = [log_in(server, unique(f"out{index}-")) for index in range(6)]
+    sockets = [Socket(server, cookie=cookie) for _, cookie, _ in users]
+    try:
+        subscribe(server, socket, field="groupSubscription", action="CREATE")
+        with ThreadPoolExecutor(len(users)) as pool:
+            list(pool.map(lambda user: post(server, "/testing/logout/", {}, session=user[0]), users))
+        assert close_codes(sockets) == [CLOSE_ACCESS_ENDED] * len(sockets)
+        name = unique("g")
+        gid = create_group(server, name)
+        assert socket.recv() == group_created(gid, name)
+        assert_nothing_more(socket)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.mark.parametrize("how", ["deactivated", "deleted"])
+def test_a_deactivated_or_deleted_user_loses_every_socket(server, socket, how):
+    name = unique(how)
+    first_session, first_cookie, pk = log_in(server, name)
+    _, second_cookie, _ = log_in(server, name)
+    sockets = [Socket(server, cookie=first_cookie), Socket(server, cookie=second_cookie)]
+    try:
+        subscribe(server, sockets[0], field="groupSubscription", action="CREATE", session=first_session)
+        if how == "deactivated":
+            post(server, f"/testing/user/{pk}/", {"is_active": False})
+        else:
+            assert graphql(server, "mutation { deleteUser(id: %d) { ok } }" % pk)["data"]["deleteUser"]["ok"]
+        assert close_codes(sockets) == [CLOSE_ACCESS_ENDED] * 2
+        assert ask(server, "groupSubscription", sockets[0], session=first_session) == reply_of(
+            "groupSubscription", "CREATE", GONE
+        )
+        create_group(server, unique("g"))
+        assert_nothing_more(socket)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_logging_out_through_one_server_closes_the_socket_another_server_holds(redis_cluster):
+    _, _, first, second = redis_cluster
+    session, cookie, _ = log_in(first, unique("roaming"))
+    held = Socket(second, cookie=cookie)
+    bystander = Socket(second)
+    try:
+        subscribe(second, held, field="groupSubscription", action="CREATE", session=session)
+        subscribe(second, bystander, field="groupSubscription", action="CREATE")
+        post(first, "/testing/logout/", {}, session=session)
+        assert held.recv_close() == CLOSE_ACCESS_ENDED
+        name = unique("g")
+        gid = create_group(first, name)
+        assert bystander.recv() == group_created(gid, name)
+        assert_nothing_more(bystander)
+    finally:
+        held.close()
+        bystander.close()
+
+
+# ---- 6. Ids: the Python value, and no existence oracle -------------------------------------------
+
+
+def test_a_permission_gets_the_id_as_the_models_value_and_refuses_alike_whether_or_not_it_exists(server):
+    name = unique("self")
+    session, cookie, pk = log_in(server, name)
+    _, _, other = log_in(server, unique("other"))
+    sock = Socket(server, cookie=cookie)
+    try:
+        refused = "Permission denied: follow your own user only."
+        for target in (other, 2_000_000_000):
+            result = ask(server, "ownRowSubscription", sock, session=session, action="UPDATE", id=target)
+            assert result == reply_of("ownRowSubscription", "UPDATE", refused)
+            sock.send(
+                {
+                    "stream": "own-row",
+                    "payload": {
+                        "action": "subscribe",
+                        "pk": target,
+                        "data": {"action": "update"},
+                        "request_id": "r",
+                    },
+                }
+            )
+            assert sock.recv() == {
+                "stream": "own-row",
+                "payload": {
+                    "action": "subscribe",
+                    "data": None,
+                    "errors": [refused],
+                    "response_status": 403,
+                    "request_id": "r",
+                },
+            }
+        result = ask(server, "ownRowSubscription", sock, session=session, action="UPDATE", id=pk)
+        assert result == reply_of("ownRowSubscription", "UPDATE")
+        assert sock.recv()["ok"] is True
+        post(server, f"/testing/user/{pk}/", {"first_name": "me"})
+        assert sock.recv() == {
+            "stream": "own-row",
+            "payload": {
+                "action": "update",
+                "model": "auth.user",
+                "data": {"id": pk, "username": name, "first_name": "me", "last_name": ""},
+            },
+        }
+        assert_nothing_more(sock)
+    finally:
+        sock.close()

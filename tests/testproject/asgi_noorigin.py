@@ -1,0 +1,15 @@
+"""The test project's ASGI application without ``AllowedHostsOriginValidator`` (check W005)."""
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
+
+from .asgi import django_asgi_app
+from .consumers import TestDemultiplexer
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AuthMiddlewareStack(URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())])),
+    }
+)
