@@ -1,7 +1,8 @@
 """From a saved or deleted model instance to notifications on every matching group.
 
 Notifications leave once the transaction commits (never for a rollback). Each
-change is serialized once per stream, then cut down to each live field
+change is serialized once per stream (on a stream with a per-recipient rule:
+once per recipient user allowed to see it), then cut down to each live field
 selection; the database says which selections and groups have members, so
 nothing is serialized or sent for nobody. A failure here is logged and never
 reaches the code that saved the object.
@@ -140,20 +141,17 @@ class Change:
 
     def _deliver_to(self, subscription):
         meta = subscription._meta
-        targets = list(
-            _targets(meta, self.action, self.pk)
-            .values_list("object_key", "fields_key", "audience")
-            .distinct()
-        )
+        targets = {}  # audience: [(object key, fields key)]
+        rows = _targets(meta, self.action, self.pk).values_list("audience", "object_key", "fields_key")
+        for audience, object_key, fields_key in rows.distinct():
+            targets.setdefault(audience, []).append((object_key, fields_key))
         if not targets:
             return
         messages = []
-        for audience, user in self._recipients(subscription, {target[2] for target in targets}):
+        for audience, user in self._recipients(subscription, targets):
             data = meta.serializer_class(self.instance, context={"user": user}).data
             texts = {}
-            for object_key, fields_key, target_audience in targets:
-                if target_audience != audience:
-                    continue
+            for object_key, fields_key in targets[audience]:
                 if fields_key not in texts:
                     frame = protocol.notification_frame(
                         meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)

@@ -119,12 +119,14 @@ def w004(path, stream, model):
     )
 
 
+def deploy_check(workdir, settings):
+    """What ``check --deploy`` reports for ``settings`` on a Redis layer (no W001)."""
+    env = environment(settings, workdir / "checks-layer.sqlite3", layer="redis")
+    return django_admin(env, "check", "--deploy").stderr
+
+
 def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workdir):
-    stderr = django_admin(
-        environment("testproject.settings", workdir / "checks-layer.sqlite3", layer="redis"),
-        "check",
-        "--deploy",
-    ).stderr
+    stderr = deploy_check(workdir, "testproject.settings")
     expected = [
         w004("testproject.streams.CountedSubscription", "counted", "User"),
         w004("testproject.streams.FragileSubscription", "fragile", "Group"),
@@ -147,11 +149,7 @@ W005 = (
 
 
 def test_a_socket_route_without_an_origin_check_is_a_deployment_warning_on_the_modern_engine(workdir):
-    stderr = django_admin(
-        environment("testproject.settings_noorigin", workdir / "checks-layer.sqlite3", layer="redis"),
-        "check",
-        "--deploy",
-    ).stderr
+    stderr = deploy_check(workdir, "testproject.settings_noorigin")
     if LEGACY:
         # Channels 1 routes no ASGI application: the demultiplexer checks the origin itself.
         assert "graphene_django_subscriptions.W005" not in stderr

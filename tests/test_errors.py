@@ -10,7 +10,6 @@ from client import (
     create_group,
     create_user,
     graphql,
-    login,
     subscribe,
     subscription_request,
     unique,
@@ -107,38 +106,6 @@ def test_invalid_arguments_get_graphql_errors_and_subscribe_nothing(server, sock
     assert reply.get("data") is None
     assert len(reply["errors"]) == 1 and fragment in reply["errors"][0]["message"]
     still_served(server, socket)
-
-
-def test_permission_is_checked_against_the_user_who_opened_the_socket(server, socket):
-    reply = graphql(server, subscription_request("guardedSubscription", socket.channel_id, action="CREATE"))
-    assert reply["data"]["guardedSubscription"] == {
-        "ok": False,
-        "error": "Permission denied: log in to subscribe to create on stream 'guarded'.",
-        "stream": "guarded",
-        "operation": "SUBSCRIBE",
-        "action": "CREATE",
-    }
-    session, cookie = login(server, unique("member"))
-    member = Socket(server, cookie=cookie)
-    try:
-        request = subscription_request("guardedSubscription", member.channel_id, action="CREATE")
-        assert graphql(server, request, session=session)["data"]["guardedSubscription"]["ok"] is True
-        assert member.recv() == {
-            "action": "create",
-            "operation": "subscribe",
-            "ok": True,
-            "stream": "guarded",
-            "error": None,
-        }
-        name = unique("g")
-        gid = create_group(server, name)
-        assert member.recv() == {
-            "stream": "guarded",
-            "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
-        }
-        assert_nothing_more(member, socket)
-    finally:
-        member.close()
 
 
 def error_frame(stream, action, error, status=400, request_id=None):

@@ -9,9 +9,11 @@ from client import (
     assert_nothing_more,
     create_group,
     delete_user,
+    graphql,
     login,
     post,
     subscribe,
+    subscription_request,
     unique,
 )
 
@@ -102,12 +104,43 @@ def test_a_logged_in_socket_may_subscribe_where_an_anonymous_one_may_not(server,
         assert socket.recv() == guarded_reply(
             "a", 403, ["Permission denied: log in to subscribe to create on stream 'guarded'."]
         )
-        name = unique("g")
-        gid = create_group(server, name)
-        assert member.recv() == {
-            "stream": "guarded",
-            "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
-        }
-        assert_nothing_more(member, socket)
+        hear_a_new_guarded_group(server, member, quiet=socket)
     finally:
         member.close()
+
+
+def test_over_http_the_permission_is_asked_of_the_user_who_opened_the_socket(server, socket):
+    reply = graphql(server, subscription_request("guardedSubscription", socket.channel_id, action="CREATE"))
+    assert reply["data"]["guardedSubscription"] == {
+        "ok": False,
+        "error": "Permission denied: log in to subscribe to create on stream 'guarded'.",
+        "stream": "guarded",
+        "operation": "SUBSCRIBE",
+        "action": "CREATE",
+    }
+    session, cookie = login(server, unique("member"))
+    member = Socket(server, cookie=cookie)
+    try:
+        request = subscription_request("guardedSubscription", member.channel_id, action="CREATE")
+        assert graphql(server, request, session=session)["data"]["guardedSubscription"]["ok"] is True
+        assert member.recv() == {
+            "action": "create",
+            "operation": "subscribe",
+            "ok": True,
+            "stream": "guarded",
+            "error": None,
+        }
+        hear_a_new_guarded_group(server, member, quiet=socket)
+    finally:
+        member.close()
+
+
+def hear_a_new_guarded_group(server, member, quiet):
+    """Create a group: ``member`` hears of it on the guarded stream, ``quiet`` hears nothing."""
+    name = unique("g")
+    gid = create_group(server, name)
+    assert member.recv() == {
+        "stream": "guarded",
+        "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
+    }
+    assert_nothing_more(member, quiet)

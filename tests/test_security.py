@@ -81,6 +81,15 @@ def group_created(gid, name):
     }
 
 
+def hear_a_new_group(server, *sockets):
+    """Create a group through ``server``: each of ``sockets`` hears of it, and of nothing else."""
+    name = unique("g")
+    gid = create_group(server, name)
+    for sock in sockets:
+        assert sock.recv() == group_created(gid, name)
+    assert_nothing_more(*sockets)
+
+
 # ---- 1. Cross-site WebSocket hijacking --------------------------------------------------
 
 
@@ -208,10 +217,7 @@ def test_a_client_that_authenticates_without_cookies_needs_no_csrf_token(server)
         )
         assert response.json() == {"data": {"groupSubscription": reply_of("groupSubscription", "CREATE")}}
         assert sock.recv()["ok"] is True
-        group = unique("g")
-        gid = create_group(server, group)
-        assert sock.recv() == group_created(gid, group)
-        assert_nothing_more(sock)
+        hear_a_new_group(server, sock)
     finally:
         sock.close()
 
@@ -254,11 +260,7 @@ def test_many_users_at_once_each_subscribe_their_own_socket_and_none_of_their_ne
         assert results == [reply_of("groupSubscription", "CREATE", error) for _, _, error in jobs]
         for sock in sockets:
             assert sock.recv()["ok"] is True
-        name = unique("g")
-        gid = create_group(server, name)
-        for sock in sockets:
-            assert sock.recv() == group_created(gid, name)
-        assert_nothing_more(*sockets)
+        hear_a_new_group(server, *sockets)
     finally:
         for sock in sockets:
             sock.close()
@@ -386,11 +388,7 @@ def test_logging_out_closes_the_sockets_of_that_session_and_only_those(server, s
             assert ask(server, "groupSubscription", leaving, session=session) == reply_of(
                 "groupSubscription", "CREATE", GONE
             )
-        group = unique("g")
-        gid = create_group(server, group)
-        assert staying.recv() == group_created(gid, group)
-        assert socket.recv() == group_created(gid, group)
-        assert_nothing_more(staying, socket)
+        hear_a_new_group(server, staying, socket)
     finally:
         leaving.close()
         staying.close()
@@ -404,10 +402,7 @@ def test_many_sessions_logging_out_at_once_each_close_their_own_socket(server, s
         with ThreadPoolExecutor(len(users)) as pool:
             list(pool.map(lambda user: post(server, "/testing/logout/", {}, session=user[0]), users))
         assert close_codes(sockets) == [CLOSE_ACCESS_ENDED] * len(sockets)
-        name = unique("g")
-        gid = create_group(server, name)
-        assert socket.recv() == group_created(gid, name)
-        assert_nothing_more(socket)
+        hear_a_new_group(server, socket)
     finally:
         for sock in sockets:
             sock.close()
@@ -446,10 +441,7 @@ def test_logging_out_through_one_server_closes_the_socket_another_server_holds(r
         subscribe(second, bystander, field="groupSubscription", action="CREATE")
         post(first, "/testing/logout/", {}, session=session)
         assert held.recv_close() == CLOSE_ACCESS_ENDED
-        name = unique("g")
-        gid = create_group(first, name)
-        assert bystander.recv() == group_created(gid, name)
-        assert_nothing_more(bystander)
+        hear_a_new_group(first, bystander)
     finally:
         held.close()
         bystander.close()
