@@ -22,6 +22,8 @@ class SubscriberSocket(models.Model):
     user_key = models.CharField(max_length=255, default=ANONYMOUS, db_index=True)
     #: The session the socket was opened with; its logout closes the socket.
     session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    #: ``recipients.password_key`` of the user at connect: a password change closes the socket.
+    password_key = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self):
         return self.channel_name

@@ -6,6 +6,8 @@ per-recipient rule files its subscribers' groups under the same keys (the
 "audience"), so that a change is checked once per distinct recipient.
 """
 
+import hashlib
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
@@ -23,6 +25,23 @@ def key_for(user):
     if user is None or not user.is_authenticated:
         return ANONYMOUS
     return f"u{user.pk}"
+
+
+def password_key(user):
+    """A digest of ``user``'s session auth hash, which changes with the password ('' for none).
+
+    Django ends a user's other sessions when the password changes; a socket
+    recorded with an older key is closed then (see ``revocation``).
+    """
+    get_hash = getattr(user, "get_session_auth_hash", None)
+    if user is None or not user.is_authenticated or get_hash is None:
+        return ""
+    return hashlib.sha256(get_hash().encode()).hexdigest()[:32]
+
+
+def is_current(key):
+    """Whether the user of ``key`` is anonymous, or still exists and is active: one query for a user."""
+    return key == ANONYMOUS or key in users_for([key])
 
 
 def users_for(keys):

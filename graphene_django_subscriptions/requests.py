@@ -105,6 +105,13 @@ def _check_permission(subscription, user, actions, pk):
 
 
 def _check_owner(owner, user):
+    if not recipients.is_current(owner):
+        # Deactivated without a signal (a queryset update): the socket's own
+        # consumer still holds the user it read at connect.
+        raise ProtocolError(
+            "This socket's user is no longer active: log in again and open a new socket.",
+            status=protocol.STATUS_FORBIDDEN,
+        )
     if recipients.key_for(user) != owner:
         raise ProtocolError(
             "This channelId belongs to a socket opened by another user: send the request as the "
@@ -295,7 +302,10 @@ def remember_socket(channel_name, *, user=None, session_key=None, group_expiry=N
     """
     try:
         SubscriberSocket.objects.create(
-            channel_name=channel_name, user_key=recipients.key_for(user), session_key=session_key or ""
+            channel_name=channel_name,
+            user_key=recipients.key_for(user),
+            session_key=session_key or "",
+            password_key=recipients.password_key(user),
         )
     except DatabaseError:
         database = connections[router.db_for_write(SubscriberSocket)]

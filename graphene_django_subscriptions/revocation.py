@@ -1,14 +1,17 @@
-"""Access ends with the session: logout, deactivation and deletion close sockets.
+"""Access ends with the session: the events that close a socket, in every process.
 
-A socket is authorized by the user who opened it. When that user logs out of
-the session the socket was opened with, or is deactivated or deleted, the
-socket's records go at once (so its ``channelId`` names nothing), and its
-consumer, in whichever process holds it, leaves its groups and closes the
-socket with ``protocol.CLOSE_ACCESS_ENDED``.
+A socket is authorized by the user who opened it. When the session it was
+opened with logs out or is deleted (another user logging in on that browser,
+``clearsessions``, an admin; database-backed sessions only), when its user's
+password changes (Django ends the user's other sessions then), or when the
+user is deactivated or deleted, the socket's records go at once (so its
+``channelId`` names nothing), and its consumer, in whichever process holds it,
+leaves its groups and closes the socket with ``protocol.CLOSE_ACCESS_ENDED``.
 """
 
 import logging
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
@@ -27,6 +30,10 @@ def connect_signals():
     user_logged_out.connect(_logged_out, dispatch_uid=uid)
     post_save.connect(_user_saved, sender=user_model, weak=False, dispatch_uid=uid)
     post_delete.connect(_user_deleted, sender=user_model, weak=False, dispatch_uid=uid)
+    if apps.is_installed("django.contrib.sessions"):
+        from django.contrib.sessions.models import Session
+
+        post_delete.connect(_session_deleted, sender=Session, weak=False, dispatch_uid=uid)
 
 
 def close_sockets(sockets, reason):
@@ -59,16 +66,28 @@ def _logged_out(sender, request=None, user=None, **kwargs):
     _safely(close_sockets, sockets, "their session logged out")
 
 
+def _session_deleted(sender, instance, using=None, **kwargs):
+    sockets = SubscriberSocket.objects.filter(session_key=instance.session_key)
+    _close_after_commit(sockets, "their session was deleted", using)
+
+
 def _user_saved(sender, instance, raw=False, using=None, **kwargs):
-    if not raw and not getattr(instance, "is_active", True):
-        _close_after_commit(instance, "their user was deactivated", using)
+    if raw:
+        return
+    sockets = SubscriberSocket.objects.filter(user_key=recipients.key_for(instance))
+    if not getattr(instance, "is_active", True):
+        _close_after_commit(sockets, "their user was deactivated", using)
+        return
+    # Opened before the password changed; one indexed update when none was.
+    stale = sockets.exclude(password_key__in=("", recipients.password_key(instance)))
+    _close_after_commit(stale, "their user's password changed", using)
 
 
 def _user_deleted(sender, instance, using=None, **kwargs):
-    _close_after_commit(instance, "their user was deleted", using)
+    sockets = SubscriberSocket.objects.filter(user_key=recipients.key_for(instance))
+    _close_after_commit(sockets, "their user was deleted", using)
 
 
-def _close_after_commit(user, reason, using):
-    # A rolled-back deactivation ends nobody's access.
-    sockets = SubscriberSocket.objects.filter(user_key=recipients.key_for(user))
+def _close_after_commit(sockets, reason, using):
+    # A rolled-back change ends nobody's access.
     transaction.on_commit(lambda: _safely(close_sockets, sockets, reason), using=using)

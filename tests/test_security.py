@@ -40,6 +40,7 @@ NOT_JSON = (
     "Subscribe and unsubscribe requests must be POSTed as application/json (or application/graphql): "
     "a form, text/plain or GET request could have been sent by another site's page."
 )
+INACTIVE = "This socket's user is no longer active: log in again and open a new socket."
 GONE = "That socket is no longer connected: reconnect and use the channel_id of the new connection."
 
 
@@ -369,6 +370,22 @@ def test_the_example_users_stream_shows_an_email_address_to_its_own_user_only(se
         own.close()
 
 
+def test_the_example_mutations_return_a_user_as_any_visitor_may_read_it(server):
+    pk = post(
+        server,
+        "/testing/user/",
+        {"username": unique("rich"), "email": "boss@example.com", "is_superuser": True},
+    )["id"]
+    change = 'mutation { updateUser(newUser: {id: %d, firstName: "x"}) { ok user { %s } } }'
+    reply = graphql(server, change % (pk, "id email"))
+    assert reply == {"data": {"updateUser": {"ok": True, "user": {"id": str(pk), "email": ""}}}}
+    for secret in ("password", "isSuperuser"):
+        errors = graphql(server, change % (pk, secret))["errors"]
+        # graphql-core 2 quotes names with ", graphql-core 3 with '.
+        messages = [error["message"].replace('"', "'") for error in errors]
+        assert messages == [f"Cannot query field '{secret}' on type 'UserType'."]
+
+
 # ---- 5. Logout and deactivation end access ------------------------------------------------------
 
 
@@ -429,6 +446,75 @@ def test_a_deactivated_or_deleted_user_loses_every_socket(server, socket, how):
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_a_password_change_closes_every_socket_opened_before_it(server, socket):
+    name = unique("careful")
+    first_session, first_cookie, _ = log_in(server, name)
+    second_session, second_cookie, _ = log_in(server, name)
+    other_session, other_cookie, _ = log_in(server, unique("other"))
+    sockets = [Socket(server, cookie=first_cookie), Socket(server, cookie=second_cookie)]
+    other = Socket(server, cookie=other_cookie)
+    try:
+        subscribe(server, socket, field="groupSubscription", action="CREATE")
+        subscribe(server, other, field="groupSubscription", action="CREATE", session=other_session)
+        post(server, "/testing/password/", {"password": "a new one"}, session=second_session)
+        # Django ends the user's other sessions; every socket opened with the old password closes.
+        assert close_codes(sockets) == [CLOSE_ACCESS_ENDED] * 2
+        # The session that changed the password stays logged in and opens a new socket.
+        renewed = Socket(server, cookie=f"sessionid={second_session.cookies['sessionid']}")
+        try:
+            subscribe(server, renewed, field="groupSubscription", action="CREATE", session=second_session)
+            hear_a_new_group(server, renewed, socket, other)
+        finally:
+            renewed.close()
+    finally:
+        for sock in sockets + [other]:
+            sock.close()
+
+
+def test_another_user_logging_in_on_the_same_browser_closes_the_first_users_socket(server, socket):
+    session, cookie, _ = log_in(server, unique("first"))
+    first = Socket(server, cookie=cookie)
+    try:
+        subscribe(server, first, field="groupSubscription", action="CREATE", session=session)
+        subscribe(server, socket, field="groupSubscription", action="CREATE")
+        # Django's login() of a different user deletes the session without a logout.
+        post(server, "/testing/login/", {"username": unique("second")}, session=session)
+        assert first.recv_close() == CLOSE_ACCESS_ENDED
+        hear_a_new_group(server, socket)
+    finally:
+        first.close()
+
+
+def test_a_user_deactivated_without_signals_can_subscribe_no_more_from_an_open_socket(server):
+    session, cookie, pk = log_in(server, unique("quiet"))
+    sock = Socket(server, cookie=cookie)
+    try:
+        post(server, f"/testing/user/{pk}/deactivate-quietly/", {})
+        sock.send(
+            {
+                "stream": "groups",
+                "payload": {"action": "subscribe", "data": {"action": "create"}, "request_id": "q"},
+            }
+        )
+        assert sock.recv() == {
+            "stream": "groups",
+            "payload": {
+                "action": "subscribe",
+                "data": None,
+                "errors": [INACTIVE],
+                "response_status": 403,
+                "request_id": "q",
+            },
+        }
+        assert ask(server, "groupSubscription", sock, session=session) == reply_of(
+            "groupSubscription", "CREATE", INACTIVE
+        )
+        create_group(server, unique("g"))
+        assert_nothing_more(sock)
+    finally:
+        sock.close()
 
 
 def test_logging_out_through_one_server_closes_the_socket_another_server_holds(redis_cluster):

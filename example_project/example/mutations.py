@@ -2,6 +2,7 @@
 
 from graphene_django_extras import DjangoSerializerMutation
 
+from . import types  # noqa: F401  (registers the result type of the user mutations first)
 from .serializers import GroupSerializer, UserSerializer
 
 

@@ -2,27 +2,10 @@
 
 import graphene
 from django.contrib.auth.models import Group, User
-from graphene_django import DjangoObjectType
 
 from .mutations import GroupSerializerMutation, UserSerializerMutation
 from .subscriptions import GroupSubscription, UserSubscription
-
-
-class UserType(DjangoObjectType):
-    class Meta:
-        model = User
-        fields = ("id", "username", "first_name", "last_name", "email")
-
-    def resolve_email(user, info):
-        # As in the users stream: only the user and staff read an email address.
-        viewer = info.context.user
-        return user.email if viewer.is_staff or viewer.pk == user.pk else ""
-
-
-class GroupType(DjangoObjectType):
-    class Meta:
-        model = Group
-        fields = ("id", "name")
+from .types import GroupType, UserType
 
 
 class RootQuery(graphene.ObjectType):

@@ -16,6 +16,11 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, db_index=True, default="", max_length=64),
         ),
         migrations.AddField(
+            model_name="subscribersocket",
+            name="password_key",
+            field=models.CharField(blank=True, default="", max_length=64),
+        ),
+        migrations.AddField(
             model_name="subscriptionrecord",
             name="audience",
             field=models.CharField(blank=True, default="", max_length=255),

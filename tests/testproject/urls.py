@@ -20,6 +20,8 @@ urlpatterns = example_urlpatterns + [
     path("testing/groups/", views.groups),
     path("testing/login/", views.login),
     path("testing/logout/", views.logout),
+    path("testing/password/", views.change_password),
+    path("testing/user/<int:pk>/deactivate-quietly/", views.deactivate_quietly),
 ]
 
 if not LEGACY:

@@ -5,6 +5,7 @@ import json
 from django.apps import apps
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import JsonResponse
@@ -118,6 +119,22 @@ def login(request):
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     get_token(request)
     return JsonResponse({"id": user.pk})
+
+
+@csrf_exempt
+def change_password(request):
+    """Set the logged-in user's password; their other sessions end, this one stays (Django's way)."""
+    request.user.set_password(_body(request)["password"])
+    request.user.save()
+    update_session_auth_hash(request, request.user)
+    return JsonResponse({"changed": True})
+
+
+@csrf_exempt
+def deactivate_quietly(request, pk):
+    """Deactivate a user with a queryset update: no model signal is sent."""
+    User.objects.filter(pk=pk).update(is_active=False)
+    return JsonResponse({"id": pk})
 
 
 @csrf_exempt
