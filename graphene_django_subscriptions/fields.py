@@ -5,6 +5,7 @@ key is short, valid in a group name, and can be turned back into field names
 by any process that knows the serializer.
 """
 
+from . import limits
 from .protocol import ProtocolError
 
 ALL_FIELDS = "all"
@@ -19,16 +20,24 @@ class FieldCatalog:
         self._bits = {name: 1 << index for index, name in enumerate(self.names)}
 
     def key_for(self, selection):
-        """The key of ``selection`` (an iterable of names; None or empty for all fields)."""
-        if not selection:
+        """The key of ``selection``: a list of field names, or None for every field."""
+        if selection is None:
             return ALL_FIELDS
+        if not selection:
+            raise ProtocolError(
+                f"The field list is empty: name the fields of stream {self.stream!r} you want, "
+                "or leave the list out for all of them."
+            )
         mask = 0
         for name in selection:
             bit = self._bits.get(name) if isinstance(name, str) else None
             if bit is None:
                 raise ProtocolError(
-                    f"Unknown field {name!r} for stream {self.stream!r}: choose from {', '.join(self.names)}."
+                    f"Unknown field {limits.echo(name)} for stream {self.stream!r}: "
+                    f"choose from {', '.join(self.names)}."
                 )
+            if mask & bit:
+                raise ProtocolError(f"Field {name!r} is listed twice: name each field once.")
             mask |= bit
         return format(mask, "x")
 

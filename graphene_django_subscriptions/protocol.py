@@ -8,6 +8,8 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from . import limits
+
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
@@ -121,14 +123,19 @@ class SocketRequest:
 def parse_frame(text, streams):
     """Read one client frame; return a ``SocketRequest`` or raise ``FrameError``.
 
-    ``streams`` is the collection of stream names this socket serves.
+    ``streams`` is the collection of stream names this socket serves. Error
+    sentences quote at most a short prefix of what the client sent.
     """
     if text is None:
         raise FrameError(ProtocolError("Binary frames are not supported: send JSON text."))
-    try:
-        content = json.loads(text)
-    except ValueError as exc:
-        raise FrameError(ProtocolError(f"The frame is not valid JSON ({exc}).")) from None
+    largest = limits.get("MAX_FRAME_CHARS")
+    if len(text) > largest:
+        raise FrameError(
+            ProtocolError(
+                f"The frame is {len(text)} characters long; this server reads frames of up to {largest}."
+            )
+        )
+    content = _decoded(text)
     if not isinstance(content, dict) or "stream" not in content or "payload" not in content:
         raise FrameError(
             ProtocolError(
@@ -139,20 +146,16 @@ def parse_frame(text, streams):
     stream = content["stream"]
     if not isinstance(stream, str) or stream not in streams:
         known = ", ".join(sorted(streams)) or "none"
-        raise FrameError(
-            ProtocolError(f"Unknown stream {stream!r}: this socket serves {known}."),
-            stream=stream if isinstance(stream, str) else None,
-        )
+        raise FrameError(ProtocolError(f"Unknown stream {limits.echo(stream)}: this socket serves {known}."))
     payload = content["payload"]
     if not isinstance(payload, dict):
         raise FrameError(ProtocolError('"payload" must be a JSON object.'), stream=stream)
+    request_id = _request_id(payload.get("request_id"), stream)
     action = payload.get("action")
-    request_id = payload.get("request_id")
     if action not in OPERATIONS:
         raise FrameError(
-            ProtocolError(f"Unknown action {action!r}: use 'subscribe' or 'unsubscribe'."),
+            ProtocolError(f"Unknown action {limits.echo(action)}: use 'subscribe' or 'unsubscribe'."),
             stream=stream,
-            action=action if isinstance(action, str) else None,
             request_id=request_id,
         )
     data = payload.get("data")
@@ -165,7 +168,66 @@ def parse_frame(text, streams):
             action=action,
             request_id=request_id,
         )
-    return SocketRequest(stream, action, payload.get("pk"), data, request_id)
+    unknown = sorted(key for key in data if key not in DATA_KEYS)
+    if unknown:
+        raise FrameError(
+            ProtocolError(f"Unknown key {limits.echo(unknown[0])} in data: use {' and '.join(DATA_KEYS)}."),
+            stream=stream,
+            action=action,
+            request_id=request_id,
+        )
+    pk = payload.get("pk")
+    problem = id_problem(pk)
+    if problem:
+        raise FrameError(ProtocolError(f"pk {problem}"), stream=stream, action=action, request_id=request_id)
+    return SocketRequest(stream, action, pk, data, request_id)
+
+
+#: The keys a socket request's ``data`` may have.
+DATA_KEYS = ("action", "fields")
+
+
+def _decoded(text):
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise FrameError(ProtocolError("The frame nests JSON deeper than this server reads.")) from None
+    except json.JSONDecodeError as exc:
+        raise FrameError(ProtocolError(f"The frame is not valid JSON (at character {exc.pos}).")) from None
+    except ValueError:
+        # Python's own limits, such as integers of thousands of digits.
+        raise FrameError(ProtocolError("The frame holds a value this server does not read.")) from None
+
+
+def _request_id(request_id, stream):
+    if request_id is None or _is_integer(request_id):
+        return request_id
+    longest = limits.get("MAX_REQUEST_ID_CHARS")
+    if isinstance(request_id, str) and len(request_id) <= longest:
+        return request_id
+    raise FrameError(
+        ProtocolError(f"request_id must be a string of up to {longest} characters or an integer."),
+        stream=stream,
+    )
+
+
+def _is_integer(value):
+    # JSON true and false arrive as bool, which is an int in Python.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def id_problem(pk):
+    """What is wrong with ``pk`` as an object id (a sentence to follow the word "pk" or "id"), or None."""
+    if pk is None or _is_integer(pk) and abs(pk) < 2**63:
+        return None
+    if not isinstance(pk, (str, int)) or isinstance(pk, bool):
+        return f"must be a string or an integer (got {limits.echo(pk)})."
+    longest = limits.get("MAX_ID_CHARS")
+    if isinstance(pk, int):
+        return "is too large to be an id."
+    if len(pk) > longest:
+        return f"is {len(pk)} characters long; ids of up to {longest} characters are read."
+    return None
 
 
 class FrameError(Exception):

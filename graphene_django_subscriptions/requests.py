@@ -14,7 +14,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import channel_ids, engines, groups, protocol, recipients
+from . import channel_ids, engines, groups, limits, protocol, recipients
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
@@ -48,7 +48,9 @@ def _expand(action, pk):
 
 def _check_action(action):
     if action not in protocol.ACTIONS:
-        raise ProtocolError(f"Unknown action {action!r}: use one of {', '.join(protocol.ACTIONS)}.")
+        raise ProtocolError(
+            f"Unknown action {limits.echo(action)}: use one of {', '.join(protocol.ACTIONS)}."
+        )
 
 
 def _primary_key(subscription, pk):
@@ -63,6 +65,9 @@ def _followed(subscription, operation, action, pk):
     """The followed object's key ('' for every object) and its primary-key value."""
     if pk is None:
         return "", None
+    problem = protocol.id_problem(pk)
+    if problem:
+        raise ProtocolError(f"id {problem}")
     value = _primary_key(subscription, pk)
     if operation == protocol.UNSUBSCRIBE:
         # The object may be gone already; unsubscribing from it is still fine. The
@@ -80,7 +85,8 @@ def _followed(subscription, operation, action, pk):
 
 def _unknown(subscription, pk):
     return ProtocolError(
-        f"Unknown id {pk!r} on stream {subscription._meta.stream!r}: no such object can be followed.",
+        f"Unknown id {limits.echo(pk)} on stream {subscription._meta.stream!r}: "
+        "no such object can be followed.",
         status=protocol.STATUS_NOT_FOUND,
     )
 
@@ -140,7 +146,7 @@ def _claim_socket(channel_name):
     return SubscriberSocket.objects.values_list("pk", "user_key").get(channel_name=channel_name)
 
 
-def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), user=None):
+def plan(subscription, *, channel_name, operation, action, pk=None, fields=None, user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
     ``user`` is the user asking; it must be the user who opened the socket,
@@ -151,7 +157,7 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=(), u
     meta = subscription._meta
     user = recipients.normalize(user)
     if operation not in protocol.OPERATIONS:
-        raise ProtocolError(f"Unknown operation {operation!r}: use subscribe or unsubscribe.")
+        raise ProtocolError(f"Unknown operation {limits.echo(operation)}: use subscribe or unsubscribe.")
     _check_action(action)
     socket_id, owner = _claim_socket(channel_name)
     _check_owner(owner, user)
@@ -195,7 +201,7 @@ def _unsubscribe(socket_id, stream, actions, key, requested_action):
     )
     change.leave.extend(record.group for record in records)
     if not change.leave:
-        target = f"id {key!r}" if key else "every object"
+        target = f"id {limits.echo(key)}" if key else "every object"
         raise ProtocolError(
             f"Nothing to unsubscribe: this socket does not follow {requested_action} "
             f"of {target} on stream {stream!r}."
@@ -244,8 +250,8 @@ def run_socket_request(subscription, request, channel_name, user):
             f'data.action is required, e.g. {{"action": "update"}}: one of {", ".join(protocol.ACTIONS)}.'
         )
         return None, request.error_frame(error)
-    fields = data.get("fields") or ()
-    if isinstance(fields, str) or not isinstance(fields, (list, tuple)):
+    fields = data.get("fields")
+    if fields is not None and not isinstance(fields, list):
         return None, request.error_frame(
             ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
         )

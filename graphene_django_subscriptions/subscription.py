@@ -242,7 +242,8 @@ class Subscription(graphene.ObjectType):
         """Run one subscribe or unsubscribe request made over HTTP."""
         operation = _plain(kwargs["operation"])
         action = _plain(kwargs["action"])
-        fields = [_plain(name) for name in kwargs.get("data") or ()]
+        data = kwargs.get("data")
+        fields = None if data is None else [_plain(name) for name in data]
         error = cross_site.refusal(info.context) or requests.run_http_request(
             cls,
             operation=operation,

@@ -95,11 +95,13 @@ def test_forged_channel_id_is_refused_and_subscribes_nothing(server, sockets, fo
     sock = sockets()
     forged = forge(sock.channel_id)
     reply = graphql(server, subscription_request("userSubscription", forged, action="CREATE"))
+    # Errors quote at most 40 characters of what the client sent.
+    quoted = repr(forged) if len(forged) <= 40 else f"{forged[:40]!r}… ({len(forged)} characters)"
     assert reply == {
         "data": {
             "userSubscription": {
                 "ok": False,
-                "error": f"channelId {forged!r} was not issued by this server: use the channel_id your socket received in its connect frame.",
+                "error": f"channelId {quoted} was not issued by this server: use the channel_id your socket received in its connect frame.",
                 "stream": "users",
                 "operation": "SUBSCRIBE",
                 "action": "CREATE",

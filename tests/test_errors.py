@@ -51,6 +51,33 @@ def refused(server, socket, error, **kwargs):
     }
 
 
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"id": "7" * 300}, "id is 300 characters long; ids of up to 255 characters are read."),
+        (
+            {"data": []},
+            "The field list is empty: name the fields of stream 'users' you want, or leave the list out for all of them.",
+        ),
+        ({"data": ["ID", "ID"]}, "Field 'id' is listed twice: name each field once."),
+    ],
+    ids=["long-id", "empty-data-list", "repeated-data-field"],
+)
+def test_bad_arguments_over_http_are_refused_and_the_server_keeps_serving(server, socket, kwargs, error):
+    refused(server, socket, error, **kwargs)
+    still_served(server, socket)
+
+
+def test_a_channel_id_far_too_long_is_refused_without_being_echoed(server, socket):
+    channel_id = "x" * 600
+    reply = graphql(server, subscription_request("userSubscription", channel_id))
+    assert reply["data"]["userSubscription"]["error"] == (
+        f"channelId '{'x' * 40}'… (600 characters) was not issued by this server: use the channel_id your "
+        "socket received in its connect frame."
+    )
+    still_served(server, socket)
+
+
 def test_unknown_id_is_refused(server, socket):
     refused(
         server,
@@ -129,7 +156,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 None,
                 None,
-                "The frame is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)).",
+                "The frame is not valid JSON (at character 1).",
             ),
         ),
         (
@@ -151,7 +178,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
         (
             {"stream": "nope", "payload": {}},
             error_frame(
-                "nope",
+                None,
                 None,
                 "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, own-row, owned, staff, users.",
             ),
@@ -161,7 +188,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             {"stream": "users", "payload": {"action": "create", "request_id": "q"}},
             error_frame(
                 "users",
-                "create",
+                None,
                 "Unknown action 'create': use 'subscribe' or 'unsubscribe'.",
                 request_id="q",
             ),
@@ -224,6 +251,63 @@ def error_frame(stream, action, error, status=400, request_id=None):
                 status=403,
             ),
         ),
+        (
+            "[" * 5000 + "]" * 5000,
+            error_frame(None, None, "The frame nests JSON deeper than this server reads."),
+        ),
+        (
+            json.dumps({"stream": "users", "payload": {"action": "subscribe", "pk": "1" * 70000}}),
+            error_frame(
+                None, None, "The frame is 70065 characters long; this server reads frames of up to 65536."
+            ),
+        ),
+        (
+            {"stream": "s" * 600, "payload": {}},
+            error_frame(
+                None,
+                None,
+                f"Unknown stream '{'s' * 40}'… (600 characters): this socket serves counted, fragile, groups, "
+                "guarded, own-row, owned, staff, users.",
+            ),
+        ),
+        *[
+            (
+                {
+                    "stream": "users",
+                    "payload": {"action": "subscribe", "pk": pk, "data": {"action": "update"}},
+                },
+                error_frame("users", "subscribe", error),
+            )
+            for pk, error in [
+                (True, "pk must be a string or an integer (got true)."),
+                (2.5, "pk must be a string or an integer (got 2.5)."),
+                ([1], "pk must be a string or an integer (got a JSON array)."),
+                (10**30, "pk is too large to be an id."),
+                ("1" * 300, "pk is 300 characters long; ids of up to 255 characters are read."),
+            ]
+        ],
+        (
+            {"stream": "users", "payload": {"action": "subscribe", "request_id": {"a": 1}}},
+            error_frame("users", None, "request_id must be a string of up to 100 characters or an integer."),
+        ),
+        *[
+            (
+                {"stream": "users", "payload": {"action": "subscribe", "data": data, "request_id": 7}},
+                error_frame("users", "subscribe", error, request_id=7),
+            )
+            for data, error in [
+                ({"action": "update", "bogus": 1}, "Unknown key 'bogus' in data: use action and fields."),
+                (
+                    {"action": "update", "fields": ["id", "id"]},
+                    "Field 'id' is listed twice: name each field once.",
+                ),
+                (
+                    {"action": "update", "fields": []},
+                    "The field list is empty: name the fields of stream 'users' you want, "
+                    "or leave the list out for all of them.",
+                ),
+            ]
+        ],
     ],
     ids=[
         "not-json",
@@ -238,6 +322,18 @@ def error_frame(stream, action, error, status=400, request_id=None):
         "fields-not-a-list",
         "unknown-id",
         "permission-denied",
+        "deep-nesting",
+        "huge-frame",
+        "long-unknown-stream",
+        "pk-boolean",
+        "pk-float",
+        "pk-list",
+        "pk-huge-integer",
+        "pk-long-string",
+        "request-id-object",
+        "unknown-data-key",
+        "repeated-field",
+        "empty-field-list",
     ],
 )
 def test_bad_socket_frames_get_an_error_frame_and_the_socket_stays_usable(server, socket, frame, expected):

@@ -1,0 +1,42 @@
+"""How much a client may send: the limits, their defaults and the setting that changes them.
+
+Set any of them in ``settings.GRAPHENE_DJANGO_SUBSCRIPTIONS``, e.g.
+``GRAPHENE_DJANGO_SUBSCRIPTIONS = {"MAX_FRAME_CHARS": 16384}``.
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    #: The longest socket frame the package reads, in characters.
+    "MAX_FRAME_CHARS": 65536,
+    #: The longest object id, as text, a request may name.
+    "MAX_ID_CHARS": 255,
+    #: The longest ``channelId`` a request may carry (the server's own are far shorter).
+    "MAX_CHANNEL_ID_CHARS": 512,
+    #: The longest ``request_id`` a socket request may carry, as text.
+    "MAX_REQUEST_ID_CHARS": 100,
+}
+
+#: How many characters of a client's value an error sentence quotes.
+ECHO_CHARS = 40
+
+
+def get(name):
+    """The limit ``name``: the setting when it is set, else its default."""
+    return getattr(settings, "GRAPHENE_DJANGO_SUBSCRIPTIONS", {}).get(name, DEFAULTS[name])
+
+
+def echo(value):
+    """``value`` as an error sentence quotes it: at most ``ECHO_CHARS`` characters of a string."""
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return repr(value[:ECHO_CHARS]) + f"… ({len(value)} characters)"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]  # as the client wrote it
+    if isinstance(value, (str, int, float)):
+        text = repr(value)
+        return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…"
+    return f"a JSON {_json_kind(value)}"
+
+
+def _json_kind(value):
+    return {dict: "object", list: "array"}.get(type(value), type(value).__name__)
