@@ -15,6 +15,10 @@ DEFAULTS = {
     "MAX_CHANNEL_ID_CHARS": 512,
     #: The longest ``request_id`` a socket request may carry, as text.
     "MAX_REQUEST_ID_CHARS": 100,
+    #: How many subscriptions (one per action and object) one socket may hold.
+    "MAX_SUBSCRIPTIONS_PER_SOCKET": 100,
+    #: How many subscribe and unsubscribe requests one socket may make in a second.
+    "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 20,
 }
 
 #: How many characters of a client's value an error sentence quotes.

@@ -24,6 +24,9 @@ class SubscriberSocket(models.Model):
     session_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     #: ``recipients.password_key`` of the user at connect: a password change closes the socket.
     password_key = models.CharField(max_length=64, blank=True, default="")
+    #: The start of the socket's current one-second request window, and its requests so far.
+    window_started = models.DateTimeField(null=True, blank=True)
+    window_requests = models.PositiveIntegerField(default=0)
 
     def __str__(self):
         return self.channel_name

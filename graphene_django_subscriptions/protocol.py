@@ -27,6 +27,7 @@ STATUS_OK = 200
 STATUS_BAD_REQUEST = 400
 STATUS_FORBIDDEN = 403
 STATUS_NOT_FOUND = 404
+STATUS_TOO_MANY = 429
 
 #: The WebSocket close code of a socket whose user's access ended: the session
 #: it was opened with logged out, or the user was deactivated or deleted.

@@ -146,6 +146,32 @@ def _claim_socket(channel_name):
     return SubscriberSocket.objects.values_list("pk", "user_key").get(channel_name=channel_name)
 
 
+def admit(channel_name, user):
+    """Count a request against its socket's rate limit, or refuse it (HTTP 429's meaning).
+
+    A transaction of its own, before the request's: a request refused later
+    (an unknown id, say) still counts, so failing requests cannot be sent
+    without limit either. Requests naming another user's socket are refused
+    here and count against nobody.
+    """
+    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+    now = timezone.now()
+    with transaction.atomic():
+        socket_id, owner = _claim_socket(channel_name)
+        _check_owner(owner, recipients.normalize(user))
+        sockets = SubscriberSocket.objects.filter(pk=socket_id)
+        started, made = sockets.values_list("window_started", "window_requests").get()
+        if started is None or now - started >= timedelta(seconds=1):
+            sockets.update(window_started=now, window_requests=1)
+        elif made >= limit:
+            raise ProtocolError(
+                f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
+                status=protocol.STATUS_TOO_MANY,
+            )
+        else:
+            sockets.update(window_requests=F("window_requests") + 1)
+
+
 def plan(subscription, *, channel_name, operation, action, pk=None, fields=None, user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
@@ -191,6 +217,14 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience):
             record.audience = audience
             record.save(update_fields=["fields_key", "audience"])
         change.join.append(record.group)
+    most = limits.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
+    held = SubscriptionRecord.objects.filter(socket_id=socket_id).count()
+    if held > most:
+        # The transaction rolls the new records back.
+        raise ProtocolError(
+            f"This socket would hold {held} subscriptions; the limit is {most}. "
+            "Unsubscribe from some, or follow every object with one subscription."
+        )
     return change
 
 
@@ -218,6 +252,7 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
     try:
         channel_name = channel_ids.resolve(channel_id)
         frame = protocol.confirmation_frame(subscription._meta.stream, operation, action)
+        admit(channel_name, user)
         with transaction.atomic():
             change = plan(
                 subscription,
@@ -256,6 +291,7 @@ def run_socket_request(subscription, request, channel_name, user):
             ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
         )
     try:
+        admit(channel_name, user)
         with transaction.atomic():
             change = plan(
                 subscription,

@@ -21,6 +21,16 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AddField(
+            model_name="subscribersocket",
+            name="window_started",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="subscribersocket",
+            name="window_requests",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
             model_name="subscriptionrecord",
             name="audience",
             field=models.CharField(blank=True, default="", max_length=255),

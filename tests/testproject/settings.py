@@ -1,5 +1,6 @@
 """The example project's settings, extended with the test-only app."""
 
+import json
 import os
 from urllib.parse import urlsplit
 
@@ -45,3 +46,6 @@ if LAYER != "inmemory" and os.environ.get("GDS_REDIS_PREFIX"):
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["GDS_REDIS_PREFIX"]
     if LEGACY:  # asgi_redis keeps its counters under a prefix of their own
         CHANNEL_LAYERS["default"]["CONFIG"]["stats_prefix"] = os.environ["GDS_REDIS_PREFIX"] + "meta."
+
+# The package's limits (see limits.py), changed by the tests that reach them.
+GRAPHENE_DJANGO_SUBSCRIPTIONS = json.loads(os.environ.get("GDS_LIMITS", "{}"))

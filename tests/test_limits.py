@@ -1,0 +1,110 @@
+"""Limits: beyond each one a clear error, and the socket and the server keep serving.
+
+The server here has small limits (GDS_LIMITS) so that a test can reach them.
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from client import (
+    Socket,
+    assert_nothing_more,
+    create_group,
+    create_user,
+    graphql,
+    subscribe,
+    subscription_request,
+    unique,
+)
+from servers import Server
+
+MOST_SUBSCRIPTIONS = 4
+MOST_REQUESTS = 10
+TOO_MANY = (
+    f"Too many requests on this socket: at most {MOST_REQUESTS} a second. Wait a moment, then try again."
+)
+
+
+@pytest.fixture(scope="module")
+def limited(workdir, project):
+    env = project("limits")
+    env["GDS_LIMITS"] = json.dumps(
+        {
+            "MAX_SUBSCRIPTIONS_PER_SOCKET": MOST_SUBSCRIPTIONS,
+            "MAX_REQUESTS_PER_SOCKET_PER_SECOND": MOST_REQUESTS,
+        }
+    )
+    srv = Server(env, workdir / "limits.log")
+    yield srv
+    srv.stop()
+
+
+def ask(server, socket, **kwargs):
+    kwargs.setdefault("action", "UPDATE")
+    return graphql(server, subscription_request("userSubscription", socket.channel_id, **kwargs))["data"][
+        "userSubscription"
+    ]
+
+
+def hears_a_new_group(server, sock):
+    subscribe(server, sock, field="groupSubscription", action="CREATE", data=["NAME"])
+    name = unique("g")
+    create_group(server, name)
+    assert sock.recv() == {
+        "stream": "groups",
+        "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
+    }
+    assert_nothing_more(sock)
+
+
+def test_a_socket_holds_so_many_subscriptions_and_no_more(limited):
+    users = [create_user(limited, unique()) for _ in range(MOST_SUBSCRIPTIONS + 1)]
+    sock = Socket(limited)
+    try:
+        for pk in users[:MOST_SUBSCRIPTIONS]:
+            subscribe(limited, sock, id=pk)
+        error = (
+            f"This socket would hold {MOST_SUBSCRIPTIONS + 1} subscriptions; the limit is {MOST_SUBSCRIPTIONS}. "
+            "Unsubscribe from some, or follow every object with one subscription."
+        )
+        assert ask(limited, sock, id=users[-1])["error"] == error
+        sock.send(
+            {
+                "stream": "users",
+                "payload": {"action": "subscribe", "pk": users[-1], "data": {"action": "update"}},
+            }
+        )
+        assert sock.recv()["payload"]["errors"] == [error]
+        assert_nothing_more(sock)  # nothing was half-made: no confirmation came
+        # Unsubscribing makes room, and the socket serves as before.
+        subscribe(limited, sock, id=users[0], operation="UNSUBSCRIBE")
+        hears_a_new_group(limited, sock)
+    finally:
+        sock.close()
+
+
+def test_a_socket_makes_so_many_requests_a_second_and_refused_ones_count(limited):
+    sock, other = Socket(limited), Socket(limited)
+    try:
+        time.sleep(1.1)  # a fresh window for the socket
+        started = time.monotonic()
+        with ThreadPoolExecutor(MOST_REQUESTS + 4) as pool:
+            # Unknown ids: each request is refused, and each one counts.
+            results = list(
+                pool.map(lambda n: ask(limited, sock, id=2_000_000_000 + n), range(MOST_REQUESTS + 4))
+            )
+        assert time.monotonic() - started < 1.0, "the burst took too long to fit in one window"
+        errors = sorted(result["error"] for result in results)
+        unknown = [error for error in errors if error.startswith("Unknown id")]
+        assert (len(unknown), errors.count(TOO_MANY)) == (MOST_REQUESTS, 4)
+        # Another socket is not affected.
+        hears_a_new_group(limited, other)
+        # The next second, the socket is served again.
+        time.sleep(1.1)
+        hears_a_new_group(limited, sock)
+    finally:
+        sock.close()
+        other.close()
