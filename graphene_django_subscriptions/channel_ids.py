@@ -29,7 +29,7 @@ def resolve(channel_id):
         raise not_ours  # far longer than any the server issues: not worth checking
     try:
         channel_name = signing.loads(channel_id, salt=SALT)
-    except signing.BadSignature:
+    except (signing.BadSignature, ValueError):  # ValueError: text that is not UTF-8, bad base64
         raise not_ours from None
     if not isinstance(channel_name, str):
         raise ProtocolError(f"channelId {limits.echo(channel_id)} does not name a socket.")

@@ -228,7 +228,18 @@ def id_problem(pk):
         return "is too large to be an id."
     if len(pk) > longest:
         return f"is {len(pk)} characters long; ids of up to {longest} characters are read."
+    if not _is_text(pk):
+        return "holds an unpaired surrogate (a broken \\u escape): send valid text."
     return None
+
+
+def _is_text(value):
+    """Whether ``value`` can be written as UTF-8 (JSON lets a client send lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class FrameError(Exception):

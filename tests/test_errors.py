@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import requests
 
 from client import (
     Socket,
@@ -74,6 +75,21 @@ def test_a_channel_id_far_too_long_is_refused_without_being_echoed(server, socke
     assert reply["data"]["userSubscription"]["error"] == (
         f"channelId '{'x' * 40}'… (600 characters) was not issued by this server: use the channel_id your "
         "socket received in its connect frame."
+    )
+    still_served(server, socket)
+
+
+def test_a_channel_id_that_is_not_text_is_refused(server, socket):
+    # A variable carries what a GraphQL literal may not: a lone surrogate.
+    query = (
+        "subscription ($c: String!) { userSubscription(operation: SUBSCRIBE, action: UPDATE, channelId: $c) "
+        "{ ok error } }"
+    )
+    body = {"query": query, "variables": {"c": "\ud800"}}
+    reply = requests.post(f"{server.http}/graphql/", json=body, timeout=10).json()
+    assert reply["data"]["userSubscription"]["error"] == (
+        "channelId '\\ud800' was not issued by this server: use the channel_id your socket received in its "
+        "connect frame."
     )
     still_served(server, socket)
 
@@ -283,9 +299,14 @@ def error_frame(stream, action, error, status=400, request_id=None):
                 (2.5, "pk must be a string or an integer (got 2.5)."),
                 ([1], "pk must be a string or an integer (got a JSON array)."),
                 (10**30, "pk is too large to be an id."),
+                ("\ud800", "pk holds an unpaired surrogate (a broken \\u escape): send valid text."),
                 ("1" * 300, "pk is 300 characters long; ids of up to 255 characters are read."),
             ]
         ],
+        (
+            '{"stream": "users", "payload": {"action": "subscribe", "pk": 1e400, "data": {"action": "update"}}}',
+            error_frame("users", "subscribe", "pk must be a string or an integer (got inf)."),
+        ),
         (
             {"stream": "users", "payload": {"action": "subscribe", "request_id": {"a": 1}}},
             error_frame("users", None, "request_id must be a string of up to 100 characters or an integer."),
@@ -330,6 +351,8 @@ def error_frame(stream, action, error, status=400, request_id=None):
         "pk-list",
         "pk-huge-integer",
         "pk-long-string",
+        "pk-lone-surrogate",
+        "pk-overflowing-number",
         "request-id-object",
         "unknown-data-key",
         "repeated-field",
