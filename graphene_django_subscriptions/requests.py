@@ -127,7 +127,9 @@ def _check_owner(owner, user):
 
 
 def _claim_socket(channel_name):
-    """Lock the socket's row for the rest of the transaction; return its primary key and user key.
+    """Lock the socket's row for the rest of the transaction; return the row.
+
+    The row has ``pk``, ``user_key``, ``window_started`` and ``window_requests``.
 
     The first statement of every transaction here is a write, on purpose. SQLite
     then takes its write lock as the transaction starts and waits for it when it
@@ -143,24 +145,28 @@ def _claim_socket(channel_name):
         raise ProtocolError(
             "That socket is no longer connected: reconnect and use the channel_id of the new connection."
         )
-    return SubscriberSocket.objects.values_list("pk", "user_key").get(channel_name=channel_name)
+    return (
+        SubscriberSocket.objects.filter(channel_name=channel_name)
+        .values_list("pk", "user_key", "window_started", "window_requests", named=True)
+        .get()
+    )
 
 
 def admit(channel_name, user):
-    """Count a request against its socket's rate limit, or refuse it (HTTP 429's meaning).
+    """Let a request through to ``plan``: its user owns the socket, and the socket's rate allows it.
 
-    A transaction of its own, before the request's: a request refused later
-    (an unknown id, say) still counts, so failing requests cannot be sent
-    without limit either. Requests naming another user's socket are refused
-    here and count against nobody.
+    Otherwise raise ``ProtocolError``. A transaction of its own, before the
+    request's: a request refused later (an unknown id, say) still counts, so
+    failing requests cannot be sent without limit either. Requests naming
+    another user's socket are refused here and count against nobody.
     """
     limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
     now = timezone.now()
     with transaction.atomic():
-        socket_id, owner = _claim_socket(channel_name)
-        _check_owner(owner, recipients.normalize(user))
-        sockets = SubscriberSocket.objects.filter(pk=socket_id)
-        started, made = sockets.values_list("window_started", "window_requests").get()
+        socket = _claim_socket(channel_name)
+        _check_owner(socket.user_key, recipients.normalize(user))
+        sockets = SubscriberSocket.objects.filter(pk=socket.pk)
+        started, made = socket.window_started, socket.window_requests
         if started is None or now - started >= timedelta(seconds=1):
             sockets.update(window_started=now, window_requests=1)
         elif made >= limit:
@@ -175,8 +181,8 @@ def admit(channel_name, user):
 def plan(subscription, *, channel_name, operation, action, pk=None, fields=None, user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
-    ``user`` is the user asking; it must be the user who opened the socket,
-    and it is the user the notifications will reach. Must run inside a
+    Runs after ``admit``, which checked that ``user`` opened the socket:
+    ``user`` is also the user the notifications will reach. Must run inside a
     transaction, so a failure after it leaves no record. Raises
     ``ProtocolError`` (and records nothing) when the request is refused.
     """
@@ -185,19 +191,18 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=None,
     if operation not in protocol.OPERATIONS:
         raise ProtocolError(f"Unknown operation {limits.echo(operation)}: use subscribe or unsubscribe.")
     _check_action(action)
-    socket_id, owner = _claim_socket(channel_name)
-    _check_owner(owner, user)
+    socket = _claim_socket(channel_name)
     fields_key = meta.catalog.key_for(fields)
     if pk == "":
         pk = None
     actions = _expand(action, pk)
     key, value = _followed(subscription, operation, action, pk)
     if operation == protocol.UNSUBSCRIBE:
-        return _unsubscribe(socket_id, meta.stream, actions, key, action)
+        return _unsubscribe(socket.pk, meta.stream, actions, key, action)
     _check_permission(subscription, user, actions, value)
     _check_visible(subscription, user, pk, value)
-    audience = owner if meta.per_recipient else ""
-    return _subscribe(socket_id, meta.stream, actions, key, fields_key, audience)
+    audience = socket.user_key if meta.per_recipient else ""
+    return _subscribe(socket.pk, meta.stream, actions, key, fields_key, audience)
 
 
 def _subscribe(socket_id, stream, actions, key, fields_key, audience):

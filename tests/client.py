@@ -87,6 +87,25 @@ def assert_nothing_more(*sockets, quiet=QUIET):
     assert not extra, f"unexpected frames (socket index: frames): {extra}"
 
 
+def still_served(server, socket):
+    """The socket and a brand-new one both still get notifications."""
+    other = Socket(server)
+    try:
+        for sock in (socket, other):
+            subscribe(server, sock, field="groupSubscription", action="CREATE", data=["NAME"])
+        name = unique("g")
+        create_group(server, name)
+        for sock in (socket, other):
+            assert sock.recv() == {
+                "stream": "groups",
+                "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
+            }
+        # Nothing else: no second answer to a bad request, no half-made subscription.
+        assert_nothing_more(socket, other)
+    finally:
+        other.close()
+
+
 def graphql(server, query, session=None):
     """POST a GraphQL document; return the decoded reply.
 

@@ -6,34 +6,12 @@ import pytest
 import requests
 
 from client import (
-    Socket,
-    assert_nothing_more,
-    create_group,
     create_user,
     graphql,
-    subscribe,
+    still_served,
     subscription_request,
     unique,
 )
-
-
-def still_served(server, socket):
-    """The socket and a brand-new one both still get notifications."""
-    other = Socket(server)
-    try:
-        for sock in (socket, other):
-            subscribe(server, sock, field="groupSubscription", action="CREATE", data=["NAME"])
-        name = unique("g")
-        create_group(server, name)
-        for sock in (socket, other):
-            assert sock.recv() == {
-                "stream": "groups",
-                "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
-            }
-        # Nothing else: no second answer to a bad request, no half-made subscription.
-        assert_nothing_more(socket, other)
-    finally:
-        other.close()
 
 
 def refused(server, socket, error, **kwargs):
