@@ -85,15 +85,23 @@ def _deleting(sender, instance, using=None, **kwargs):
 
 
 def _visibility_before_delete(subscription, pk):
-    """Who may hear of the deletion: True/False for a whole stream, or ``{audience: bool}``."""
+    """Who may hear of the deletion: True/False for a whole stream, or ``{audience: user}`` of who may."""
     meta = subscription._meta
     if meta.per_recipient:
         audiences = _targets(meta, protocol.DELETE, pk).values_list("audience", flat=True).distinct()
-        users = recipients.users_for(set(audiences))
-        return {key: subscription.get_queryset(user).filter(pk=pk).exists() for key, user in users.items()}
+        return dict(_allowed(subscription, set(audiences), pk))
     if meta.queryset is None:
         return True
     return subscription.scope().filter(pk=pk).exists()
+
+
+def _allowed(subscription, audiences, pk):
+    """``(audience, user)`` for each of ``audiences`` whose user the rule lets hear of object ``pk``."""
+    return [
+        (key, user)
+        for key, user in recipients.users_for(audiences).items()
+        if subscription.get_queryset(user).filter(pk=pk).exists()
+    ]
 
 
 def _targets(meta, action, pk):
@@ -172,15 +180,11 @@ class Change:
         meta = subscription._meta
         if not meta.per_recipient:
             return [("", None)] if self._in_scope(subscription) else []
-        users = recipients.users_for(audiences)
         if self.action == protocol.DELETE:
-            visible = self.in_scope.get(meta.stream, {})
-            return [(key, user) for key, user in users.items() if visible.get(key)]
-        return [
-            (key, user)
-            for key, user in users.items()
-            if subscription.get_queryset(user).filter(pk=self.pk).exists()
-        ]
+            # Decided before the row went (see _deleting), users included.
+            allowed = self.in_scope.get(meta.stream, {})
+            return [(key, user) for key, user in allowed.items() if key in audiences]
+        return _allowed(subscription, audiences, self.pk)
 
     def _in_scope(self, subscription):
         if self.action == protocol.DELETE:
