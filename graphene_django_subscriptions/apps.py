@@ -26,6 +26,7 @@ class SubscriptionsConfig(AppConfig):
         django_checks.register(checks.check_anonymous_followers, deploy=True)
         django_checks.register(checks.check_socket_origins, deploy=True)
         django_checks.register(checks.check_daphne_installed)
+        django_checks.register(checks.check_redis_read_timeout)
         django_checks.register(checks.check_tables, django_checks.Tags.database)
         autodiscover_modules("subscriptions")
         schema = getattr(settings, "GRAPHENE", {}).get("SCHEMA")

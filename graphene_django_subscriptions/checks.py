@@ -10,6 +10,8 @@ Registered by the app's ``ready()``:
 * ``W004`` (``check --deploy``): anonymous users may follow a Subscription.
 * ``W005`` (``check --deploy``, Channels 4): the WebSocket route to a
   ``GraphqlAPIDemultiplexer`` has no origin check.
+* ``W006`` (Channels 4): the Redis layer on redis-py 8 or later with the
+  client's default read timeout, which kills idle consumers.
 """
 
 import sys
@@ -128,6 +130,50 @@ def check_tables(app_configs=None, **kwargs):
                 )
             )
     return issues
+
+
+#: Seconds channels_redis's layer waits in Redis for a message before it asks again.
+REDIS_BLOCKING_READ = 5
+
+
+def check_redis_read_timeout(app_configs=None, **kwargs):
+    """W006: ``channels_redis.core.RedisChannelLayer`` with a read timeout no longer than its blocking read.
+
+    redis-py 8 gives up on any read after 5 s unless a host says otherwise;
+    the layer's ``receive`` waits 5 s in Redis for a message. An idle socket's
+    consumer then dies at random with "Timeout reading from ...", and its
+    client is disconnected.
+    """
+    if engines.channels_major_version() < 4:
+        return []
+    layer = settings.CHANNEL_LAYERS.get(LAYER_ALIAS, {})
+    if layer.get("BACKEND") != engines.current().REDIS_LAYER:
+        return []
+    try:
+        import redis
+
+        major = int(redis.__version__.split(".")[0])
+    except (ImportError, ValueError):
+        return []
+    default = REDIS_BLOCKING_READ if major >= 8 else None
+    hosts = (layer.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
+    timeouts = [host.get("socket_timeout", default) if isinstance(host, dict) else default for host in hosts]
+    if all(timeout is None or timeout > REDIS_BLOCKING_READ for timeout in timeouts):
+        return []
+    return [
+        Warning(
+            f"CHANNEL_LAYERS[{LAYER_ALIAS!r}] reads from Redis with a timeout of {REDIS_BLOCKING_READ} s "
+            f"or less (redis-py {redis.__version__}'s default unless a host sets socket_timeout), while "
+            f"channels_redis waits up to {REDIS_BLOCKING_READ} s in Redis for each message: consumers of "
+            'idle sockets die at random with "Timeout reading from ..." and their clients are disconnected.',
+            hint=(
+                f"Give each entry of CHANNEL_LAYERS[{LAYER_ALIAS!r}]['CONFIG']['hosts'] as "
+                '{"address": "redis://...", "socket_timeout": None} (or a timeout above '
+                f"{REDIS_BLOCKING_READ} s)."
+            ),
+            id=f"{APP_LABEL}.W006",
+        )
+    ]
 
 
 def _anonymous_may_follow(subscription):

@@ -1,6 +1,9 @@
 """From a saved or deleted model instance to notifications on every matching group.
 
-Notifications leave once the transaction commits (never for a rollback). Each
+The instance is copied when it is saved (``snapshot``), so a notification
+carries what was saved even when the code that saved it changes it again.
+Notifications leave once the transaction commits (never for a rollback),
+through this process's outbox, off the saving request's path. Each
 change is serialized once per stream (on a stream with a per-recipient rule:
 once per recipient user allowed to see it), then cut down to each live field
 selection; the database says which selections and groups have members, so
@@ -9,13 +12,17 @@ reaches the code that saved the object.
 """
 
 import copy
+import datetime
+import decimal
 import logging
+import uuid
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
 from . import engines, groups, protocol, recipients, registry
 from .models import SubscriptionRecord
+from .outbox import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +76,31 @@ def _saved(sender, instance, created, raw=False, using=None, **kwargs):
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
     action = protocol.CREATE if created else protocol.UPDATE
-    _on_commit(Change(sender, instance, action), using)
+    _on_commit(Change(sender, snapshot(instance), action), using)
+
+
+#: Field values that cannot change in place; others (a JSON dict, a list) are copied.
+_IMMUTABLE = (
+    str, bytes, int, float, bool, type(None), decimal.Decimal, uuid.UUID,
+    datetime.date, datetime.time, datetime.timedelta,
+)  # fmt: skip
+
+
+def snapshot(instance):
+    """A copy of ``instance`` as it is now, which later edits of ``instance`` do not reach.
+
+    The field values are copied (mutable ones deeply); related objects Django
+    has cached are shared, as they were when the instance was saved.
+    """
+    copied = copy.copy(instance)
+    copied._state = copy.copy(instance._state)
+    copied._state.fields_cache = dict(instance._state.fields_cache)
+    copied.__dict__.pop("_prefetched_objects_cache", None)
+    for field in instance._meta.concrete_fields:
+        value = copied.__dict__.get(field.attname)
+        if not isinstance(value, _IMMUTABLE):
+            copied.__dict__[field.attname] = copy.deepcopy(value)
+    return copied
 
 
 def _deleting(sender, instance, using=None, **kwargs):
@@ -113,14 +144,13 @@ def _targets(meta, action, pk):
 
 def _deleted(sender, instance, using=None, **kwargs):
     # A copy keeps the primary key, which Django clears once the delete is done.
-    snapshot = copy.copy(instance)
-    change = Change(sender, snapshot, protocol.DELETE, getattr(instance, "_gds_in_scope", {}))
+    change = Change(sender, snapshot(instance), protocol.DELETE, getattr(instance, "_gds_in_scope", {}))
     _on_commit(change, using)
 
 
 def _on_commit(change, using):
     if registry.for_model(change.model):
-        transaction.on_commit(change.deliver, using=using)
+        transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
 
 class Change:
@@ -134,10 +164,15 @@ class Change:
         self.in_scope = in_scope
 
     def deliver(self):
-        """Send this change to every stream of its model; log, never raise."""
+        """Send this change to every stream of its model; return whether anything was sent.
+
+        A stream that fails (its serializer raises, say) is logged and skipped;
+        a failing send to the channel layer raises, for the outbox to report.
+        """
+        messages, first = [], None
         for subscription in registry.for_model(self.model):
             try:
-                self._deliver_to(subscription)
+                found = self._messages_for(subscription)
             except Exception:
                 logger.exception(
                     "Could not notify stream %r of %s of %s pk=%r; the change itself is saved.",
@@ -146,15 +181,25 @@ class Change:
                     self.model.__name__,
                     self.pk,
                 )
+                continue
+            if found and first is None:
+                first = subscription._meta
+            messages.extend(found)
+        if not messages:
+            return False
+        engines.current().send_to_groups(messages)
+        _warn_once_if_unheard(self, first)
+        return True
 
-    def _deliver_to(self, subscription):
+    def _messages_for(self, subscription):
+        """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
         targets = {}  # audience: [(object key, fields key)]
         rows = _targets(meta, self.action, self.pk).values_list("audience", "object_key", "fields_key")
         for audience, object_key, fields_key in rows.distinct():
             targets.setdefault(audience, []).append((object_key, fields_key))
         if not targets:
-            return
+            return []
         messages = []
         for audience, user in self._recipients(subscription, targets):
             data = meta.serializer_class(self.instance, context={"user": user}).data
@@ -167,9 +212,7 @@ class Change:
                     texts[fields_key] = protocol.encode(frame)
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
                 messages.append((group, texts[fields_key]))
-        if messages:
-            engines.current().send_to_groups(messages)
-        _warn_once_if_unheard(self, meta)
+        return messages
 
     def _recipients(self, subscription, audiences):
         """``(audience, user)`` for each audience that may hear of this change.

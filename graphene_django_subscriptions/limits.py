@@ -1,4 +1,4 @@
-"""How much a client may send: the limits, their defaults and the setting that changes them.
+"""How much a client may send, and how long the package waits: the defaults and the setting that changes them.
 
 Set any of them in ``settings.GRAPHENE_DJANGO_SUBSCRIPTIONS``, e.g.
 ``GRAPHENE_DJANGO_SUBSCRIPTIONS = {"MAX_FRAME_CHARS": 16384}``.
@@ -19,6 +19,15 @@ DEFAULTS = {
     "MAX_SUBSCRIPTIONS_PER_SOCKET": 100,
     #: How many subscribe and unsubscribe requests one socket may make in a second.
     "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 20,
+    #: Seconds a socket's row outlives its last renewal (modern engine): the longest a socket whose
+    #: consumer or server died unseen stays recorded. Each process renews its sockets every third of it.
+    "SOCKET_LEASE_SECONDS": 60,
+    #: Seconds a send to the channel layer may take before it counts as an outage.
+    "LAYER_SEND_TIMEOUT": 2.0,
+    #: Changes a process may hold for delivery while the channel layer is slow; beyond, new ones are dropped.
+    "MAX_PENDING_CHANGES": 10000,
+    #: Seconds an exiting process (a management command) waits for its queued notifications to go.
+    "OUTBOX_EXIT_WAIT": 5.0,
 }
 
 #: How many characters of a client's value an error sentence quotes.

@@ -7,6 +7,7 @@ whichever process or request created them.
 """
 
 from django.db import models
+from django.utils import timezone
 
 from .groups import group_name
 from .recipients import ANONYMOUS
@@ -17,6 +18,8 @@ class SubscriberSocket(models.Model):
 
     channel_name = models.CharField(max_length=255, unique=True)
     connected_at = models.DateTimeField(auto_now_add=True)
+    #: When the socket's server last said it is open (see ``sockets``): its lease.
+    renewed_at = models.DateTimeField(default=timezone.now, db_index=True)
     #: The key of the user who opened the socket (see ``recipients.key_for``):
     #: only that user's requests may name it.
     user_key = models.CharField(max_length=255, default=ANONYMOUS, db_index=True)

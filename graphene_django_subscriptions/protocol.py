@@ -32,6 +32,9 @@ STATUS_TOO_MANY = 429
 #: The WebSocket close code of a socket whose user's access ended: the session
 #: it was opened with logged out, or the user was deactivated or deleted.
 CLOSE_ACCESS_ENDED = 4401
+#: The close code of a socket the server forgot while it was open (its lease ran
+#: out while its server stalled): reconnect and subscribe again.
+CLOSE_FORGOTTEN = 4410
 
 
 class ProtocolError(Exception):

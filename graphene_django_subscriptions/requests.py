@@ -6,11 +6,10 @@ run first, and the records and group changes happen in one transaction.
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connections, router, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,13 +18,6 @@ from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
 logger = logging.getLogger(__name__)
-
-#: When this process started. Through a channel layer that lives in one process,
-#: no socket recorded before this can be reached any more.
-PROCESS_STARTED = timezone.now()
-#: Seconds between two sweeps for unreachable sockets in one process.
-SWEEP_INTERVAL = 60
-_next_sweep = 0.0
 
 
 class MembershipChange:
@@ -313,87 +305,3 @@ def run_socket_request(subscription, request, channel_name, user):
         request.stream, request.action, data={"action": action}, request_id=request.request_id
     )
     return change, reply
-
-
-def forget_socket(channel_name):
-    """Drop a closed socket's records; return the groups it was in."""
-    return forget(SubscriberSocket.objects.filter(channel_name=channel_name)).get(channel_name, set())
-
-
-def forget(sockets):
-    """Delete the ``sockets`` queryset and its records in one transaction.
-
-    Returns ``{channel_name: groups}``: the groups each forgotten socket was in.
-    """
-    with transaction.atomic():
-        # Lock first (see _claim_socket): a request naming one of these sockets
-        # either finishes before, and its records are found below, or finds none.
-        if not sockets.update(connected_at=F("connected_at")):
-            return {}
-        forgotten = {name: set() for name in sockets.values_list("channel_name", flat=True)}
-        records = SubscriptionRecord.objects.filter(socket__in=sockets).select_related("socket")
-        for record in records:
-            forgotten[record.socket.channel_name].add(record.group)
-        records.delete()
-        sockets.delete()
-    return forgotten
-
-
-def remember_socket(channel_name, *, user=None, session_key=None, group_expiry=None, process_local=False):
-    """Record a newly connected socket and its user so requests may name it: one insert.
-
-    ``user`` opened the socket (None: anonymous) and ``session_key`` is the
-    session it came with, if any. ``group_expiry`` and ``process_local``
-    describe the channel layer; they let this also forget sockets that no
-    process can reach any more.
-    """
-    try:
-        SubscriberSocket.objects.create(
-            channel_name=channel_name,
-            user_key=recipients.key_for(user),
-            session_key=session_key or "",
-            password_key=recipients.password_key(user),
-        )
-    except DatabaseError:
-        database = connections[router.db_for_write(SubscriberSocket)]
-        if SubscriberSocket._meta.db_table not in database.introspection.table_names():
-            logger.error(
-                "A socket was refused: the table %s does not exist. Run `python manage.py migrate` "
-                "to create graphene_django_subscriptions' tables.",
-                SubscriberSocket._meta.db_table,
-            )
-        raise
-    forget_unreachable_sockets(group_expiry=group_expiry, process_local=process_local)
-
-
-def forget_unreachable_sockets(*, group_expiry=None, process_local=False):
-    """Drop the records of sockets whose server stopped without closing them.
-
-    A socket older than the layer's ``group_expiry`` has lost its group
-    memberships already. On a layer that lives in this process only (the
-    in-memory ones), so has every socket recorded before this process started.
-    Runs at most once every ``SWEEP_INTERVAL`` seconds per process; returns how
-    many sockets it forgot.
-    """
-    global _next_sweep
-    if time.monotonic() < _next_sweep:
-        return 0
-    _next_sweep = time.monotonic() + SWEEP_INTERVAL
-    cutoffs = []
-    if group_expiry:
-        cutoffs.append(timezone.now() - timedelta(seconds=group_expiry))
-    if process_local:
-        cutoffs.append(PROCESS_STARTED)
-    if not cutoffs:
-        return 0
-    stale = SubscriberSocket.objects.filter(connected_at__lt=max(cutoffs))
-    try:
-        forgotten = stale.count()
-        if forgotten:
-            forget(stale)
-            logger.info("Forgot %d socket(s) left by a server that stopped without closing them.", forgotten)
-    except DatabaseError:
-        # Another process may be sweeping the same rows; the next sweep tries again.
-        logger.warning("Could not forget the sockets of stopped servers this time.", exc_info=True)
-        return 0
-    return forgotten

@@ -17,8 +17,9 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import engines, protocol, recipients, requests
+from . import engines, protocol, recipients
 from .models import SubscriberSocket
+from .sockets import forget
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def connect_signals():
 
 def close_sockets(sockets, reason):
     """Forget the ``sockets`` queryset and close each of them; return how many were closed."""
-    closing = requests.forget(sockets)
+    closing = forget(sockets)
     if closing:
         engines.current().close_sockets(closing, protocol.CLOSE_ACCESS_ENDED)
         logger.info("Closed %d socket(s): %s.", len(closing), reason)

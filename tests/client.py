@@ -16,11 +16,12 @@ QUIET = 1.0
 class Socket:
     """A client WebSocket that reads JSON frames."""
 
-    def __init__(self, server, cookie=None, origin=None):
+    def __init__(self, server, cookie=None, origin=None, path=None):
         self.server = server
         # ``cookie`` ("sessionid=...") opens the socket as that session's user. The
         # Origin header is the server's own (as from its page) unless ``origin`` says otherwise.
-        self.conn = websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=cookie, origin=origin)
+        url = server.ws if path is None else f"ws://127.0.0.1:{server.port}{path}"
+        self.conn = websocket.create_connection(url, timeout=TIMEOUT, cookie=cookie, origin=origin)
         self.hello = self.recv()
 
     @property

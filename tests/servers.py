@@ -1,6 +1,7 @@
 """Real server processes for the tests: the engine's own server on a free local port."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,14 +96,23 @@ def listens(pid, port):
 class Server:
     """One server process: ``runserver`` (daphne 1 + workers) on the legacy engine, daphne 4 on the modern one."""
 
-    def __init__(self, env, log_path, asgi_app="testproject.asgi:application", runserver=False, port=None):
+    def __init__(
+        self,
+        env,
+        log_path,
+        asgi_app="testproject.asgi:application",
+        runserver=False,
+        port=None,
+        daphne_args=(),
+    ):
         self.port = port or free_port()
         self.env = env
         self.log_path = Path(log_path)
         if LEGACY or runserver:
             command = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), asgi_app]
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *daphne_args]
+            command.append(asgi_app)
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             command, env=env, cwd=str(CWD), stdout=self._log, stderr=subprocess.STDOUT
@@ -149,4 +159,49 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._log.close()
+
+
+class RedisServer:
+    """A Redis of a test's own, on a free port, that the test may stop (SIGSTOP) as a hung server would."""
+
+    def __init__(self, log_path):
+        self.port = free_port()
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not listens(self.process.pid, self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def hang(self):
+        """Stop answering, without closing any connection."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        self.resume()
+        self.process.terminate()
+        self.process.wait(timeout=10)
         self._log.close()

@@ -155,3 +155,34 @@ def test_a_socket_route_without_an_origin_check_is_a_deployment_warning_on_the_m
         assert "graphene_django_subscriptions.W005" not in stderr
     else:
         assert W005 in stderr
+
+
+def w006(redis_version):
+    return (
+        "?: (graphene_django_subscriptions.W006) CHANNEL_LAYERS['default'] reads from Redis with a timeout "
+        f"of 5 s or less (redis-py {redis_version}'s default unless a host sets socket_timeout), while "
+        "channels_redis waits up to 5 s in Redis for each message: consumers of idle sockets die at random "
+        'with "Timeout reading from ..." and their clients are disconnected.\n'
+        "\tHINT: Give each entry of CHANNEL_LAYERS['default']['CONFIG']['hosts'] as "
+        '{"address": "redis://...", "socket_timeout": None} (or a timeout above 5 s).'
+    )
+
+
+def test_a_redis_host_left_to_redis_py_8s_read_timeout_is_reported_on_the_modern_engine(workdir):
+    plain = environment("testproject.settings_plainredis", workdir / "checks-layer.sqlite3", layer="redis")
+    stderr = django_admin(plain, "check").stderr
+    if LEGACY:
+        assert stderr == ""
+        return
+    import redis
+
+    if int(redis.__version__.split(".")[0]) >= 8:
+        assert stderr == (
+            f"System check identified some issues:\n\nWARNINGS:\n{w006(redis.__version__)}\n\n"
+            "System check identified 1 issue (0 silenced).\n"
+        )
+    else:
+        assert stderr == ""
+    # The example's Redis settings turn the read timeout off: no warning.
+    configured = environment("testproject.settings", workdir / "checks-layer.sqlite3", layer="redis")
+    assert django_admin(configured, "check").stderr == ""

@@ -57,6 +57,17 @@ def test_a_channel_id_far_too_long_is_refused_without_being_echoed(server, socke
     still_served(server, socket)
 
 
+def test_a_truncated_channel_id_is_refused(server, socket):
+    truncated = socket.channel_id[:-3]
+    reply = graphql(server, subscription_request("userSubscription", truncated))
+    assert reply["data"]["userSubscription"]["error"] == (
+        f"channelId {truncated[:40]!r}… ({len(truncated)} characters) was not issued by this server: use the "
+        "channel_id your socket received in its connect frame."
+    )
+    assert socket.drain() == []  # no confirmation: nothing was subscribed
+    still_served(server, socket)
+
+
 def test_a_channel_id_that_is_not_text_is_refused(server, socket):
     # A variable carries what a GraphQL literal may not: a lone surrogate.
     query = (

@@ -2,9 +2,9 @@
 
 import json
 
-from client import Socket, graphql, subscribe, subscription_request
+from client import Socket, graphql, subscribe, subscription_request, wait_for
 from graphene_django_subscriptions import channel_ids
-from servers import Server, django_admin
+from servers import LEGACY, Server, django_admin
 
 RECORDED = (
     "import json; from graphene_django_subscriptions.models import SubscriberSocket; "
@@ -52,7 +52,7 @@ def test_a_restarted_server_forgets_the_sockets_of_the_one_that_crashed(workdir,
         restarted.stop()
 
 
-def test_on_redis_only_sockets_past_the_group_expiry_are_forgotten(workdir, project):
+def _test_on_redis_only_sockets_past_the_group_expiry_are_forgotten(workdir, project):
     # A server of its own (own database, own Redis prefix): on Channels 1 every
     # worker on a layer takes connect messages, so no other server may share it.
     env = project("expiry", layer="redis")
@@ -66,3 +66,32 @@ def test_on_redis_only_sockets_past_the_group_expiry_are_forgotten(workdir, proj
         sock.close()
     finally:
         server.stop()
+
+
+def _test_on_redis_sockets_whose_lease_nobody_renews_are_forgotten_and_live_ones_kept(workdir, project):
+    env = project("lease", layer="redis")
+    env["GDS_LIMITS"] = json.dumps({"SOCKET_LEASE_SECONDS": 3})
+    django_admin(env, "shell", "-c", LEFT_BEHIND)
+    server = Server(env, workdir / "lease.log")
+    try:
+        sock = Socket(server)
+        # Both rows were left by no live server: nobody renews them, so after the
+        # lease (3 s here) they go, whatever their age; the live socket's row stays.
+        live = channel_ids.resolve(sock.channel_id)
+        wait_for(lambda: recorded(env) == [live], timeout=15)
+        subscribe(server, sock, action="CREATE")
+        sock.close()
+    finally:
+        server.stop()
+
+
+# Channels 1 tells the application nothing of a live socket between its messages, so
+# the legacy engine holds no leases and only a layer's group_expiry proves a socket gone.
+if LEGACY:
+    test_on_redis_only_sockets_past_the_group_expiry_are_forgotten = (
+        _test_on_redis_only_sockets_past_the_group_expiry_are_forgotten
+    )
+else:
+    test_on_redis_sockets_whose_lease_nobody_renews_are_forgotten_and_live_ones_kept = (
+        _test_on_redis_sockets_whose_lease_nobody_renews_are_forgotten_and_live_ones_kept
+    )

@@ -93,9 +93,11 @@ else:
         }
     }
     if LAYER == "redis":
+        # redis-py 8 would give up reading after 5 s, as long as the layer's
+        # blocking wait for a message: idle consumers would die (check W006).
         CHANNEL_LAYERS["default"] = {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 5000},
         }
     elif LAYER == "pubsub":
         CHANNEL_LAYERS["default"] = {

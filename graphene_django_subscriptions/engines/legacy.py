@@ -16,7 +16,7 @@ from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .. import channel_ids, dispatch, protocol, requests
+from .. import channel_ids, dispatch, protocol, requests, sockets
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def layer_is_process_local():
 def send_to_groups(messages):
     """Send ``(group, text)`` pairs."""
     for group, text in messages:
-        Group(group).send({"text": text})
+        Group(group).send({"text": text}, immediately=True)
 
 
 def apply_change(channel_name, change, text):
@@ -191,14 +191,19 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
         dispatch.socket_connected()
         name = message.reply_channel.name
         layer = message.channel_layer.channel_layer
-        requests.remember_socket(
+        sockets.remember(
             name,
             user=message.user,
             session_key=message.http_session.session_key if message.http_session else None,
+        )
+        stale = sockets.forget_unreachable(
             group_expiry=getattr(layer, "group_expiry", None),
             # asgiref's in-memory layer: runserver's daphne and workers share one process.
             process_local=type(layer).__module__ == "asgiref.inmemory",
         )
+        for stale_name, groups in stale.items():
+            for group in groups:
+                Group(group).discard(stale_name)
         frame = protocol.connect_frame(channel_ids.issue(name))
         message.reply_channel.send({"accept": True, "text": protocol.encode(frame)})
 
@@ -215,5 +220,5 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
     def disconnect(self, message, **kwargs):
         """Leave every group the socket joined, however it joined them."""
         name = message.reply_channel.name
-        for group in requests.forget_socket(name):
+        for group in sockets.forget_one(name):
             Group(group).discard(name)

@@ -4,16 +4,22 @@ A socket's own consumer joins and leaves groups, whichever process served
 the subscribe request: the request sends it a ``gds.change`` message. That is
 what lets the Redis PubSub layer (which refuses ``group_add`` for another
 process's channel) work, and keeps the consumer in charge of its groups.
+
+Each server process keeps a heartbeat task: it renews the lease of the
+process's open sockets, forgets the sockets whose consumer ended before its
+``disconnect()`` was done (daphne kills consumers that take too long to
+close), and forgets sockets of any process whose lease ran out.
 """
 
+import asyncio
 import logging
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .. import channel_ids, dispatch, protocol, requests
+from .. import channel_ids, dispatch, limits, protocol, requests, sockets
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
@@ -33,15 +39,35 @@ def layer_is_process_local():
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
-def send_to_groups(messages):
-    """Send ``(group, text)`` pairs.
+#: The event loop of this process's server, once a socket has connected to it.
+_server_loop = None
 
-    Call it from synchronous code that runs under ``sync_to_async`` (a view, a
-    consumer's database call) or in a process of its own (a management command).
-    With the in-memory layer, a bare ``threading.Thread`` cannot wake the
-    server's event loop reliably: send from such a thread only on Redis layers.
+
+def _run(coroutine):
+    """Run ``coroutine`` from synchronous code, within ``LAYER_SEND_TIMEOUT`` (else ``TimeoutError``).
+
+    It runs on the server's event loop when this process serves sockets: the
+    in-memory layer's queues belong to that loop, and a Redis layer's
+    connections are shared with the consumers there. Elsewhere (a management
+    command) it runs on a loop the calling thread keeps, which also works while
+    the process exits (``async_to_sync`` needs a thread pool that is shut by then).
+    Never call it on the server's loop.
     """
-    async_to_sync(_send_to_groups)(get_channel_layer(), messages)
+    bounded = asyncio.wait_for(coroutine, limits.get("LAYER_SEND_TIMEOUT"))
+    if _server_loop is not None and _server_loop.is_running():
+        return asyncio.run_coroutine_threadsafe(bounded, _server_loop).result()
+    loop = getattr(_thread_loops, "loop", None)
+    if loop is None:
+        loop = _thread_loops.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(bounded)
+
+
+_thread_loops = threading.local()
+
+
+def send_to_groups(messages):
+    """Send ``(group, text)`` pairs (from synchronous code, off the server's event loop)."""
+    _run(_send_to_groups(get_channel_layer(), messages))
 
 
 async def _send_to_groups(layer, messages):
@@ -52,7 +78,7 @@ async def _send_to_groups(layer, messages):
 def apply_change(channel_name, change, text):
     """Ask the socket's consumer to leave and join groups, then send it ``text``."""
     message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
-    async_to_sync(get_channel_layer().send)(channel_name, message)
+    _run(get_channel_layer().send(channel_name, message))
 
 
 def close_sockets(closing, code):
@@ -60,12 +86,67 @@ def close_sockets(closing, code):
 
     ``closing`` maps channel names to the groups each socket was in.
     """
-    async_to_sync(_close_sockets)(get_channel_layer(), closing, code)
+    _run(_close_sockets(get_channel_layer(), closing, code))
 
 
 async def _close_sockets(layer, closing, code):
     for channel_name, groups in closing.items():
         await layer.send(channel_name, {"type": CLOSE, "code": code, "leave": sorted(groups)})
+
+
+#: This process's open sockets: channel name to consumer.
+_open = {}
+#: Sockets whose consumer ended before its disconnect() was done: channel name to the groups it knew.
+_orphans = {}
+_heartbeat = None
+
+
+def _start_heartbeat(layer):
+    global _heartbeat, _server_loop
+    _server_loop = asyncio.get_running_loop()
+    if _heartbeat is None or _heartbeat.done():
+        _heartbeat = _server_loop.create_task(_beat(layer))
+
+
+async def _beat(layer):
+    while True:
+        await asyncio.sleep(sockets.lease_interval())
+        try:
+            await _beat_once(layer)
+        except Exception:
+            logger.exception("The socket heartbeat failed this time; it runs again shortly.")
+
+
+async def _beat_once(layer):
+    """Renew this process's leases, forget its orphans and every expired socket, leave their groups."""
+    orphans = dict(_orphans)
+    _orphans.clear()
+    try:
+        gone, forgotten = await database_sync_to_async(_renew_and_sweep)(list(_open), list(orphans))
+    except Exception:
+        _orphans.update(orphans)  # the next beat tries again
+        raise
+    for name, groups in orphans.items():
+        forgotten.setdefault(name, set()).update(groups)
+    await _leave(layer, forgotten)
+    for name in gone:
+        consumer = _open.get(name)
+        if consumer is not None:
+            logger.warning("Socket %s was forgotten while open (its lease ran out); closing it.", name)
+            await consumer.close(code=protocol.CLOSE_FORGOTTEN)
+
+
+def _renew_and_sweep(open_names, orphan_names):
+    gone = sockets.renew(open_names)
+    forgotten = sockets.forget_named(orphan_names)
+    forgotten.update(sockets.forget_expired())
+    return gone, forgotten
+
+
+async def _leave(layer, forgotten):
+    for name, groups in forgotten.items():
+        for group in groups:
+            await layer.group_discard(group, name)
 
 
 class SubscriptionBinding:
@@ -119,6 +200,12 @@ def binding_for(subscription):
     return binding
 
 
+def _remember(channel_name, *, user, session_key, process_local):
+    """Record the socket; return the sockets the connect-time sweep forgot, with their groups."""
+    sockets.remember(channel_name, user=user, session_key=session_key)
+    return sockets.forget_unreachable(process_local=process_local)
+
+
 class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
     """The WebSocket consumer: issues channel ids and routes stream frames to bindings.
 
@@ -132,6 +219,17 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         check_consumers(cls, _is_binding)
+
+    async def __call__(self, scope, receive, send):
+        self._groups = set()
+        self._recorded = False
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when daphne kills the consumer mid-disconnect: the heartbeat then
+            # forgets the socket and leaves the groups this consumer knew.
+            if _open.pop(getattr(self, "channel_name", None), None) is self and self._recorded:
+                _orphans[self.channel_name] = set(self._groups)
 
     async def dispatch(self, message):
         # Channels hops to a thread to close stale database connections before
@@ -159,14 +257,17 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             return
         await self.accept()
         dispatch.socket_connected()
+        _start_heartbeat(self.channel_layer)
         session = self.scope.get("session")
-        await database_sync_to_async(requests.remember_socket)(
+        _open[self.channel_name] = self
+        self._recorded = True
+        stale = await database_sync_to_async(_remember)(
             self.channel_name,
             user=self.scope.get("user"),
             session_key=getattr(session, "session_key", None),
-            group_expiry=getattr(self.channel_layer, "group_expiry", None),
             process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
         )
+        await _leave(self.channel_layer, stale)
         frame = protocol.connect_frame(channel_ids.issue(self.channel_name))
         await self.send_frame(frame)
 
@@ -181,18 +282,20 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         """Leave every group the socket joined, however it joined them."""
-        if self.channel_layer is None:
+        if self.channel_layer is None or not self._recorded:
             return
-        names = await database_sync_to_async(requests.forget_socket)(self.channel_name)
-        for group in names:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
+        await self.change_groups([], groups | self._groups)
+        self._recorded = False
 
     async def change_groups(self, join, leave):
         """Leave then join channel-layer groups."""
         for group in leave:
             await self.channel_layer.group_discard(group, self.channel_name)
+            self._groups.discard(group)
         for group in join:
             await self.channel_layer.group_add(group, self.channel_name)
+            self._groups.add(group)
 
     async def send_frame(self, frame):
         """Send one protocol frame."""

@@ -12,13 +12,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from .consumers import TestDemultiplexer  # noqa: E402
+from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("subscriptions/", TestDemultiplexer.as_asgi())]))
+            AuthMiddlewareStack(
+                URLRouter(
+                    [
+                        path("subscriptions/", TestDemultiplexer.as_asgi()),
+                        path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
+                    ]
+                )
+            )
         ),
     }
 )

@@ -1,5 +1,7 @@
 """A demultiplexer serving every stream, the test ones included."""
 
+import asyncio
+
 from example.consumers import CustomAppDemultiplexer
 
 from .streams import (
@@ -22,3 +24,11 @@ class TestDemultiplexer(CustomAppDemultiplexer):
         owned=OwnedSubscription.get_binding().consumer,
         **{"own-row": OwnRowSubscription.get_binding().consumer},
     )
+
+
+class SlowToCloseDemultiplexer(TestDemultiplexer):
+    """Takes 30 s to close (modern engine): daphne kills it first when its close timeout is shorter."""
+
+    async def disconnect(self, code):
+        await asyncio.sleep(30)
+        await super().disconnect(code)

@@ -22,7 +22,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
-        "graphene_django_subscriptions": {"handlers": ["console"], "level": "INFO"},
+        # Not also through daphne's root handler: each line once, so tests can count them.
+        "graphene_django_subscriptions": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 SESSION_ENGINE = os.environ.get("GDS_SESSION_ENGINE", "django.contrib.sessions.backends.db")

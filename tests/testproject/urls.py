@@ -22,6 +22,7 @@ urlpatterns = example_urlpatterns + [
     path("testing/logout/", views.logout),
     path("testing/password/", views.change_password),
     path("testing/user/<int:pk>/deactivate-quietly/", views.deactivate_quietly),
+    path("testing/edit-after-save/", views.edit_after_save),
 ]
 
 if not LEGACY:

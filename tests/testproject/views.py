@@ -142,3 +142,15 @@ def logout(request):
     """Log the client's session out, through Django's ``logout()``."""
     auth_logout(request)
     return JsonResponse({"logged_out": True})
+
+
+@csrf_exempt
+def edit_after_save(request):
+    """Save a user (a new one, or ``pk``) in a transaction, then change it in memory before the commit."""
+    body = _body(request)
+    with transaction.atomic():
+        user = User.objects.get(pk=body["pk"]) if "pk" in body else User(username=body["username"])
+        user.first_name = "committed"
+        user.save()
+        user.first_name = "never-saved"
+    return JsonResponse({"id": user.pk})

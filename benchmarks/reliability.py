@@ -1,0 +1,195 @@
+"""Reliability figures: churn, mass abort, a hung Redis, a soak and fuzzing, against real servers.
+
+The suite runs small versions of each check (tests/test_faults.py and
+tests/test_fuzz.py); this script runs them at full size and prints one table:
+
+* churn: connect, subscribe (half over HTTP, half over the socket), leave (half
+  close cleanly, half drop the TCP connection), 16 at a time, after a warm-up
+  of a fifth as many cycles; then the rows, records and Redis group places
+  left, and how much the server's memory grew;
+* mass abort: that many subscribed sockets drop their connections at once;
+  then how long until nothing of them is left (bounded by the socket lease);
+* outage: a Redis of its own stops answering (SIGSTOP) while a followed user is
+  saved over HTTP; the slowest save during it against the usual save, and how
+  soon a new change reaches the socket that stayed open once Redis answers;
+* soak: sockets follow a few users that change at a steady rate; every
+  notification must arrive once, in commit order per user;
+* fuzz: tests/test_fuzz.py with more examples (socket frames and HTTP
+  subscription arguments): any failure or crash counts as unhandled.
+
+"Unhandled" counts tracebacks in the servers' logs (and fuzz failures). Run
+it inside the modern engine's environment: ``tox -e bench-reliability``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "example_project")]
+# The checks read channel names out of channel ids: this process needs the test project's settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+os.environ.setdefault("GDS_DATABASE", ":memory:")
+
+import django  # noqa: E402
+
+django.setup()
+
+import databases  # noqa: E402
+from reliability import churn, mass_abort, outage, rss_kib, soak  # noqa: E402
+from servers import ENGINE, RedisServer, Server, django_admin, environment  # noqa: E402
+
+REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def tracebacks(server):
+    return server.log().count("Traceback")
+
+
+def project(made, name, redis_url, layer="redis", limits=None):
+    env = environment(
+        "testproject.settings",
+        made.new(name),
+        layer=layer,
+        redis_url=redis_url,
+        redis_prefix=databases.redis_prefix(name),
+    )
+    if limits:
+        env["GDS_LIMITS"] = json.dumps(limits)
+    django_admin(env, "migrate", "--noinput")
+    return env
+
+
+def fuzz(workdir, examples):
+    """Run the fuzz tests with ``examples`` examples each; return (tests, failed)."""
+    report = workdir / "fuzz.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider"]
+        + [f"--basetemp={workdir / 'fuzz'}", f"--junitxml={report}"],
+        cwd=str(ROOT),
+        env=dict(os.environ, GDS_FUZZ_EXAMPLES=str(examples)),
+        stdout=subprocess.DEVNULL,
+    )
+    suite = ET.parse(report).getroot().find("testsuite")
+    return int(suite.get("tests")), int(suite.get("failures")) + int(suite.get("errors"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument("--abort", type=int, default=1000)
+    parser.add_argument("--outage", type=float, default=20, help="seconds Redis stays hung")
+    parser.add_argument("--soak-sockets", type=int, default=300)
+    parser.add_argument("--soak-rate", type=int, default=20, help="changes a second")
+    parser.add_argument("--soak-seconds", type=int, default=60)
+    parser.add_argument("--fuzz", type=int, default=1000, help="examples per fuzz test")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        made = databases.Databases(workdir)
+        server = Server(project(made, "reliability", REDIS_URL), workdir / "server.log")
+        try:
+            churn(server, max(args.cycles // 5, 1), REDIS_URL)  # warm-up: imports, caches, pools
+            rss_before = rss_kib(server)
+            figures = churn(server, args.cycles, REDIS_URL)
+            rows.append(
+                (
+                    "churn",
+                    f"{args.cycles} cycles, half aborted",
+                    f"{figures['cycles']} survived, {figures['cycles/s']:.0f}/s, "
+                    f"RSS {(rss_kib(server) - rss_before) / 1024:+.1f} MiB",
+                    "-",
+                    "-",
+                    figures["rows left"],
+                    figures["places left"],
+                    tracebacks(server),
+                )
+            )
+            figures = mass_abort(server, args.abort, REDIS_URL, bound=200)
+            rows.append(
+                (
+                    "mass abort",
+                    f"{args.abort} sockets drop at once",
+                    f"forgotten after {figures['forgotten after (s)']:.1f} s",
+                    "-",
+                    "-",
+                    figures["rows left"],
+                    figures["places left"],
+                    tracebacks(server),
+                )
+            )
+            figures = soak(server, args.soak_sockets, args.soak_rate, args.soak_seconds)
+            rows.append(
+                (
+                    "soak",
+                    f"{args.soak_sockets} sockets, {args.soak_rate} changes/s, {args.soak_seconds} s",
+                    f"{figures['notifications']} notifications at {figures['changes/s']:.1f} changes/s, "
+                    f"{figures['out of order']} out of order",
+                    figures["lost"],
+                    figures["duplicated"],
+                    "-",
+                    "-",
+                    tracebacks(server),
+                )
+            )
+        finally:
+            server.stop()
+
+        redis = RedisServer(workdir / "hung-redis.log")
+        server = Server(project(made, "outage", redis.url), workdir / "outage.log")
+        try:
+            figures = outage(server, redis, args.outage)
+            flowing = figures["flowing again after (s)"]
+            rows.append(
+                (
+                    "outage",
+                    f"Redis hung {args.outage:.0f} s, {figures['saves']} saves",
+                    f"slowest save {figures['slowest save during (ms)']:.0f} ms "
+                    f"({figures['slowest save during (ms)'] / figures['save before (ms)']:.1f}x usual); "
+                    + (
+                        f"flowing again after {flowing:.1f} s"
+                        if flowing is not None
+                        else "never flowing again"
+                    ),
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    tracebacks(server),
+                )
+            )
+        finally:
+            server.stop()
+            redis.stop()
+        made.drop_all()
+        databases.forget_redis_keys(REDIS_URL)
+
+        tests, failed = fuzz(workdir, args.fuzz)
+        rows.append(
+            (
+                "fuzz",
+                f"{tests} x {args.fuzz} hostile inputs",
+                f"{tests - failed} of {tests} properties held",
+                "-",
+                "-",
+                "-",
+                "-",
+                failed,
+            )
+        )
+
+    print(f"engine: {ENGINE}, Redis channel layer, database: {databases.KIND}")
+    header = ("check", "load", "held", "lost", "duplicated", "rows left", "places left", "unhandled")
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    for row in [header] + rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+if __name__ == "__main__":
+    main()

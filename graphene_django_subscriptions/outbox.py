@@ -1,0 +1,123 @@
+"""Committed changes leave the saving code at once; one thread per process delivers them, in order.
+
+The request (or command) that saved an object only puts the change in this
+process's outbox: the lookup of live groups, the serialization and the sends
+to the channel layer happen on the outbox's thread. So a slow or dead channel
+layer never holds a ``save()`` up. A send that takes longer than
+``LAYER_SEND_TIMEOUT`` starts an outage, logged once, with a second line when
+the layer answers again; the changes saved meanwhile stay saved, and new ones
+flow as soon as it answers. A process that exits waits up to
+``OUTBOX_EXIT_WAIT`` seconds for its outbox to empty.
+"""
+
+import atexit
+import logging
+import queue
+import threading
+import time
+
+from django.db import close_old_connections
+
+from . import limits
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox:
+    """A bounded queue of deliveries and the thread that runs them, oldest first."""
+
+    def __init__(self):
+        self._queue = None
+        self._lock = threading.Lock()
+        self._outage_started = None
+        self._missed = 0
+
+    def put(self, delivery):
+        """Queue ``delivery`` (a callable that sends one change); never blocks."""
+        with self._lock:
+            if self._queue is None:
+                self._start()
+        try:
+            self._queue.put_nowait(delivery)
+        except queue.Full:
+            self._missed += 1
+            self._begin_outage(f"{self._queue.maxsize} changes wait in the outbox; new ones are dropped")
+
+    def flush(self, timeout):
+        """Wait up to ``timeout`` seconds for every queued delivery to be done; return whether they were."""
+        if self._queue is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _start(self):
+        self._queue = queue.Queue(maxsize=limits.get("MAX_PENDING_CHANGES"))
+        threading.Thread(target=self._run, name="graphene-django-subscriptions outbox", daemon=True).start()
+        atexit.register(self._flush_at_exit)
+
+    def _run(self):
+        while True:
+            delivery = self._queue.get()
+            try:
+                self._deliver(delivery)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, delivery):
+        # A long-lived thread keeps its database connection: drop it when it is stale.
+        close_old_connections()
+        bound = limits.get("LAYER_SEND_TIMEOUT")
+        # The timer reports a send that hangs (a layer that stopped answering) while it hangs.
+        watchdog = threading.Timer(bound, self._begin_outage, (f"no answer within {bound} s",))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            sent = delivery()
+        except Exception as exc:
+            # Timeouts, refused connections: the layer's fault, not the change's.
+            self._missed += 1
+            self._begin_outage(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            return
+        finally:
+            watchdog.cancel()
+        if sent:
+            self._end_outage()
+
+    def _begin_outage(self, reason):
+        with self._lock:
+            if self._outage_started is not None:
+                return
+            self._outage_started = time.monotonic()
+        logger.error(
+            "Notifications are not getting through to the channel layer (%s). The changes are saved; "
+            "subscribers miss them until the layer answers again. Logged once per outage.",
+            reason,
+        )
+
+    def _end_outage(self):
+        with self._lock:
+            if self._outage_started is None:
+                return
+            lasted, missed = time.monotonic() - self._outage_started, self._missed
+            self._outage_started, self._missed = None, 0
+        logger.warning(
+            "The channel layer takes notifications again, after %.1f s; about %d change(s) reached no "
+            "subscriber meanwhile.",
+            lasted,
+            missed,
+        )
+
+    def _flush_at_exit(self):
+        wait = limits.get("OUTBOX_EXIT_WAIT")
+        if not self.flush(wait):
+            logger.error(
+                "Exiting with notifications still queued after waiting %s s; they are dropped.", wait
+            )
+
+
+#: This process's outbox.
+outbox = Outbox()
