@@ -19,7 +19,9 @@ class SubscriptionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from . import checks, revocation
+        from . import checks, engines, revocation, transport
+
+        transport.install(engines.current())
 
         revocation.connect_signals()
         django_checks.register(checks.check_channel_layer, deploy=True)

@@ -20,7 +20,7 @@ import uuid
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import engines, groups, protocol, recipients, registry
+from . import groups, protocol, recipients, registry, transport
 from .models import SubscriptionRecord
 from .outbox import outbox
 
@@ -49,8 +49,7 @@ def _warn_once_if_unheard(change, meta):
     if _serves_sockets or not _unheard_warning_due:
         return
     _unheard_warning_due = False
-    engine = engines.current()
-    if engine.layer_is_process_local():
+    if transport.layer_is_process_local():
         logger.warning(
             "A notification (stream %r, %s of %s pk=%r) reached nobody in this process: no socket has "
             "connected to this process, and the in-memory channel layer only delivers to sockets of the "
@@ -60,7 +59,7 @@ def _warn_once_if_unheard(change, meta):
             change.action,
             meta.model_label,
             change.pk,
-            engine.REDIS_LAYER,
+            transport.redis_layer(),
         )
 
 
@@ -187,7 +186,7 @@ class Change:
             messages.extend(found)
         if not messages:
             return False
-        engines.current().send_to_groups(messages)
+        transport.send_to_groups(messages)
         _warn_once_if_unheard(self, first)
         return True
 

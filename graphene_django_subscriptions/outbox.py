@@ -10,7 +10,9 @@ flow as soon as it answers. A process that exits waits up to
 ``OUTBOX_EXIT_WAIT`` seconds for its outbox to empty.
 """
 
+import asyncio
 import atexit
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -22,6 +24,9 @@ from . import limits
 
 logger = logging.getLogger(__name__)
 
+#: What an engine raises for a send that took longer than ``LAYER_SEND_TIMEOUT``.
+TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
+
 
 class Outbox:
     """A bounded queue of deliveries and the thread that runs them, oldest first."""
@@ -31,6 +36,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._outage_started = None
         self._missed = 0
+        self._sending_since = None
 
     def put(self, delivery):
         """Queue ``delivery`` (a callable that sends one change); never blocks."""
@@ -56,7 +62,10 @@ class Outbox:
 
     def _start(self):
         self._queue = queue.Queue(maxsize=limits.get("MAX_PENDING_CHANGES"))
-        threading.Thread(target=self._run, name="graphene-django-subscriptions outbox", daemon=True).start()
+        # Both threads start now: Python 3.12 starts no thread while the interpreter
+        # exits, and the exit flush below may be the first to deliver.
+        for target, name in ((self._run, "outbox"), (self._watch, "outbox watchdog")):
+            threading.Thread(target=target, name=f"graphene-django-subscriptions {name}", daemon=True).start()
         atexit.register(self._flush_at_exit)
 
     def _run(self):
@@ -64,28 +73,38 @@ class Outbox:
             delivery = self._queue.get()
             try:
                 self._deliver(delivery)
+            except Exception:  # the thread must outlive any one change
+                logger.exception("A change could not be delivered; the next ones still are.")
             finally:
                 self._queue.task_done()
 
     def _deliver(self, delivery):
         # A long-lived thread keeps its database connection: drop it when it is stale.
         close_old_connections()
-        bound = limits.get("LAYER_SEND_TIMEOUT")
-        # The timer reports a send that hangs (a layer that stopped answering) while it hangs.
-        watchdog = threading.Timer(bound, self._begin_outage, (f"no answer within {bound} s",))
-        watchdog.daemon = True
-        watchdog.start()
+        self._sending_since = time.monotonic()
         try:
             sent = delivery()
         except Exception as exc:
             # Timeouts, refused connections: the layer's fault, not the change's.
             self._missed += 1
-            self._begin_outage(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            if isinstance(exc, TIMEOUTS):
+                self._begin_outage(f"no answer within {limits.get('LAYER_SEND_TIMEOUT')} s")
+            else:
+                self._begin_outage(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             return
         finally:
-            watchdog.cancel()
+            self._sending_since = None
         if sent:
             self._end_outage()
+
+    def _watch(self):
+        """Report a send that hangs (a layer that stopped answering) while it hangs."""
+        bound = limits.get("LAYER_SEND_TIMEOUT")
+        while True:
+            time.sleep(bound / 10)
+            since = self._sending_since
+            if since is not None and time.monotonic() - since > bound:
+                self._begin_outage(f"no answer within {bound} s")
 
     def _begin_outage(self, reason):
         with self._lock:

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import channel_ids, engines, groups, limits, protocol, recipients
+from . import channel_ids, groups, limits, protocol, recipients, transport
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
@@ -260,7 +260,7 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
                 fields=fields,
                 user=user,
             )
-            engines.current().apply_change(channel_name, change, protocol.encode(frame))
+            transport.apply_change(channel_name, change, protocol.encode(frame))
     except ProtocolError as error:
         return str(error)
     except Exception:

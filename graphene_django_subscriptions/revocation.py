@@ -17,7 +17,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import engines, protocol, recipients
+from . import protocol, recipients, transport
 from .models import SubscriberSocket
 from .sockets import forget
 
@@ -41,7 +41,7 @@ def close_sockets(sockets, reason):
     """Forget the ``sockets`` queryset and close each of them; return how many were closed."""
     closing = forget(sockets)
     if closing:
-        engines.current().close_sockets(closing, protocol.CLOSE_ACCESS_ENDED)
+        transport.close_sockets(closing, protocol.CLOSE_ACCESS_ENDED)
         logger.info("Closed %d socket(s): %s.", len(closing), reason)
     return len(closing)
 

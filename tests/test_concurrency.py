@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from django.core import signing
 
 from client import (
     TIMEOUT,
@@ -22,8 +21,7 @@ from client import (
     unique,
     update_user,
 )
-from graphene_django_subscriptions import channel_ids
-from servers import django_admin
+from leftovers import memberships, recorded
 
 SOCKETS = 200
 IN_FLIGHT = 32
@@ -34,25 +32,11 @@ FIELDS = ["ID", "FIRST_NAME"]
 CONFIRMED = {"action": "update", "operation": "subscribe", "ok": True, "stream": "users", "error": None}
 UNSUBSCRIBED = dict(CONFIRMED, operation="unsubscribe")
 
-ROWS = """
-import json
-from graphene_django_subscriptions.models import SubscriberSocket, SubscriptionRecord
-names = json.loads({names!r})
-print(json.dumps([
-    SubscriberSocket.objects.filter(channel_name__in=names).count(),
-    SubscriptionRecord.objects.filter(socket__channel_name__in=names).count(),
-]))
-"""
-
 
 def concurrently(function, items, workers=IN_FLIGHT):
     """``function`` over ``items``, ``workers`` at a time; the results in order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(function, items))
-
-
-def channel_name(sock):
-    return signing.loads(sock.channel_id, salt=channel_ids.SALT)
 
 
 def notification(pk, first_name):
@@ -116,19 +100,6 @@ def request(server, sock, index, operation, pk, session):
 
 def read_frames(sock, count):
     return [sock.recv(timeout=TIMEOUT * 3) for _ in range(count)]
-
-
-def recorded(server, sockets):
-    """(socket rows, subscription rows) the database keeps for ``sockets``."""
-    names = json.dumps([channel_name(sock) for sock in sockets])
-    output = django_admin(server.env, "shell", "-c", ROWS.format(names=names)).stdout
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def memberships(server, sockets):
-    names = {channel_name(sock) for sock in sockets}
-    groups = requests.get(f"{server.http}/testing/groups/", timeout=TIMEOUT).json()
-    return {group: sorted(names & set(members)) for group, members in groups.items() if names & set(members)}
 
 
 def server_errors(server, since):
@@ -239,11 +210,11 @@ def test_half_the_crowd_leaves_at_once_while_changes_keep_coming(server):
         assert [index for index, frames in enumerate(received) if frames != expected] == []
         assert_nothing_more(*staying, quiet=1.5)
         # Those that left are forgotten: no rows, no group memberships.
-        _wait_for(lambda: recorded(server, leaving) == [0, 0] and memberships(server, leaving) == {})
+        _wait_for(lambda: recorded(server.env, leaving) == [0, 0] and memberships(server, leaving) == {})
         assert server_errors(server, since) == []
     finally:
         concurrently(lambda sock: sock.close(), sockets)
-    _wait_for(lambda: recorded(server, sockets) == [0, 0] and memberships(server, sockets) == {})
+    _wait_for(lambda: recorded(server.env, sockets) == [0, 0] and memberships(server, sockets) == {})
 
 
 def _first_that_is_not_a_notification(sock):

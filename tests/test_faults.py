@@ -45,9 +45,10 @@ def test_a_notification_carries_the_object_as_saved_not_as_changed_after_the_sav
 
 
 def test_a_crowd_that_aborts_at_once_leaves_no_row_and_no_membership(server):
+    since = len(server.log())  # the shared server logs other tests' deliberate failures
     figures = mass_abort(server, 200)
     assert (figures["rows left"], figures["places left"]) == (0, 0), figures
-    assert "Traceback" not in server.log()
+    assert "Traceback" not in server.log()[since:]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,9 @@ Every engine module offers the same few names:
 * ``GraphqlAPIDemultiplexer``: the WebSocket consumer;
 * ``layer_is_process_local()``: whether the channel layer reaches this process only;
 * ``REDIS_LAYER``: the layer that reaches every process, to name in advice.
+
+The core never imports this package: the app's ``ready()`` hands the current
+engine to ``transport``, through which the core sends.
 """
 
 from functools import lru_cache

@@ -14,6 +14,7 @@ close), and forgets sockets of any process whose lease ran out.
 import asyncio
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -59,10 +60,27 @@ def _run(coroutine):
     loop = getattr(_thread_loops, "loop", None)
     if loop is None:
         loop = _thread_loops.loop = asyncio.new_event_loop()
+        loop.set_default_executor(_InlineExecutor())
     return loop.run_until_complete(bounded)
 
 
 _thread_loops = threading.local()
+
+
+class _InlineExecutor(ThreadPoolExecutor):
+    """Runs each call at once in the calling thread (a name lookup for the layer's host, say).
+
+    That thread may block; and Python 3.12 starts no thread while the
+    interpreter exits, which is when a command's last notifications go.
+    """
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 def send_to_groups(messages):
