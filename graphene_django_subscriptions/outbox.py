@@ -18,12 +18,14 @@ import queue
 import threading
 import time
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from . import limits
 
 logger = logging.getLogger(__name__)
 
+#: Seconds without a change after which the outbox's thread closes its database connections.
+IDLE_SECONDS = 1.0
 #: What an engine raises for a send that took longer than ``LAYER_SEND_TIMEOUT``.
 TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
 
@@ -70,7 +72,13 @@ class Outbox:
 
     def _run(self):
         while True:
-            delivery = self._queue.get()
+            try:
+                delivery = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                # Idle: hold no database connection. Busy: keep it, since opening one
+                # per change would cost more than many deliveries.
+                connections.close_all()
+                delivery = self._queue.get()
             try:
                 self._deliver(delivery)
             except Exception:  # the thread must outlive any one change
@@ -79,13 +87,12 @@ class Outbox:
                 self._queue.task_done()
 
     def _deliver(self, delivery):
-        # A long-lived thread keeps its database connection: drop it when it is stale.
-        close_old_connections()
         self._sending_since = time.monotonic()
         try:
             sent = delivery()
         except Exception as exc:
             # Timeouts, refused connections: the layer's fault, not the change's.
+            close_old_connections()  # a database connection that broke is not used again
             self._missed += 1
             if isinstance(exc, TIMEOUTS):
                 self._begin_outage(f"no answer within {limits.get('LAYER_SEND_TIMEOUT')} s")

@@ -129,17 +129,25 @@ def soak(server, sockets, rate, seconds, objects=5):
     for thread in listeners:
         thread.start()
     sent = {pk: [] for pk in pks}
+
+    def change(pk):
+        # One sender per user, so that each user's commit order is its sender's order.
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            name = f"soak-{pk}-{len(sent[pk])}"
+            update_user(server, pk, firstName=name)
+            sent[pk].append(name)
+            time.sleep(max(0, started + len(sent[pk]) * objects / rate - time.monotonic()))
+
     started = time.monotonic()
-    count = 0
-    while time.monotonic() - started < seconds:
-        pk = pks[count % objects]
-        name = f"soak-{count}"
-        update_user(server, pk, firstName=name)
-        sent[pk].append(name)
-        count += 1
-        time.sleep(max(0, started + count / rate - time.monotonic()))
+    senders = [threading.Thread(target=change, args=(pk,)) for pk in pks]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    count = sum(len(names) for names in sent.values())
     rate_held = count / (time.monotonic() - started)
-    deadline = time.monotonic() + TIMEOUT * 3
+    deadline = time.monotonic() + TIMEOUT * 6  # a server that fell behind catches up meanwhile
     while time.monotonic() < deadline and any(len(h) < count for h in heard):
         time.sleep(0.2)
     time.sleep(1.0)  # anything doubled arrives meanwhile

@@ -246,7 +246,8 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         finally:
             # Also when daphne kills the consumer mid-disconnect: the heartbeat then
             # forgets the socket and leaves the groups this consumer knew.
-            if _open.pop(getattr(self, "channel_name", None), None) is self and self._recorded:
+            _open.pop(getattr(self, "channel_name", None), None)
+            if self._recorded:
                 _orphans[self.channel_name] = set(self._groups)
 
     async def dispatch(self, message):
@@ -302,6 +303,8 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         """Leave every group the socket joined, however it joined them."""
         if self.channel_layer is None or not self._recorded:
             return
+        # No renewal now: its row is going, and a renewal that found it gone would close it again.
+        _open.pop(self.channel_name, None)
         groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
         await self.change_groups([], groups | self._groups)
         self._recorded = False
