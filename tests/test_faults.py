@@ -1,6 +1,7 @@
 """Faults: what is sent is what was saved; a hung channel layer holds no save up; sockets that vanish are forgotten."""
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -232,3 +233,35 @@ if not LEGACY:
         finally:
             survivor.stop()
             doomed.stop()
+
+
+LAGGING = "Notifications reach this server's sockets"
+
+if not LEGACY:
+
+    def test_a_server_that_falls_behind_its_notifications_says_so_once(workdir, project):
+        env = project("lagging", layer="redis")
+        env["GDS_LIMITS"] = json.dumps({"NOTIFICATION_LAG_WARNING": 1.0})
+        server = Server(env, workdir / "lagging.log")
+        sock = Socket(server)
+        try:
+            pk = create_user(server, unique("lagging"))
+            subscribe(server, sock, id=pk, data=["LAST_NAME"])
+            update_user(server, pk, lastName="on time")
+            assert [frame["payload"]["data"] for frame in sock.drain()] == [{"last_name": "on time"}]
+            assert LAGGING not in server.log()
+            # The server stalls while another process saves: its notifications wait in Redis.
+            server.process.send_signal(signal.SIGSTOP)
+            try:
+                for name in ("late 1", "late 2"):
+                    save_in_a_shell(env, pk, name)
+            finally:
+                server.process.send_signal(signal.SIGCONT)
+            assert [frame["payload"]["data"] for frame in sock.drain()] == [
+                {"last_name": "late 1"},
+                {"last_name": "late 2"},
+            ]
+            assert server.log().count(LAGGING) == 1
+        finally:
+            sock.close()
+            server.stop()

@@ -75,17 +75,30 @@ def test_a_socket_holds_so_many_subscriptions_and_no_more(limited):
         sock.close()
 
 
+def burst(server, sock):
+    """``MOST_REQUESTS + 4`` concurrent requests on a fresh window; their results and how long they took."""
+    time.sleep(1.1)  # a fresh window for the socket
+    started = time.monotonic()
+    with ThreadPoolExecutor(MOST_REQUESTS + 4) as pool:
+        # Unknown ids: each request is refused, and each one counts.
+        results = list(pool.map(lambda n: ask(server, sock, id=2_000_000_000 + n), range(MOST_REQUESTS + 4)))
+    return results, time.monotonic() - started
+
+
 def test_a_socket_makes_so_many_requests_a_second_and_refused_ones_count(limited):
-    sock, other = Socket(limited), Socket(limited)
+    other = Socket(limited)
+    sock = None
     try:
-        time.sleep(1.1)  # a fresh window for the socket
-        started = time.monotonic()
-        with ThreadPoolExecutor(MOST_REQUESTS + 4) as pool:
-            # Unknown ids: each request is refused, and each one counts.
-            results = list(
-                pool.map(lambda n: ask(limited, sock, id=2_000_000_000 + n), range(MOST_REQUESTS + 4))
-            )
-        assert time.monotonic() - started < 1.0, "the burst took too long to fit in one window"
+        # On a loaded machine a burst may spill into a second window; such a try proves nothing,
+        # so it is made again on a new socket (a few times at most).
+        for _ in range(3):
+            if sock is not None:
+                sock.close()
+            sock = Socket(limited)
+            results, took = burst(limited, sock)
+            if took < 1.0:
+                break
+        assert took < 1.0, "the burst took too long to fit in one window"
         errors = sorted(result["error"] for result in results)
         unknown = [error for error in errors if error.startswith("Unknown id")]
         assert (len(unknown), errors.count(TOO_MANY)) == (MOST_REQUESTS, 4)
@@ -95,5 +108,6 @@ def test_a_socket_makes_so_many_requests_a_second_and_refused_ones_count(limited
         time.sleep(1.1)
         still_served(limited, sock)
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
         other.close()

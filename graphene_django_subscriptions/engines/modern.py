@@ -14,6 +14,7 @@ close), and forgets sockets of any process whose lease ran out.
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
@@ -89,8 +90,38 @@ def send_to_groups(messages):
 
 
 async def _send_to_groups(layer, messages):
+    sent = time.time()  # a wall clock: the receiving process may be another
     for group, text in messages:
-        await layer.group_send(group, {"type": NOTIFY, "text": text})
+        await layer.group_send(group, {"type": NOTIFY, "text": text, "sent": sent})
+
+
+#: When this process last said that its notifications arrive late (a monotonic time).
+_lag_reported = None
+#: Seconds between two reports of late notifications.
+LAG_REPORT_INTERVAL = 60
+
+
+def _check_lag(message):
+    """Say (at most once a minute) when notifications reach this process late.
+
+    A process that cannot write frames as fast as changes arrive falls
+    behind, and a Redis layer drops messages that wait longer than its
+    ``expiry`` without a word: this is the only sign of it.
+    """
+    global _lag_reported
+    lag = time.time() - message.get("sent", time.time())
+    if lag < limits.get("NOTIFICATION_LAG_WARNING"):
+        return
+    now = time.monotonic()
+    if _lag_reported is not None and now - _lag_reported < LAG_REPORT_INTERVAL:
+        return
+    _lag_reported = now
+    logger.warning(
+        "Notifications reach this server's sockets %.1f s after they were sent: it writes frames more slowly "
+        "than changes arrive, and a Redis channel layer drops the messages that wait longer than its expiry "
+        "(60 s by default). Run more server processes. Logged at most once a minute.",
+        lag,
+    )
 
 
 def apply_change(channel_name, change, text):
@@ -254,6 +285,7 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         # Channels hops to a thread to close stale database connections before
         # every handler; notifications never touch the database, so skip it.
         if message["type"] == NOTIFY:
+            _check_lag(message)
             await self.send(text_data=message["text"])
         elif message["type"] == CHANGE:
             await self.change_groups(message["join"], message["leave"])
