@@ -83,7 +83,8 @@ def hung_redis(workdir):
 def hung_layer_env(project, redis):
     env = project("hung-layer", layer="redis")
     env["GDS_REDIS_URL"] = redis.url
-    env["GDS_LIMITS"] = json.dumps({"LAYER_SEND_TIMEOUT": 1.0, "OUTBOX_EXIT_WAIT": 1.0})
+    # An exiting process waits longer than a send may take, so that it sees the outage and says so.
+    env["GDS_LIMITS"] = json.dumps({"LAYER_SEND_TIMEOUT": 1.0, "OUTBOX_EXIT_WAIT": 2.0})
     return env
 
 
@@ -133,8 +134,8 @@ def test_a_hung_channel_layer_costs_a_save_a_bounded_time_and_changes_flow_again
             if LEGACY:
                 # Channels 1 carries HTTP through the layer too: save where no layer is needed to ask.
                 took, logged = save_in_a_shell(env, pk, "while hung")
-                # At most the outbox's exit wait (1 s) more than an idle shell, not a hang.
-                assert took < baseline + 2.5, (took, baseline)
+                # At most the outbox's exit wait (2 s) more than an idle shell, not a hang.
+                assert took < baseline + 3.5, (took, baseline)
                 assert logged.count("Notifications are not getting through") == 1, logged
             else:
                 started = time.monotonic()
