@@ -23,7 +23,6 @@ it inside the modern engine's environment: ``tox -e bench-reliability``.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -43,27 +42,13 @@ django.setup()
 
 import databases  # noqa: E402
 from reliability import churn, mass_abort, outage, rss_kib, soak  # noqa: E402
-from servers import ENGINE, RedisServer, Server, django_admin, environment  # noqa: E402
+from servers import ENGINE, RedisServer, Server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
 
 def tracebacks(server):
     return server.log().count("Traceback")
-
-
-def project(made, name, redis_url, layer="redis", limits=None):
-    env = environment(
-        "testproject.settings",
-        made.new(name),
-        layer=layer,
-        redis_url=redis_url,
-        redis_prefix=databases.redis_prefix(name),
-    )
-    if limits:
-        env["GDS_LIMITS"] = json.dumps(limits)
-    django_admin(env, "migrate", "--noinput")
-    return env
 
 
 def fuzz(workdir, examples):
@@ -98,7 +83,7 @@ def main():
         workdir = Path(args.keep or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         made = databases.Databases(workdir)
-        server = Server(project(made, "reliability", REDIS_URL), workdir / "server.log")
+        server = Server(project_environment(made, "reliability", "redis", REDIS_URL), workdir / "server.log")
         try:
             churn(server, max(args.cycles // 5, 1), REDIS_URL)  # warm-up: imports, caches, pools
             rss = [rss_kib(server)]
@@ -152,7 +137,7 @@ def main():
             server.stop()
 
         redis = RedisServer(workdir / "hung-redis.log")
-        server = Server(project(made, "outage", redis.url), workdir / "outage.log")
+        server = Server(project_environment(made, "outage", "redis", redis.url), workdir / "outage.log")
         try:
             figures = outage(server, redis, args.outage)
             flowing = figures["flowing again after (s)"]

@@ -108,11 +108,11 @@ def renew(channel_names):
     now = timezone.now()
     for start in range(0, len(names), CHUNK):
         chunk = names[start : start + CHUNK]
-        with transaction.atomic():
-            SubscriberSocket.objects.filter(channel_name__in=chunk).update(renewed_at=now)
-            kept.update(
-                SubscriberSocket.objects.filter(channel_name__in=chunk).values_list("channel_name", flat=True)
-            )
+        rows = SubscriberSocket.objects.filter(channel_name__in=chunk)
+        if rows.update(renewed_at=now) == len(chunk):
+            kept.update(chunk)  # every row is there: no need to read them back
+        else:
+            kept.update(rows.values_list("channel_name", flat=True))
     return [name for name in names if name not in kept]
 
 

@@ -22,7 +22,7 @@ django.setup()
 
 import databases  # noqa: E402
 from client import Socket  # noqa: E402
-from servers import LEGACY, Server, django_admin, environment  # noqa: E402
+from servers import LEGACY, Server, django_admin, environment, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 REDIS_LAYERS = ["redis"] if LEGACY else ["redis", "pubsub"]
@@ -56,15 +56,7 @@ def project(workdir, redis_url):
     made = databases.Databases(workdir)
 
     def make(name, layer="inmemory"):
-        env = environment(
-            "testproject.settings",
-            made.new(name),
-            layer=layer,
-            redis_url=redis_url,
-            redis_prefix=databases.redis_prefix(name),
-        )
-        django_admin(env, "migrate", "--noinput")
-        return env
+        return project_environment(made, name, layer, redis_url)
 
     yield make
     made.drop_all()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import channels
 
+import databases
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Where servers and commands run. Not the checkout's root: ``python -m`` puts its
 #: working directory on sys.path, and the package must come from the installed wheel.
@@ -42,6 +44,19 @@ def environment(settings, database, layer="inmemory", redis_url=None, redis_pref
         env["GDS_REDIS_URL"] = redis_url
     if redis_prefix:
         env["GDS_REDIS_PREFIX"] = redis_prefix
+    return env
+
+
+def project_environment(made, name, layer="inmemory", redis_url=None):
+    """The environment of a test-project server: a new, migrated database of ``made`` and a Redis prefix of its own."""
+    env = environment(
+        "testproject.settings",
+        made.new(name),
+        layer=layer,
+        redis_url=redis_url,
+        redis_prefix=databases.redis_prefix(name),
+    )
+    django_admin(env, "migrate", "--noinput")
     return env
 
 

@@ -2,8 +2,6 @@
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -22,7 +20,7 @@ from client import (
 )
 from leftovers import memberships, recorded, redis_memberships
 from reliability import churn, mass_abort, soak
-from servers import CWD, LEGACY, RedisServer, Server
+from servers import LEGACY, RedisServer, Server, django_admin
 
 LEASE = 3
 
@@ -95,21 +93,13 @@ def save_in_a_shell(env, pk, last_name):
         f"u = User.objects.get(pk={pk}); u.last_name = {last_name!r}; u.save()"
     )
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "django", "shell", "-c", code],
-        env=env,
-        cwd=str(CWD),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = django_admin(env, "shell", "-c", code)
     return time.monotonic() - started, done.stderr
 
 
 def startup_time(env):
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "django", "shell", "-c", "pass"], env=env, cwd=str(CWD), check=True)
+    django_admin(env, "shell", "-c", "pass")
     return time.monotonic() - started
 
 
