@@ -7,7 +7,7 @@ frame; each column is the median over several rounds, all measured in the same
 run against the same server:
 
 * baseline: a request that only sends ready-made text to the "no rule" sockets'
-  group (the channel layer's own fan-out, plus one HTTP request);
+  group (the engine's bare fan-out, plus one HTTP request);
 * no rule: N anonymous sockets on a stream without a per-recipient rule (the
   test stream "counted"), changed through the example's update mutation (save,
   commit, look up the live groups, serialize once, send);
@@ -16,7 +16,7 @@ run against the same server:
 * rule, N audiences: N sockets, each opened by its own logged-in user, on the
   "users" stream: the rule is checked, and the user serialized, once per user.
 
-The ratios show what the package adds to the layer (no rule / baseline) and
+The ratios show what a change adds to the bare fan-out (no rule / baseline) and
 what a per-recipient rule adds to a stream without one (rule / no rule). Run it
 inside an engine's environment, e.g. ``tox -e bench-legacy``.
 """

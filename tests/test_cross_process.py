@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from client import (
     Socket,
@@ -13,7 +14,11 @@ from client import (
     update_user,
     wait_for,
 )
-from servers import CWD
+from leftovers import redis_memberships
+from servers import CWD, LEGACY, Server
+
+#: Sockets on each of two servers.
+SPREAD = 25
 
 
 def test_a_socket_on_one_server_is_subscribed_and_notified_through_another(redis_cluster):
@@ -82,3 +87,48 @@ def test_disconnect_on_one_server_ends_memberships_made_through_another(redis_cl
         assert staying.recv()["payload"]["data"] == {"id": pk}
     finally:
         staying.close()
+
+
+if not LEGACY:
+
+    def test_the_layer_holds_one_place_per_server_process_however_many_sockets(workdir, project, redis_url):
+        """Local fan-out (modern engine): a change crosses Redis once per process, which writes to its sockets."""
+        env = project("one-place-per-process", layer="redis")
+        prefix = env["GDS_REDIS_PREFIX"]
+        servers = [Server(env, workdir / f"one-place-{index}.log") for index in range(2)]
+        sockets = {server: [Socket(server) for _ in range(SPREAD)] for server in servers}
+        try:
+            pk = create_user(servers[0], unique("spread"))
+            first, second = servers
+
+            def subscribe_through_the_other(sock):
+                subscribe(second if sock.server is first else first, sock, id=pk, data=["ID"])
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(subscribe_through_the_other, sockets[first] + sockets[second]))
+            assert redis_memberships(redis_url, prefix) == 2
+            expected = {
+                "stream": "users",
+                "payload": {"action": "update", "model": "auth.user", "data": {"id": pk}},
+            }
+            update_user(second, pk, firstName="once each")
+            assert drained(sockets[first] + sockets[second]) == [[expected]] * SPREAD * 2
+            for sock in sockets[first]:
+                sock.close()
+            wait_for(lambda: redis_memberships(redis_url, prefix) == 1)
+            update_user(first, pk, firstName="still served")
+            assert drained(sockets[second]) == [[expected]] * SPREAD
+            for sock in sockets[second]:
+                sock.close()
+            wait_for(lambda: redis_memberships(redis_url, prefix) == 0)
+        finally:
+            for server in servers:
+                for sock in sockets[server]:
+                    sock.close()
+                server.stop()
+
+
+def drained(sockets):
+    """What each of ``sockets`` received until it stayed silent, read on all of them at once."""
+    with ThreadPoolExecutor(len(sockets)) as pool:
+        return list(pool.map(lambda sock: sock.drain(), sockets))

@@ -1,9 +1,10 @@
 """The modern engine: Channels 4, on any channel layer (in-memory, Redis, Redis PubSub).
 
-A socket's own consumer joins and leaves groups, whichever process served
-the subscribe request: the request sends it a ``gds.change`` message. That is
-what lets the Redis PubSub layer (which refuses ``group_add`` for another
-process's channel) work, and keeps the consumer in charge of its groups.
+Groups are local to each server process (see ``fanout``): a change crosses
+the layer once per process, which writes it to its own sockets. A subscribe
+request served by another process sends the socket's consumer a
+``gds.change`` message; one served by the socket's own process changes the
+socket's groups before it answers.
 
 Each server process keeps a heartbeat task: it renews the lease of the
 process's open sockets, forgets the sockets whose consumer ended before its
@@ -22,6 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, protocol, requests, sockets
+from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
@@ -90,9 +92,13 @@ def send_to_groups(messages):
 
 
 async def _send_to_groups(layer, messages):
-    sent = time.time()  # a wall clock: the receiving process may be another
-    for group, text in messages:
-        await layer.group_send(group, {"type": NOTIFY, "text": text, "sent": sent})
+    # One message for every server process; the time is a wall clock, as the receiver may be another.
+    await layer.group_send(SERVERS, {"type": NOTIFY, "texts": list(messages), "sent": time.time()})
+
+
+async def _notify(message):
+    _check_lag(message)
+    await _local.write(message["texts"])
 
 
 #: When this process last said that its notifications arrive late (a monotonic time).
@@ -125,9 +131,32 @@ def _check_lag(message):
 
 
 def apply_change(channel_name, change, text):
-    """Ask the socket's consumer to leave and join groups, then send it ``text``."""
+    """Make the socket leave and join groups, then send it ``text``.
+
+    A socket of this process is changed before this returns; another
+    process's is asked to change with a message to its consumer.
+    """
+    if channel_name in _open:
+        _run(_apply_here(channel_name, change.join, change.leave, text))
+        return
     message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
     _run(get_channel_layer().send(channel_name, message))
+
+
+async def _apply_here(channel_name, join, leave, text):
+    consumer = _open.get(channel_name)
+    if consumer is not None:  # it may have closed meanwhile
+        consumer.change_groups(join, leave)
+        await consumer.send(text_data=text)
+
+
+def local_groups():
+    """``{group: channel names}`` of this process's sockets (for tests and debugging)."""
+    return _run(_table())
+
+
+async def _table():
+    return _local.table()
 
 
 def close_sockets(closing, code):
@@ -145,16 +174,27 @@ async def _close_sockets(layer, closing, code):
 
 #: This process's open sockets: channel name to consumer.
 _open = {}
-#: Sockets whose consumer ended before its disconnect() was done: channel name to the groups it knew.
-_orphans = {}
+#: Sockets whose consumer ended before its disconnect() was done (channel names).
+_orphans = set()
+#: Which of this process's sockets are in which group.
+_local = LocalGroups()
+#: This process's channel on the layer, where notifications for its sockets arrive.
+_server = ServerChannel(_notify)
 _heartbeat = None
 
 
-def _start_heartbeat(layer):
+async def _start_serving(layer):
+    """Start this process's heartbeat and server channel, and put the channel in ``SERVERS``."""
     global _heartbeat, _server_loop
     _server_loop = asyncio.get_running_loop()
     if _heartbeat is None or _heartbeat.done():
         _heartbeat = _server_loop.create_task(_beat(layer))
+    await _server.start(layer)
+    await _server.serve(layer, _serves_sockets)
+
+
+def _serves_sockets():
+    return bool(_open)
 
 
 async def _beat(layer):
@@ -168,21 +208,20 @@ async def _beat(layer):
 
 async def _beat_once(layer):
     """Renew this process's leases, forget its orphans and every expired socket, leave their groups."""
-    orphans = dict(_orphans)
+    orphans = set(_orphans)
     _orphans.clear()
     try:
         gone, forgotten = await database_sync_to_async(_renew_and_sweep)(list(_open), list(orphans))
     except Exception:
         _orphans.update(orphans)  # the next beat tries again
         raise
-    for name, groups in orphans.items():
-        forgotten.setdefault(name, set()).update(groups)
     await _leave(layer, forgotten)
     for name in gone:
         consumer = _open.get(name)
         if consumer is not None:
             logger.warning("Socket %s was forgotten while open (its lease ran out); closing it.", name)
             await consumer.close(code=protocol.CLOSE_FORGOTTEN)
+    await _server.serve(layer, _serves_sockets, refresh=True)
 
 
 def _renew_and_sweep(open_names, orphan_names):
@@ -193,9 +232,21 @@ def _renew_and_sweep(open_names, orphan_names):
 
 
 async def _leave(layer, forgotten):
+    """Take forgotten sockets out of their groups, and dead processes' server channels out of ``SERVERS``.
+
+    A socket of another process is forgotten when its lease ran out: its whole
+    process has stopped renewing (if it is only slow, its heartbeat adds its
+    channel again).
+    """
+    dead = set()
     for name, groups in forgotten.items():
         for group in groups:
-            await layer.group_discard(group, name)
+            _local.leave(name, group)
+        server = server_channel_of(name)
+        if name not in _open and server is not None and server != _server.name:
+            dead.add(server)
+    for server in dead:
+        await layer.group_discard(SERVERS, server)
 
 
 class SubscriptionBinding:
@@ -214,7 +265,7 @@ class SubscriptionBinding:
                 cls.subscription, request, demultiplexer.channel_name, demultiplexer.scope.get("user")
             )
             if change is not None:
-                await demultiplexer.change_groups(change.join, change.leave)
+                demultiplexer.change_groups(change.join, change.leave)
         except Exception:
             logger.exception("Socket request on stream %r failed", cls.stream)
             reply = request.error_frame(protocol.server_error())
@@ -275,23 +326,21 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # Also when daphne kills the consumer mid-disconnect: the heartbeat then
-            # forgets the socket and leaves the groups this consumer knew.
+            # Also when daphne kills the consumer mid-disconnect: its socket leaves its
+            # groups here at once, and the heartbeat forgets its rows.
             _open.pop(getattr(self, "channel_name", None), None)
+            self.change_groups([], list(self._groups))
             if self._recorded:
-                _orphans[self.channel_name] = set(self._groups)
+                _orphans.add(self.channel_name)
 
     async def dispatch(self, message):
         # Channels hops to a thread to close stale database connections before
-        # every handler; notifications never touch the database, so skip it.
-        if message["type"] == NOTIFY:
-            _check_lag(message)
-            await self.send(text_data=message["text"])
-        elif message["type"] == CHANGE:
-            await self.change_groups(message["join"], message["leave"])
+        # every handler; these messages never touch the database, so skip it.
+        if message["type"] == CHANGE:
+            self.change_groups(message["join"], message["leave"])
             await self.send(text_data=message["text"])
         elif message["type"] == CLOSE:
-            await self.change_groups([], message["leave"])
+            self.change_groups([], message["leave"])
             await self.close(code=message["code"])
         else:
             await super().dispatch(message)
@@ -308,10 +357,10 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             return
         await self.accept()
         dispatch.socket_connected()
-        _start_heartbeat(self.channel_layer)
         session = self.scope.get("session")
         _open[self.channel_name] = self
         self._recorded = True
+        await _start_serving(self.channel_layer)
         stale = await database_sync_to_async(_remember)(
             self.channel_name,
             user=self.scope.get("user"),
@@ -338,16 +387,17 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
         # No renewal now: its row is going, and a renewal that found it gone would close it again.
         _open.pop(self.channel_name, None)
         groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
-        await self.change_groups([], groups | self._groups)
+        self.change_groups([], groups | self._groups)
         self._recorded = False
+        await _server.serve(self.channel_layer, _serves_sockets)
 
-    async def change_groups(self, join, leave):
-        """Leave then join channel-layer groups."""
+    def change_groups(self, join, leave):
+        """Leave then join groups (this process's own: see ``fanout``)."""
         for group in leave:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            _local.leave(self.channel_name, group)
             self._groups.discard(group)
         for group in join:
-            await self.channel_layer.group_add(group, self.channel_name)
+            _local.join(self, group)
             self._groups.add(group)
 
     async def send_frame(self, frame):

@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer  # noqa: E402
+from .standard import StandardConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -23,6 +24,7 @@ application = ProtocolTypeRouter(
                     [
                         path("subscriptions/", TestDemultiplexer.as_asgi()),
                         path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
+                        path("standard/", StandardConsumer.as_asgi()),
                     ]
                 )
             )

@@ -9,6 +9,8 @@ from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LAYER, LE
 
 INSTALLED_APPS = INSTALLED_APPS + ["testproject"]
 ROOT_URLCONF = "testproject.urls"
+# Benchmarks turn DEBUG off: its query log would weigh on every request they time.
+DEBUG = os.environ.get("GDS_DEBUG", "1") == "1"
 MIDDLEWARE = MIDDLEWARE + ["testproject.middleware.HeaderTokenMiddleware"]
 GRAPHENE = dict(GRAPHENE, SCHEMA="testproject.schema.schema")
 if LEGACY:

@@ -97,16 +97,14 @@ def runs(request):
 
 
 def groups(request):
-    """The package's groups and their members, read from the in-memory channel layer."""
+    """The package's groups and their sockets: the in-memory layer's (legacy), the server process's (modern)."""
     if engines.channels_major_version() == 1:
         from channels import DEFAULT_CHANNEL_LAYER, channel_layers
 
         layer = channel_layers[DEFAULT_CHANNEL_LAYER].channel_layer
         table = {name: list(members) for name, members in layer._groups.items()}
     else:
-        from channels.layers import get_channel_layer
-
-        table = {name: list(members) for name, members in get_channel_layer().groups.items()}
+        table = engines.current().local_groups()
     return JsonResponse(
         {name: members for name, members in table.items() if name.startswith("gds.") and members}
     )

@@ -1,0 +1,71 @@
+"""The throughput benchmark's clients: many WebSockets in one process of their own (asyncio, ``websockets``).
+
+Run by ``throughput.py``, never by hand: ``clients.py URL COUNT MODE PK``. It
+opens COUNT sockets and prints one JSON line, ``{"ready": [...]}``: the channel
+ids (MODE ``package``: the driver subscribes them over HTTP) or nothing to do
+(MODE ``standard``: each socket sent ``{"follow": PK}`` itself). From then on
+every socket notes, for each notification, the ``first_name`` it carries and the
+wall-clock time it arrived; once every socket has a label, it prints
+``{"all": label}``. A line ``report`` on stdin makes it print
+``{"frames": [[[label, time], ...], ...]}`` (one list per socket) and exit.
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+import websockets
+
+#: Sockets opening at the same moment.
+OPENING = 64
+
+
+async def open_socket(url, mode, pk, gate):
+    async with gate:
+        # The page's own origin, as a browser would send: the servers refuse others.
+        origin = "http://" + url.split("/")[2]
+        sock = await websockets.connect(
+            url, origin=origin, max_queue=None, ping_interval=None, open_timeout=60
+        )
+        if mode == "package":
+            hello = json.loads(await sock.recv())
+            return sock, hello["channel_id"]
+        await sock.send(json.dumps({"follow": pk}))
+        json.loads(await sock.recv())
+        return sock, None
+
+
+async def listen(sock, frames, tally, count):
+    async for text in sock:
+        arrived = time.time()
+        frame = json.loads(text)
+        payload = frame.get("payload")
+        if isinstance(payload, dict) and "data" in payload:
+            label = payload["data"]["first_name"]
+            frames.append((label, arrived))
+            tally[label] = tally.get(label, 0) + 1
+            if tally[label] == count:
+                print(json.dumps({"all": label}), flush=True)
+
+
+async def main(url, count, mode, pk):
+    gate = asyncio.Semaphore(OPENING)
+    opened = await asyncio.gather(*(open_socket(url, mode, pk, gate) for _ in range(count)))
+    frames = [[] for _ in opened]
+    tally = {}
+    listeners = [
+        asyncio.ensure_future(listen(sock, seen, tally, count)) for (sock, _), seen in zip(opened, frames)
+    ]
+    print(json.dumps({"ready": [channel_id for _, channel_id in opened]}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    for listener in listeners:
+        listener.cancel()
+    print(json.dumps({"frames": frames}), flush=True)
+    await asyncio.gather(*(sock.close() for sock, _ in opened), return_exceptions=True)
+
+
+if __name__ == "__main__":
+    main_url, main_count, main_mode, main_pk = sys.argv[1:5]
+    asyncio.run(main(main_url, int(main_count), main_mode, int(main_pk)))

@@ -1,0 +1,109 @@
+"""Local fan-out (modern engine): a change crosses the channel layer once per server process.
+
+The channel layer does not know which socket follows what; it knows which
+processes serve sockets: each one's server channel is in the group
+``SERVERS`` while the process has a socket open. A change is one layer message
+to that group, carrying the text of each live group. Each process looks its
+members of those groups up in ``LocalGroups`` and writes the text straight to
+them: no layer message, no consumer dispatch, no copy per socket.
+"""
+
+import asyncio
+import logging
+
+logger = logging.getLogger(__name__)
+
+#: The group of every process that has a socket open.
+SERVERS = "gds.servers"
+#: The end of a server channel's name, after its process's part.
+_SERVER_SUFFIX = "gds-server"
+#: Seconds before reading the layer again after it failed.
+RETRY_DELAY = 1.0
+
+
+def server_channel_of(channel_name):
+    """The server channel of the process that serves socket ``channel_name`` (None if the name does not say).
+
+    The in-memory and Redis layers name a process's channels after the process
+    (the part before "!"), so any process can name another's server channel and
+    take a dead one out of ``SERVERS``. PubSub names do not say; a dead PubSub
+    process's subscriptions end with its connection anyway.
+    """
+    process, bang, _ = channel_name.partition("!")
+    return f"{process}!{_SERVER_SUFFIX}" if bang else None
+
+
+class LocalGroups:
+    """Which of this process's sockets are in which group."""
+
+    def __init__(self):
+        self._members = {}  # group: {channel name: consumer}
+
+    def join(self, consumer, group):
+        """Put ``consumer``'s socket in ``group``."""
+        self._members.setdefault(group, {})[consumer.channel_name] = consumer
+
+    def leave(self, channel_name, group):
+        """Take socket ``channel_name`` out of ``group`` (nothing if it is not in it)."""
+        members = self._members.get(group)
+        if members is not None and members.pop(channel_name, None) is not None and not members:
+            del self._members[group]
+
+    def table(self):
+        """``{group: sorted channel names}``, a copy."""
+        return {group: sorted(members) for group, members in self._members.items()}
+
+    async def write(self, texts):
+        """Send each ``(group, text)`` pair's text to the sockets in the group here."""
+        for group, text in texts:
+            for consumer in list(self._members.get(group, {}).values()):
+                await consumer.send(text_data=text)
+
+
+class ServerChannel:
+    """This process's channel on the layer: in ``SERVERS`` while it serves a socket, read by one task."""
+
+    def __init__(self, handle):
+        self._handle = handle  # coroutine function, called with each message
+        self.name = None
+        self._joined = False
+        self._lock = None
+        self._reader = None
+
+    async def start(self, layer):
+        """Name the channel and start reading it (once per process)."""
+        if self.name is None:
+            new = await layer.new_channel()
+            self.name = server_channel_of(new) or new
+            self._lock = asyncio.Lock()
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read(layer))
+
+    async def serve(self, layer, wanted, *, refresh=False):
+        """Be in ``SERVERS`` if ``wanted()`` says sockets are open here, else not.
+
+        ``refresh`` adds the channel again even when it is in: that renews the
+        layer's group expiry, and heals a membership another process took away
+        while this one was too slow to renew its sockets' leases.
+        """
+        async with self._lock:
+            if wanted():
+                if refresh or not self._joined:
+                    await layer.group_add(SERVERS, self.name)
+                self._joined = True
+            elif self._joined:
+                await layer.group_discard(SERVERS, self.name)
+                self._joined = False
+
+    async def _read(self, layer):
+        while True:
+            try:
+                message = await layer.receive(self.name)
+            except Exception:
+                logger.exception("Could not read this server's notifications; trying again shortly.")
+                await asyncio.sleep(RETRY_DELAY)
+                continue
+            try:
+                await self._handle(message)
+            except Exception:
+                logger.exception("Could not write a notification to this server's sockets.")
