@@ -1,10 +1,15 @@
 """Many sockets on one change: everyone gets their own fields, the serializer runs once per stream."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 import requests
 
 from client import Socket, assert_nothing_more, create_user, subscribe, unique, update_user, wait_for
+from servers import LEGACY, Server
 
 SOCKETS = 40
+LAYERS = ["inmemory", "redis"] + ([] if LEGACY else ["pubsub"])
 
 
 def test_one_serializer_run_per_change_however_many_sockets_listen(server):
@@ -61,3 +66,27 @@ def test_a_change_nobody_follows_runs_no_serializer(server):
         assert serializer_runs(server) - before == 1
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_sockets_that_connect_together_to_a_new_server_each_hear_a_change_once(workdir, project, layer):
+    # The first sockets of a process set up its fan-out; done twice, a change would arrive twice.
+    env = project(f"together-{layer}", layer=layer)
+    server = Server(env, workdir / f"together-{layer}.log")
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        sockets = list(pool.map(lambda _: Socket(server), range(SOCKETS)))
+    try:
+        pk = create_user(server, unique("together"))
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda sock: subscribe(server, sock, id=pk, data=["ID"]), sockets))
+        update_user(server, pk, firstName="once")
+        expected = {
+            "stream": "users",
+            "payload": {"action": "update", "model": "auth.user", "data": {"id": pk}},
+        }
+        with ThreadPoolExecutor(SOCKETS) as pool:
+            assert list(pool.map(lambda sock: sock.drain(), sockets)) == [[expected]] * SOCKETS
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()

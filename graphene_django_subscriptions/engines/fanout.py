@@ -67,17 +67,17 @@ class ServerChannel:
         self._handle = handle  # coroutine function, called with each message
         self.name = None
         self._joined = False
-        self._lock = None
+        self._lock = asyncio.Lock()
         self._reader = None
 
     async def start(self, layer):
-        """Name the channel and start reading it (once per process)."""
-        if self.name is None:
-            new = await layer.new_channel()
-            self.name = server_channel_of(new) or new
-            self._lock = asyncio.Lock()
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.get_running_loop().create_task(self._read(layer))
+        """Name the channel and start reading it (once per process, however many sockets connect at once)."""
+        async with self._lock:
+            if self.name is None:
+                new = await layer.new_channel()
+                self.name = server_channel_of(new) or new
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.get_running_loop().create_task(self._read(layer))
 
     async def serve(self, layer, wanted, *, refresh=False):
         """Be in ``SERVERS`` if ``wanted()`` says sockets are open here, else not.
