@@ -133,21 +133,29 @@ def _check_lag(message):
 def apply_change(channel_name, change, text):
     """Make the socket leave and join groups, then send it ``text``.
 
-    A socket of this process is changed before this returns; another
-    process's is asked to change with a message to its consumer.
+    A socket of this process is changed on the server's event loop ahead of
+    anything this process later hands to it (a notification of a change
+    saved after this request, say), without waiting: a loop busy with a
+    thousand connecting sockets must not fail the request. Another process's
+    socket is asked to change with a message to its consumer.
     """
     if channel_name in _open:
-        _run(_apply_here(channel_name, change.join, change.leave, text))
+        _server_loop.call_soon_threadsafe(_apply_here, channel_name, change.join, change.leave, text)
         return
     message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
     _run(get_channel_layer().send(channel_name, message))
 
 
-async def _apply_here(channel_name, join, leave, text):
+def _apply_here(channel_name, join, leave, text):
     consumer = _open.get(channel_name)
     if consumer is not None:  # it may have closed meanwhile
         consumer.change_groups(join, leave)
-        await consumer.send(text_data=text)
+        sending = asyncio.ensure_future(consumer.send(text_data=text))
+        _sending.add(sending)  # the loop keeps only a weak reference to a task
+        sending.add_done_callback(_sending.discard)
+
+
+_sending = set()
 
 
 def local_groups():
