@@ -4,7 +4,7 @@ Groups are local to each server process (see ``fanout``): a change crosses
 the layer once per process, which writes it to its own sockets. A subscribe
 request served by another process sends the socket's consumer a
 ``gds.change`` message; one served by the socket's own process changes the
-socket's groups before it answers.
+socket's groups on its event loop, ahead of any later notification.
 
 Each server process keeps a heartbeat task: it renews the lease of the
 process's open sockets, forgets the sockets whose consumer ended before its
