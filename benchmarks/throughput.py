@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import databases  # noqa: E402
 from client import create_user, graphql, subscription_request, unique, update_user  # noqa: E402
+from reliability import rss_kib  # noqa: E402
 from servers import ENGINE, LEGACY, Server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -53,13 +54,6 @@ WAIT = 120
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class Clients:
@@ -145,14 +139,14 @@ def measure(env, workdir, name, mode, count, rounds):
     server = Server(env, workdir / f"{name}.log")
     try:
         pk = create_user(server, unique("bench"))
-        base_rss = rss_kib(server.process.pid)
+        base_rss = rss_kib(server)
         started = time.perf_counter()
         clients = Clients(server, count, mode, pk)
         if mode == "package":
             subscribe_all(server, clients.channel_ids, pk)
         setup = time.perf_counter() - started
         time.sleep(1)  # let confirmations settle
-        per_socket = (rss_kib(server.process.pid) - base_rss) / count
+        per_socket = (rss_kib(server) - base_rss) / count
         triggers = {}
         for index in range(LATENCY_ROUNDS):
             label = f"l{index}"
