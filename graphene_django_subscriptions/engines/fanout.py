@@ -67,11 +67,14 @@ class ServerChannel:
         self._handle = handle  # coroutine function, called with each message
         self.name = None
         self._joined = False
-        self._lock = asyncio.Lock()
+        self._lock = None
         self._reader = None
 
     async def start(self, layer):
         """Name the channel and start reading it (once per process, however many sockets connect at once)."""
+        if self._lock is None:
+            # Made on the server's loop: before Python 3.10 a lock binds to the loop current at its making.
+            self._lock = asyncio.Lock()
         async with self._lock:
             if self.name is None:
                 new = await layer.new_channel()
