@@ -147,33 +147,53 @@ def _claim_socket(channel_name):
 def admit(channel_name, user):
     """Let a request through to ``plan``: its user owns the socket, and the socket's rate allows it.
 
-    Otherwise raise ``ProtocolError``. A transaction of its own, before the
-    request's: a request refused later (an unknown id, say) still counts, so
-    failing requests cannot be sent without limit either. Requests naming
-    another user's socket are refused here and count against nobody.
+    Returns the socket's row (see ``_claim_socket``); otherwise raises
+    ``ProtocolError``. Runs inside the request's transaction, first (see
+    ``_admit_and_plan``). Requests naming another user's socket are refused here
+    and count against nobody.
     """
     limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
     now = timezone.now()
+    socket = _claim_socket(channel_name)
+    _check_owner(socket.user_key, recipients.normalize(user))
+    sockets = SubscriberSocket.objects.filter(pk=socket.pk)
+    started, made = socket.window_started, socket.window_requests
+    if started is None or now - started >= timedelta(seconds=1):
+        sockets.update(window_started=now, window_requests=1)
+    elif made >= limit:
+        raise ProtocolError(
+            f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
+            status=protocol.STATUS_TOO_MANY,
+        )
+    else:
+        sockets.update(window_requests=F("window_requests") + 1)
+    return socket
+
+
+def _admit_and_plan(subscription, channel_name, user, then=None, **request):
+    """``admit``, then ``plan`` and ``then(change)``, in one transaction; return the change.
+
+    ``plan`` runs in a savepoint: a request it refuses (an unknown id, say)
+    records nothing, yet still counts against the socket's rate, so failing
+    requests cannot be sent without limit either. One commit a request.
+    """
     with transaction.atomic():
-        socket = _claim_socket(channel_name)
-        _check_owner(socket.user_key, recipients.normalize(user))
-        sockets = SubscriberSocket.objects.filter(pk=socket.pk)
-        started, made = socket.window_started, socket.window_requests
-        if started is None or now - started >= timedelta(seconds=1):
-            sockets.update(window_started=now, window_requests=1)
-        elif made >= limit:
-            raise ProtocolError(
-                f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
-                status=protocol.STATUS_TOO_MANY,
-            )
-        else:
-            sockets.update(window_requests=F("window_requests") + 1)
+        socket = admit(channel_name, user)
+        try:
+            with transaction.atomic():
+                change = plan(subscription, socket=socket, user=user, **request)
+                if then is not None:
+                    then(change)
+                return change
+        except ProtocolError as error:
+            refused = error
+    raise refused
 
 
-def plan(subscription, *, channel_name, operation, action, pk=None, fields=None, user=None):
+def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=None):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
-    Runs after ``admit``, which checked that ``user`` opened the socket:
+    Runs after ``admit``, which claimed the ``socket`` row and checked that ``user`` opened it:
     ``user`` is also the user the notifications will reach. Must run inside a
     transaction, so a failure after it leaves no record. Raises
     ``ProtocolError`` (and records nothing) when the request is refused.
@@ -183,7 +203,6 @@ def plan(subscription, *, channel_name, operation, action, pk=None, fields=None,
     if operation not in protocol.OPERATIONS:
         raise ProtocolError(f"Unknown operation {limits.echo(operation)}: use subscribe or unsubscribe.")
     _check_action(action)
-    socket = _claim_socket(channel_name)
     fields_key = meta.catalog.key_for(fields)
     if pk == "":
         pk = None
@@ -249,18 +268,16 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
     try:
         channel_name = channel_ids.resolve(channel_id)
         frame = protocol.confirmation_frame(subscription._meta.stream, operation, action)
-        admit(channel_name, user)
-        with transaction.atomic():
-            change = plan(
-                subscription,
-                channel_name=channel_name,
-                operation=operation,
-                action=action,
-                pk=pk,
-                fields=fields,
-                user=user,
-            )
-            transport.apply_change(channel_name, change, protocol.encode(frame))
+        _admit_and_plan(
+            subscription,
+            channel_name,
+            user,
+            then=lambda change: transport.apply_change(channel_name, change, protocol.encode(frame)),
+            operation=operation,
+            action=action,
+            pk=pk,
+            fields=fields,
+        )
     except ProtocolError as error:
         return str(error)
     except Exception:
@@ -288,17 +305,15 @@ def run_socket_request(subscription, request, channel_name, user):
             ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
         )
     try:
-        admit(channel_name, user)
-        with transaction.atomic():
-            change = plan(
-                subscription,
-                channel_name=channel_name,
-                operation=request.action,
-                action=action,
-                pk=request.pk,
-                fields=fields,
-                user=user,
-            )
+        change = _admit_and_plan(
+            subscription,
+            channel_name,
+            user,
+            operation=request.action,
+            action=action,
+            pk=request.pk,
+            fields=fields,
+        )
     except ProtocolError as error:
         return None, request.error_frame(error)
     reply = protocol.reply_frame(
