@@ -3,7 +3,8 @@
 Run by ``throughput.py``, never by hand: ``clients.py URL COUNT MODE PK``. It
 opens COUNT sockets and prints one JSON line, ``{"ready": [...]}``: the channel
 ids (MODE ``package``: the driver subscribes them over HTTP) or nothing to do
-(MODE ``standard``: each socket sent ``{"follow": PK}`` itself). From then on
+(MODE ``standard``: each socket sent ``{"follow": PK}`` itself; MODE ``dcrf``:
+each socket sent DCRF's ``subscribe_instance`` request itself). From then on
 every socket notes, for each notification, the ``first_name`` it carries and the
 wall-clock time it arrived; once every socket has a label, it prints
 ``{"all": label}``. A line ``report`` on stdin makes it print
@@ -28,21 +29,44 @@ async def open_socket(url, mode, pk, gate):
         sock = await websockets.connect(
             url, origin=origin, max_queue=None, ping_interval=None, open_timeout=60
         )
-        if mode == "package":
-            hello = json.loads(await sock.recv())
-            return sock, hello["channel_id"]
-        await sock.send(json.dumps({"follow": pk}))
-        json.loads(await sock.recv())
-        return sock, None
+        return sock, await HELLO[mode](sock, pk)
 
 
-async def listen(sock, frames, tally, count):
+async def hello_package(sock, pk):
+    """The socket's channel id, which the driver subscribes over HTTP."""
+    return json.loads(await sock.recv())["channel_id"]
+
+
+async def hello_standard(sock, pk):
+    await sock.send(json.dumps({"follow": pk}))
+    json.loads(await sock.recv())
+
+
+async def hello_dcrf(sock, pk):
+    await sock.send(json.dumps({"action": "subscribe_instance", "pk": pk, "request_id": pk}))
+    reply = json.loads(await sock.recv())
+    assert reply["response_status"] == 201, reply
+
+
+#: How a socket of each mode starts following user ``pk``: ``await HELLO[mode](sock, pk)``.
+HELLO = {"package": hello_package, "standard": hello_standard, "dcrf": hello_dcrf}
+
+
+def label_of(frame, mode):
+    """The ``first_name`` a notification carries, or None for any other frame."""
+    if mode == "dcrf":  # {"action": "update", "data": user, ...}
+        data = frame.get("data") if frame.get("action") == "update" else None
+    else:  # {"stream": ..., "payload": {..., "data": user}}
+        payload = frame.get("payload")
+        data = payload.get("data") if isinstance(payload, dict) else None
+    return data["first_name"] if isinstance(data, dict) else None
+
+
+async def listen(sock, mode, frames, tally, count):
     async for text in sock:
         arrived = time.time()
-        frame = json.loads(text)
-        payload = frame.get("payload")
-        if isinstance(payload, dict) and "data" in payload:
-            label = payload["data"]["first_name"]
+        label = label_of(json.loads(text), mode)
+        if label is not None:
             frames.append((label, arrived))
             tally[label] = tally.get(label, 0) + 1
             if tally[label] == count:
@@ -55,7 +79,8 @@ async def main(url, count, mode, pk):
     frames = [[] for _ in opened]
     tally = {}
     listeners = [
-        asyncio.ensure_future(listen(sock, seen, tally, count)) for (sock, _), seen in zip(opened, frames)
+        asyncio.ensure_future(listen(sock, mode, seen, tally, count))
+        for (sock, _), seen in zip(opened, frames)
     ]
     print(json.dumps({"ready": [channel_id for _, channel_id in opened]}), flush=True)
     loop = asyncio.get_running_loop()

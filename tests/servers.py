@@ -26,10 +26,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def environment(settings, database, layer="inmemory", redis_url=None, redis_prefix=None):
+def environment(settings, database, layer="inmemory", redis_url=None, redis_prefix=None, path=()):
     """The environment a server or command of the test project runs with.
 
-    ``database`` is a SQLite file's path or a ``postgresql://`` URL (see databases.py).
+    ``database`` is a SQLite file's path or a ``postgresql://`` URL (see databases.py);
+    ``path``: more folders to import projects from.
     """
     env = dict(os.environ)
     env.update(
@@ -37,7 +38,7 @@ def environment(settings, database, layer="inmemory", redis_url=None, redis_pref
         GDS_DATABASE=str(database),
         GDS_CHANNEL_LAYER=layer,
         # The test project and the example; the package itself is the installed wheel.
-        PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT / "example_project")]),
+        PYTHONPATH=os.pathsep.join([*map(str, path), str(ROOT / "tests"), str(ROOT / "example_project")]),
         PYTHONUNBUFFERED="1",
     )
     if redis_url:
@@ -47,23 +48,30 @@ def environment(settings, database, layer="inmemory", redis_url=None, redis_pref
     return env
 
 
-def project_environment(made, name, layer="inmemory", redis_url=None):
-    """The environment of a test-project server: a new, migrated database of ``made`` and a Redis prefix of its own."""
+def project_environment(
+    made, name, layer="inmemory", redis_url=None, settings="testproject.settings", path=(), python=None
+):
+    """The environment of a test-project server: a new, migrated database of ``made`` and a Redis prefix of its own.
+
+    ``settings``, ``path`` and ``python`` name another project and the interpreter it runs on (the benchmarks'
+    peers); by default, the test project on this interpreter.
+    """
     env = environment(
-        "testproject.settings",
+        settings,
         made.new(name),
         layer=layer,
         redis_url=redis_url,
         redis_prefix=databases.redis_prefix(name),
+        path=path,
     )
-    django_admin(env, "migrate", "--noinput")
+    django_admin(env, "migrate", "--noinput", python=python)
     return env
 
 
-def django_admin(env, *args, timeout=120):
-    """Run a management command in its own process; return its completed process."""
+def django_admin(env, *args, timeout=120, python=None):
+    """Run a management command in its own process (on ``python``, this interpreter by default)."""
     return subprocess.run(
-        [sys.executable, "-m", "django", *args],
+        [python or sys.executable, "-m", "django", *args],
         env=env,
         cwd=str(CWD),
         capture_output=True,
@@ -119,14 +127,16 @@ class Server:
         runserver=False,
         port=None,
         daphne_args=(),
+        python=None,
     ):
         self.port = port or free_port()
         self.env = env
         self.log_path = Path(log_path)
+        python = python or sys.executable
         if LEGACY or runserver:
-            command = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
+            command = [python, "-m", "django", "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         else:
-            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *daphne_args]
+            command = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *daphne_args]
             command.append(asgi_app)
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(

@@ -15,19 +15,20 @@ from django.urls import path  # noqa: E402
 from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer  # noqa: E402
 from .standard import StandardConsumer  # noqa: E402
 
+websocket_routes = [
+    path("subscriptions/", TestDemultiplexer.as_asgi()),
+    path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
+    path("standard/", StandardConsumer.as_asgi()),
+]
+# The benchmark's DCRF peer: only its own venv has DCRF installed.
+if os.environ.get("GDS_BENCH_DCRF"):
+    from .dcrf import DcrfConsumer
+
+    websocket_routes.append(path("dcrf/", DcrfConsumer.as_asgi()))
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(
-                URLRouter(
-                    [
-                        path("subscriptions/", TestDemultiplexer.as_asgi()),
-                        path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
-                        path("standard/", StandardConsumer.as_asgi()),
-                    ]
-                )
-            )
-        ),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )
