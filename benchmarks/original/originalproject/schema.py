@@ -3,7 +3,9 @@
 import graphene
 from django.contrib.auth.models import User
 
-from .mutations import UserSerializerMutation, UserType
+from example.types import UserType
+
+from .mutations import UserSerializerMutation
 from .subscriptions import UserSubscription
 
 
