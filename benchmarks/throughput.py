@@ -23,7 +23,8 @@ its baseline is ``standard``, the standard Channels 4 way, written for the
 comparison in tests/testproject/standard.py (the consumer joins a group, a save
 is serialized once with the same serializer and sent once to the group, the
 consumer forwards the text); ``dcrf`` is djangochannelsrestframework's model
-observer (tests/testproject/dcrf.py), on a venv of its own. On the legacy
+observer and ``dcrf-inst`` its instance mixin (tests/testproject/dcrf.py), on a
+venv of their own. On the legacy
 engine the baseline is ``original``, the 2018 package (0.0.9, from PyPI) on a
 Channels 1 venv of its own (benchmarks/original/). Ratios compare each row with
 the baseline of the same N, servers and layer. Run it alone on the machine,
@@ -71,8 +72,9 @@ class Target:
     engine: str = ""  # "modern" or "legacy": the only engine it runs on ("": both)
     env: dict = field(default_factory=dict)
     venv: str = ""  # the tox env whose interpreter runs the server, when not this one
-    settings: str = "testproject.settings"
+    settings: str = "testproject.settings_bench"
     import_path: tuple = ()
+    asgi: str = "testproject.asgi_bench:application"  # the modern engine's
 
     def python(self):
         """The server's interpreter; exits with what to run when its venv is not made yet."""
@@ -89,8 +91,10 @@ TARGETS = {
     "package": Target("/subscriptions/", "package"),
     # The standard Channels 4 way (tests/testproject/standard.py), the modern baseline.
     "standard": Target("/standard/", "standard", "modern", {"GDS_BENCH_STANDARD": "1"}),
-    # djangochannelsrestframework's model observer (tests/testproject/dcrf.py), a peer.
+    # djangochannelsrestframework (tests/testproject/dcrf.py), a peer: its model observer,
+    # and its instance mixin (a re-read per socket and change).
     "dcrf": Target("/dcrf/", "dcrf", "modern", {"GDS_BENCH_DCRF": "1"}, venv="bench-dcrf"),
+    "dcrf-inst": Target("/dcrf-instance/", "dcrf", "modern", {"GDS_BENCH_DCRF": "1"}, venv="bench-dcrf"),
     # The 2018 original, graphene-django-subscriptions 0.0.9 (benchmarks/original/), the legacy baseline.
     "original": Target(
         "/subscriptions/",
@@ -201,7 +205,9 @@ def measure(env, workdir, name, target, count, rounds, servers=1):
     running = []
     try:
         for index in range(servers):
-            running.append(Server(env, workdir / f"{name}-{index}.log", python=target.python()))
+            running.append(
+                Server(env, workdir / f"{name}-{index}.log", asgi_app=target.asgi, python=target.python())
+            )
         pk = create_user(running[0], unique("bench"))
         base_rss = [rss_kib(server) for server in running]
         started = time.perf_counter()
@@ -237,6 +243,10 @@ def measure(env, workdir, name, target, count, rounds, servers=1):
         cpu = sum(cpu_seconds(server.process.pid) for server in running) - cpu_before
         frames = [socket_frames for c in clients for socket_frames in c.report()]
         tracebacks = sum(server.log().count("Traceback") for server in running)
+    except Exception:
+        for server in running:  # the logs go with the temporary folder: say what the servers said
+            print(f"--- {server.log_path.name}, its end:\n{server.log()[-4000:]}", file=sys.stderr)
+        raise
     finally:
         for server in running:
             server.stop()

@@ -13,18 +13,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer  # noqa: E402
-from .standard import StandardConsumer  # noqa: E402
 
 websocket_routes = [
     path("subscriptions/", TestDemultiplexer.as_asgi()),
     path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
-    path("standard/", StandardConsumer.as_asgi()),
 ]
-# The benchmark's DCRF peer: only its own venv has DCRF installed.
-if os.environ.get("GDS_BENCH_DCRF"):
-    from .dcrf import DcrfConsumer
-
-    websocket_routes.append(path("dcrf/", DcrfConsumer.as_asgi()))
 
 application = ProtocolTypeRouter(
     {

@@ -1,26 +1,31 @@
 """The benchmark's peer: djangochannelsrestframework's model observer (not the package).
 
-The consumer follows DCRF's README, "Subscribing to a filtered list of models":
-a ``@model_observer`` with a serializer (each save is serialized once, with the
-example's serializer, before it crosses the channel layer) and groups of one
-user each. Not the README's ``ObserverModelInstanceMixin``: its consumers each
-re-read the row when a change reaches them, so back-to-back saves arrive as
-copies of the latest one (and the README advises against queries there when
-many sockets subscribe).
+Two consumers, both with the example's serializer:
+
+* ``DcrfConsumer`` follows DCRF's README, "Subscribing to a filtered list of
+  models": a ``@model_observer`` with a serializer (each save is serialized
+  once, before it crosses the channel layer) and groups of one user each;
+* ``DcrfInstanceConsumer`` is the README's "Observing a Model instance":
+  ``ObserverModelInstanceMixin``, whose consumers each re-read the row when a
+  change reaches them (a query per socket and change), so back-to-back saves
+  arrive as copies of the latest one: the benchmark counts those as lost and
+  duplicated frames.
 
 A socket sends ``{"action": "subscribe_instance", "pk": PK, "request_id": ID}``
 (the mixin's request) and is answered
 ``{"errors": [], "data": null, "action": "subscribe_instance", "response_status": 201, "request_id": ID}``;
 each committed save of that user then reaches it as
 ``{"errors": [], "data": user, "action": "update", "response_status": 200, "request_id": ID}``.
-It is imported only when ``GDS_BENCH_DCRF`` is set: the class statement
+Both speak these frames. It is imported only when ``GDS_BENCH_DCRF`` is set: the class statement
 connects DCRF's signal receivers, and only the bench-dcrf venv has DCRF.
 """
 
 from django.contrib.auth.models import User
 from djangochannelsrestframework.consumers import AsyncAPIConsumer
 from djangochannelsrestframework.decorators import action
+from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
 from djangochannelsrestframework.observer import model_observer
+from djangochannelsrestframework.observer.generics import ObserverModelInstanceMixin
 
 from example.serializers import UserSerializer
 
@@ -44,3 +49,8 @@ class DcrfConsumer(AsyncAPIConsumer):
     async def subscribe_instance(self, pk, request_id, **kwargs):
         await self.user_change.subscribe(pk=pk, request_id=request_id)
         return None, 201
+
+
+class DcrfInstanceConsumer(ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
+    queryset = User.objects.all()
+    serializer_class = UserSerializer

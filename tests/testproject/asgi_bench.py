@@ -1,0 +1,42 @@
+"""ASGI application of the benchmarks' project (modern engine): the example's socket and the yardsticks'.
+
+``subscriptions/`` is the example's own demultiplexer; ``standard/`` is the
+standard Channels 4 consumer (standard.py); ``dcrf/`` and ``dcrf-instance/`` are
+djangochannelsrestframework's (dcrf.py), routed only when ``GDS_BENCH_DCRF`` is
+set, since only its own venv has DCRF.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings_bench")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from example.consumers import CustomAppDemultiplexer  # noqa: E402
+
+from .standard import StandardConsumer  # noqa: E402
+
+websocket_routes = [
+    path("subscriptions/", CustomAppDemultiplexer.as_asgi()),
+    path("standard/", StandardConsumer.as_asgi()),
+]
+if os.environ.get("GDS_BENCH_DCRF"):
+    from .dcrf import DcrfConsumer, DcrfInstanceConsumer
+
+    websocket_routes += [
+        path("dcrf/", DcrfConsumer.as_asgi()),
+        path("dcrf-instance/", DcrfInstanceConsumer.as_asgi()),
+    ]
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+    }
+)
