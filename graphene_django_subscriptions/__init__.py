@@ -14,6 +14,7 @@ default_app_config = "graphene_django_subscriptions.apps.SubscriptionsConfig"
 _PUBLIC = {
     "Subscription": "graphene_django_subscriptions.subscription",
     "GraphqlAPIDemultiplexer": "graphene_django_subscriptions.consumers",
+    "GraphqlWsConsumer": "graphene_django_subscriptions.consumers",
     "depromise_subscription": "graphene_django_subscriptions.middleware",
     "SubscriptionMiddleware": "graphene_django_subscriptions.middleware",
 }

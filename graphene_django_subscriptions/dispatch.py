@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
 from . import groups, protocol, recipients, registry, transport
+from .fields import ALL_FIELDS, STANDARD
 from .models import SubscriptionRecord
 from .outbox import outbox
 
@@ -204,13 +205,15 @@ class Change:
             data = meta.serializer_class(self.instance, context={"user": user}).data
             texts = {}
             for object_key, fields_key in targets[audience]:
-                if fields_key not in texts:
+                # A graphql-transport-ws group gets every field, as the 2018 "all" groups do.
+                shape = ALL_FIELDS if fields_key == STANDARD else fields_key
+                if shape not in texts:
                     frame = protocol.notification_frame(
-                        meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
+                        meta.stream, self.action, meta.model_label, meta.catalog.project(data, shape)
                     )
-                    texts[fields_key] = protocol.encode(frame)
+                    texts[shape] = protocol.encode(frame)
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
-                messages.append((group, texts[fields_key]))
+                messages.append((group, texts[shape]))
         return messages
 
     def _recipients(self, subscription, audiences):

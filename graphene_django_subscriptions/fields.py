@@ -9,6 +9,9 @@ from . import limits
 from .protocol import ProtocolError
 
 ALL_FIELDS = "all"
+#: The key of a graphql-transport-ws subscriber: it gets every field, and its own
+#: process cuts them down to the operation's selection set (see ``operations``).
+STANDARD = "gql"
 
 
 class FieldCatalog:

@@ -28,6 +28,8 @@ DEFAULTS = {
     "MAX_PENDING_CHANGES": 10000,
     #: Seconds an exiting process (a management command) waits for its queued notifications to go.
     "OUTBOX_EXIT_WAIT": 5.0,
+    #: Seconds a graphql-transport-ws client has, once connected, to send ``connection_init`` (else 4408).
+    "CONNECTION_INIT_WAIT_SECONDS": 3.0,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -47,9 +47,12 @@ class SubscriptionRecord(models.Model):
     fields_key = models.CharField(max_length=64)
     #: The socket's user key on a stream with a per-recipient rule; empty on the others.
     audience = models.CharField(max_length=255, blank=True, default="")
+    #: The graphql-transport-ws operation this record serves (the socket's own number for it);
+    #: empty for the 2018 protocol, where a socket follows each target once.
+    operation = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
-        unique_together = [("socket", "stream", "action", "object_key")]
+        unique_together = [("socket", "stream", "action", "object_key", "operation")]
         indexes = [models.Index(fields=["stream", "action", "object_key"], name="gds_record_target")]
 
     @property

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import channel_ids, groups, limits, protocol, recipients, transport
+from .fields import STANDARD
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocol import ProtocolError
 
@@ -190,20 +191,22 @@ def _admit_and_plan(subscription, channel_name, user, then=None, **request):
     raise refused
 
 
-def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=None):
+def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=None, operation_key=""):
     """Check a request and record its effect; return the ``MembershipChange`` to apply.
 
     Runs after ``admit``, which claimed the ``socket`` row and checked that ``user`` opened it:
     ``user`` is also the user the notifications will reach. Must run inside a
     transaction, so a failure after it leaves no record. Raises
     ``ProtocolError`` (and records nothing) when the request is refused.
+    ``operation_key`` names the graphql-transport-ws operation that subscribes
+    (its records get every field; see ``fields.STANDARD``); empty for the 2018 protocol.
     """
     meta = subscription._meta
     user = recipients.normalize(user)
     if operation not in protocol.OPERATIONS:
         raise ProtocolError(f"Unknown operation {limits.echo(operation)}: use subscribe or unsubscribe.")
     _check_action(action)
-    fields_key = meta.catalog.key_for(fields)
+    fields_key = STANDARD if operation_key else meta.catalog.key_for(fields)
     if pk == "":
         pk = None
     actions = _expand(action, pk)
@@ -213,10 +216,10 @@ def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=
     _check_permission(subscription, user, actions, value)
     _check_visible(subscription, user, pk, value)
     audience = socket.user_key if meta.per_recipient else ""
-    return _subscribe(socket.pk, meta.stream, actions, key, fields_key, audience)
+    return _subscribe(socket.pk, meta.stream, actions, key, fields_key, audience, operation_key)
 
 
-def _subscribe(socket_id, stream, actions, key, fields_key, audience):
+def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_key):
     change = MembershipChange()
     for action in actions:
         record, created = SubscriptionRecord.objects.get_or_create(
@@ -224,6 +227,7 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience):
             stream=stream,
             action=action,
             object_key=key,
+            operation=operation_key,
             defaults={"fields_key": fields_key, "audience": audience},
         )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):
@@ -247,7 +251,7 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience):
 def _unsubscribe(socket_id, stream, actions, key, requested_action):
     change = MembershipChange()
     records = SubscriptionRecord.objects.filter(
-        socket_id=socket_id, stream=stream, action__in=actions, object_key=key
+        socket_id=socket_id, stream=stream, action__in=actions, object_key=key, operation=""
     )
     change.leave.extend(record.group for record in records)
     if not change.leave:
@@ -320,3 +324,27 @@ def run_socket_request(subscription, request, channel_name, user):
         request.stream, request.action, data={"action": action}, request_id=request.request_id
     )
     return change, reply
+
+
+def start_operation(subscription, channel_name, user, operation_key, *, action, pk):
+    """Record a graphql-transport-ws subscription to ``subscription``'s changes; return the groups to join.
+
+    The same checks as a 2018 subscribe request (the socket's rate, permissions,
+    ``get_queryset``, the socket's limit of subscriptions), under the socket's
+    own number for the operation. Raises ``ProtocolError`` when refused.
+    """
+    change = _admit_and_plan(
+        subscription,
+        channel_name,
+        user,
+        operation=protocol.SUBSCRIBE,
+        action=action,
+        pk=pk,
+        operation_key=operation_key,
+    )
+    return change.join
+
+
+def end_operation(channel_name, operation_key):
+    """Drop the records of a socket's graphql-transport-ws operation (one statement)."""
+    SubscriptionRecord.objects.filter(socket__channel_name=channel_name, operation=operation_key).delete()

@@ -238,6 +238,24 @@ class Subscription(graphene.ObjectType):
         return graphene.Field(cls, args=cls._meta.arguments, resolver=cls.resolve_request, **kwargs)
 
     @classmethod
+    def ChangesField(cls, **kwargs):
+        """The standard (graphql-transport-ws) subscription field of this stream's changes.
+
+        Mount it beside ``Field()``; a ``GraphqlWsConsumer`` serves it. It takes
+        ``action`` (default ``ALL_ACTIONS``) and ``id`` (default: every object),
+        and each event has ``stream``, ``action``, ``model`` and ``data``, a
+        typed object of the serializer's fields. Needs the modern engine (Channels 4).
+        """
+        if engines.channels_major_version() < 4:
+            raise TypeError(
+                f"{cls.__name__}.ChangesField() is the graphql-transport-ws field, which needs Channels 4 "
+                "and graphene 3; on Channels 1, mount Field() (the 2018 channelId protocol) only."
+            )
+        from .changes import changes_field
+
+        return changes_field(cls, ActionSubscriptionEnum, **kwargs)
+
+    @classmethod
     def resolve_request(cls, root, info, **kwargs):
         """Run one subscribe or unsubscribe request made over HTTP."""
         operation = _plain(kwargs["operation"])

@@ -1,4 +1,7 @@
-"""ASGI entry point (modern engine): HTTP through Django, WebSockets to the demultiplexer.
+"""ASGI entry point (modern engine): HTTP through Django, WebSockets to the two consumers.
+
+``subscriptions/`` speaks the 2018 channelId protocol, ``graphql/`` the
+standard graphql-transport-ws (Apollo Client, urql, graphql-ws, GraphiQL).
 
 Sockets from pages of other sites are refused (``AllowedHostsOriginValidator``):
 a browser sends the visitor's cookies with any socket, whichever page opens it.
@@ -16,13 +19,18 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
+
 from .consumers import CustomAppDemultiplexer  # noqa: E402
+
+websocket_routes = [
+    path("subscriptions/", CustomAppDemultiplexer.as_asgi()),
+    path("graphql/", GraphqlWsConsumer.as_asgi()),
+]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("subscriptions/", CustomAppDemultiplexer.as_asgi())]))
-        ),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )

@@ -4,6 +4,7 @@ import graphene
 from django.contrib.auth.models import Group, User
 
 from .mutations import GroupSerializerMutation, UserSerializerMutation
+from .settings import LEGACY
 from .subscriptions import GroupSubscription, UserSubscription
 from .types import GroupType, UserType
 
@@ -37,6 +38,10 @@ class RootSubscription(graphene.ObjectType):
 
     user_subscription = UserSubscription.Field()
     group_subscription = GroupSubscription.Field()
+    if not LEGACY:
+        # The standard protocol (graphql-transport-ws), at ws://<host>/graphql/ (see asgi.py).
+        user_changes = UserSubscription.ChangesField()
+        group_changes = GroupSubscription.ChangesField()
 
 
 schema = graphene.Schema(query=RootQuery, mutation=RootMutation, subscription=RootSubscription)

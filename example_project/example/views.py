@@ -4,13 +4,17 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from graphene.utils.str_converters import to_camel_case
 
+from graphene_django_subscriptions import Subscription
+
 from .schema import RootSubscription
 
 
 def stream_choices():
-    """What the page offers to follow: one entry per Subscription on the root schema."""
+    """What the page offers to follow: one entry per 2018-protocol field of the root schema."""
     choices = []
     for name, field in RootSubscription._meta.fields.items():
+        if not (isinstance(field.type, type) and issubclass(field.type, Subscription)):
+            continue  # a ChangesField: the standard protocol's, not the page's
         options = field.type._meta
         choices.append(
             {

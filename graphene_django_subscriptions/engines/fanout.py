@@ -39,14 +39,18 @@ class LocalGroups:
     def __init__(self):
         self._members = {}  # group: {channel name: consumer}
 
-    def join(self, consumer, group):
-        """Put ``consumer``'s socket in ``group``."""
-        self._members.setdefault(group, {})[consumer.channel_name] = consumer
+    def join(self, member, group, key=None):
+        """Put ``member`` in ``group`` under ``key`` (default: its socket's channel name).
 
-    def leave(self, channel_name, group):
-        """Take socket ``channel_name`` out of ``group`` (nothing if it is not in it)."""
+        A member has ``deliver(text, shared)``: a socket's consumer, or one
+        graphql-transport-ws operation of a socket (several may share a group).
+        """
+        self._members.setdefault(group, {})[key or member.channel_name] = member
+
+    def leave(self, key, group):
+        """Take the member ``key`` (by default a channel name) out of ``group``, if it is in it."""
         members = self._members.get(group)
-        if members is not None and members.pop(channel_name, None) is not None and not members:
+        if members is not None and members.pop(key, None) is not None and not members:
             del self._members[group]
 
     def table(self):
@@ -54,10 +58,17 @@ class LocalGroups:
         return {group: sorted(members) for group, members in self._members.items()}
 
     async def write(self, texts):
-        """Send each ``(group, text)`` pair's text to the sockets in the group here."""
+        """Hand each ``(group, text)`` pair's text to the members of the group here.
+
+        Members of one group share ``shared``, a dict for what they make of the
+        text (one execution per distinct graphql-transport-ws operation).
+        """
         for group, text in texts:
-            for consumer in list(self._members.get(group, {}).values()):
-                await consumer.send(text_data=text)
+            members = self._members.get(group)
+            if members:
+                shared = {}
+                for member in list(members.values()):
+                    await member.deliver(text, shared)
 
 
 class ServerChannel:

@@ -314,7 +314,87 @@ def _remember(channel_name, *, user, session_key, process_local):
     return sockets.forget_unreachable(process_local=process_local)
 
 
-class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
+class RecordedSocket(AsyncWebsocketConsumer):
+    """What every consumer of the package does with its socket, whichever protocol it speaks.
+
+    ``record(user)`` puts the socket in the database (so requests may name it,
+    and its user's logout closes it) and makes this process serve it;
+    ``disconnect()`` forgets it; if the consumer dies first, the heartbeat does.
+    Subclasses say how the socket leaves its groups (``leave_groups``).
+    """
+
+    async def __call__(self, scope, receive, send):
+        self._recorded = False
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when daphne kills the consumer mid-disconnect: its socket leaves its
+            # groups here at once, and the heartbeat forgets its rows.
+            _open.pop(getattr(self, "channel_name", None), None)
+            self.leave_groups(None)
+            if self._recorded:
+                _orphans.add(self.channel_name)
+
+    async def dispatch(self, message):
+        # Channels hops to a thread to close stale database connections before
+        # every handler; these messages never touch the database, so skip it.
+        if message["type"] == CLOSE:
+            self.leave_groups(message["leave"])
+            await self.close(code=message["code"])
+        else:
+            await super().dispatch(message)
+
+    async def record(self, user):
+        """Remember the accepted socket and ``user``, who opened it; make this process serve it."""
+        dispatch.socket_connected()
+        session = self.scope.get("session")
+        _open[self.channel_name] = self
+        self._recorded = True
+        await _start_serving(self.channel_layer)
+        stale = await database_sync_to_async(_remember)(
+            self.channel_name,
+            user=user,
+            session_key=getattr(session, "session_key", None),
+            process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
+        )
+        await _leave(self.channel_layer, stale)
+
+    async def disconnect(self, code):
+        """Leave every group the socket joined, however it joined them, and forget the socket."""
+        if self.channel_layer is None or not self._recorded:
+            return
+        # No renewal now: its row is going, and a renewal that found it gone would close it again.
+        _open.pop(self.channel_name, None)
+        groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
+        self.leave_groups(groups)
+        self.leave_groups(None)
+        self._recorded = False
+        await _server.serve(self.channel_layer, _serves_sockets)
+
+    def leave_groups(self, groups):
+        """Take the socket out of ``groups`` here (None: out of every group it is in)."""
+        raise NotImplementedError
+
+    async def deliver(self, text, shared):
+        """Write a notification's ``text`` from one of the socket's groups (see ``fanout.LocalGroups``)."""
+        await self.send(text_data=text)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        """Send on the socket; a socket that closed meanwhile is not an error.
+
+        A notification can reach the consumer after the client went away but
+        before the server's disconnect message does. The server then refuses the
+        write (ASGI servers raise an ``OSError`` subclass; daphne a ``RuntimeError``);
+        letting that escape would kill the consumer before ``disconnect()`` could
+        drop the socket's records and groups.
+        """
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (OSError, RuntimeError) as exc:
+            logger.debug("Socket %s closed before a frame could be sent: %s", self.channel_name, exc)
+
+
+class GraphqlAPIDemultiplexer(RecordedSocket):
     """The WebSocket consumer: issues channel ids and routes stream frames to bindings.
 
     Subclass it with ``consumers = {"users": UserSubscription.get_binding().consumer}``
@@ -330,26 +410,12 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         self._groups = set()
-        self._recorded = False
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            # Also when daphne kills the consumer mid-disconnect: its socket leaves its
-            # groups here at once, and the heartbeat forgets its rows.
-            _open.pop(getattr(self, "channel_name", None), None)
-            self.change_groups([], list(self._groups))
-            if self._recorded:
-                _orphans.add(self.channel_name)
+        await super().__call__(scope, receive, send)
 
     async def dispatch(self, message):
-        # Channels hops to a thread to close stale database connections before
-        # every handler; these messages never touch the database, so skip it.
-        if message["type"] == CHANGE:
+        if message["type"] == CHANGE:  # a subscribe request served by another process
             self.change_groups(message["join"], message["leave"])
             await self.send(text_data=message["text"])
-        elif message["type"] == CLOSE:
-            self.change_groups([], message["leave"])
-            await self.close(code=message["code"])
         else:
             await super().dispatch(message)
 
@@ -364,18 +430,7 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
-        dispatch.socket_connected()
-        session = self.scope.get("session")
-        _open[self.channel_name] = self
-        self._recorded = True
-        await _start_serving(self.channel_layer)
-        stale = await database_sync_to_async(_remember)(
-            self.channel_name,
-            user=self.scope.get("user"),
-            session_key=getattr(session, "session_key", None),
-            process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
-        )
-        await _leave(self.channel_layer, stale)
+        await self.record(self.scope.get("user"))
         frame = protocol.connect_frame(channel_ids.issue(self.channel_name))
         await self.send_frame(frame)
 
@@ -388,16 +443,9 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
             return
         await self.consumers[request.stream](self, request)
 
-    async def disconnect(self, code):
-        """Leave every group the socket joined, however it joined them."""
-        if self.channel_layer is None or not self._recorded:
-            return
-        # No renewal now: its row is going, and a renewal that found it gone would close it again.
-        _open.pop(self.channel_name, None)
-        groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
-        self.change_groups([], groups | self._groups)
-        self._recorded = False
-        await _server.serve(self.channel_layer, _serves_sockets)
+    def leave_groups(self, groups):
+        """Take the socket out of ``groups`` here (None: out of every group it is in)."""
+        self.change_groups([], list(self._groups if groups is None else groups))
 
     def change_groups(self, join, leave):
         """Leave then join groups (this process's own: see ``fanout``)."""
@@ -411,17 +459,3 @@ class GraphqlAPIDemultiplexer(AsyncWebsocketConsumer):
     async def send_frame(self, frame):
         """Send one protocol frame."""
         await self.send(text_data=protocol.encode(frame))
-
-    async def send(self, text_data=None, bytes_data=None, close=False):
-        """Send on the socket; a socket that closed meanwhile is not an error.
-
-        A notification can reach the consumer after the client went away but
-        before the server's disconnect message does. The server then refuses the
-        write (ASGI servers raise an ``OSError`` subclass; daphne a ``RuntimeError``);
-        letting that escape would kill the consumer before ``disconnect()`` could
-        drop the socket's records and groups.
-        """
-        try:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-        except (OSError, RuntimeError) as exc:
-            logger.debug("Socket %s closed before a frame could be sent: %s", self.channel_name, exc)

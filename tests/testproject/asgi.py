@@ -12,11 +12,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer  # noqa: E402
+from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
+
+from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer, TokenGraphqlWsConsumer  # noqa: E402
 
 websocket_routes = [
     path("subscriptions/", TestDemultiplexer.as_asgi()),
     path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
+    path("graphql/", GraphqlWsConsumer.as_asgi()),
+    path("graphql-token/", TokenGraphqlWsConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

@@ -3,6 +3,7 @@
 import asyncio
 
 from example.consumers import CustomAppDemultiplexer
+from example.settings import LEGACY
 
 from .streams import (
     CountedSubscription,
@@ -32,3 +33,22 @@ class SlowToCloseDemultiplexer(TestDemultiplexer):
     async def disconnect(self, code):
         await asyncio.sleep(30)
         await super().disconnect(code)
+
+
+if not LEGACY:
+    from channels.db import database_sync_to_async
+    from django.contrib.auth.models import User
+    from django.core.exceptions import PermissionDenied
+
+    from graphene_django_subscriptions import GraphqlWsConsumer
+
+    class TokenGraphqlWsConsumer(GraphqlWsConsumer):
+        """Takes ``{"token": "<username>"}`` in connection_init (a test-only, trusting stand-in for a token)."""
+
+        async def authenticate(self, payload):
+            if "token" not in payload:
+                return await super().authenticate(payload)
+            user = await database_sync_to_async(User.objects.filter(username=payload["token"]).first)()
+            if user is None:
+                raise PermissionDenied
+            return user

@@ -1,0 +1,135 @@
+"""``Subscription.ChangesField()``: a stream's changes as a typed field of the standard protocol.
+
+Each event is an object with ``stream``, ``action``, ``model`` and ``data``;
+``data`` is typed from the stream's serializer (as graphene-django converts
+DRF fields), so a client's selection set under ``data`` is its field
+selection. Type names come from the Subscription's own (unique in a schema):
+``UserSubscriptionEvent`` and ``UserSubscriptionData`` for ``UserSubscription``.
+The field is served by a ``GraphqlWsConsumer``; executed any other way (over
+HTTP, say) it answers with an error that says so.
+"""
+
+import graphene
+from graphene_django.rest_framework.serializer_converter import convert_serializer_field
+from graphql import GraphQLError
+from rest_framework import serializers
+
+from .protocol import CREATE, DELETE, UPDATE
+
+
+class ChangeActionEnum(graphene.Enum):
+    """What happened to the object."""
+
+    CREATE = CREATE
+    UPDATE = UPDATE
+    DELETE = DELETE
+
+
+class ChangeEvent(dict):
+    """The root value an event's selection set runs on: ``stream``, ``action``, ``model`` and ``data``."""
+
+
+def event_from_frame(frame):
+    """The event a 2018 notification frame (every field) carries."""
+    payload = frame["payload"]
+    return ChangeEvent(
+        stream=frame["stream"], action=payload["action"], model=payload["model"], data=payload["data"]
+    )
+
+
+def changes_field(subscription, action_enum, **kwargs):
+    """The standard subscription field of ``subscription`` (see ``Subscription.ChangesField``)."""
+    meta = subscription._meta
+    if subscription not in _event_types:  # one type per stream, however often the field is mounted
+        _event_types[subscription] = _event_type(subscription)
+    field_name = kwargs.pop("name", None)
+
+    def resolve(root, info, **arguments):
+        if isinstance(root, ChangeEvent):
+            return root
+        raise GraphQLError(
+            f"{info.field_name} is a subscription of the graphql-transport-ws protocol: subscribe to it over "
+            "a GraphqlWsConsumer socket (with the graphql-ws, Apollo or urql client). Over HTTP, use the "
+            "stream's 2018 subscription field with your socket's channelId."
+        )
+
+    resolve.subscription = subscription
+    kwargs.setdefault("description", f"{meta.model.__name__} changes, as they are committed.")
+    arguments = {
+        "action": graphene.Argument(
+            action_enum,
+            default_value=action_enum.ALL_ACTIONS.value,
+            description="Which changes to follow (default: every kind).",
+        ),
+        "id": graphene.Argument(graphene.ID, description="Follow this object only (default: every object)."),
+    }
+    return graphene.Field(
+        _event_types[subscription], args=arguments, resolver=resolve, name=field_name, **kwargs
+    )
+
+
+_event_types = {}
+
+
+def subscription_of(field):
+    """The Subscription whose changes a schema's ``GraphQLField`` delivers, or None for any other field."""
+    return getattr(field.resolve, "subscription", None)
+
+
+def _event_type(subscription):
+    meta = subscription._meta
+    name = subscription._meta.name
+    data = _data_type(f"{name}Data", meta.serializer_class(), f"{meta.model.__name__} fields, as notified.")
+    return type(
+        f"{name}Event",
+        (graphene.ObjectType,),
+        {
+            "__doc__": f"A committed change of a {meta.model.__name__}, on stream {meta.stream!r}.",
+            "stream": graphene.String(required=True, description="The stream the change is on."),
+            "action": graphene.Field(ChangeActionEnum, required=True, description="What happened."),
+            "model": graphene.String(required=True, description="The model, as app_label.model_name."),
+            "data": graphene.Field(
+                data, required=True, description="The object, as the serializer shows it."
+            ),
+        },
+    )
+
+
+def _data_type(name, serializer, description):
+    """An object type with one field per serializer field, resolved from the serializer's output."""
+    attributes = {"__doc__": description}
+    for field_name, field in serializer.fields.items():
+        attributes[field_name] = _output_field(f"{name}{_pascal(field_name)}", field)
+    return type(name, (graphene.ObjectType,), attributes)
+
+
+def _pascal(name):
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+#: DRF fields whose output is text that graphene's date and time scalars would refuse: read back.
+_TEMPORAL = (serializers.DateTimeField, serializers.DateField, serializers.TimeField)
+
+
+def _output_field(type_name, field):
+    description = field.help_text
+    if isinstance(field, serializers.ListSerializer):
+        child = _data_type(type_name, field.child, description)
+        return graphene.List(child, description=description)
+    if isinstance(field, serializers.BaseSerializer):
+        return graphene.Field(_data_type(type_name, field, description), description=description)
+    if isinstance(field, serializers.MultipleChoiceField):
+        return graphene.List(graphene.String, description=description)
+    converted = convert_serializer_field(field, is_input=False, convert_choices_to_enum=False)
+    if isinstance(field, _TEMPORAL):
+        converted.kwargs["resolver"] = _temporal_resolver(field)
+    return converted
+
+
+def _temporal_resolver(field):
+    def resolve(root, info):
+        value = root.get(field.field_name)
+        # DRF wrote it in its own format; its own parser reads it back for graphene's scalar.
+        return None if value is None else field.to_internal_value(value)
+
+    return resolve

@@ -1,0 +1,317 @@
+"""``GraphqlWsConsumer`` (modern engine): the standard graphql-transport-ws protocol over a Channels socket.
+
+A subscription to a ``ChangesField`` is recorded like a 2018 subscribe
+request (same checks, same records, same groups, under the operation's own
+number), so a change reaches it by the same path; this process then runs the
+operation's selection set once per distinct operation and writes a ``next``
+message to each. Queries, mutations and the project's own subscription
+fields run too, as graphql-core runs them.
+"""
+
+import asyncio
+import inspect
+import itertools
+import json
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from django.core.exceptions import PermissionDenied
+from django.utils.datastructures import MultiValueDict
+from graphene_django.settings import graphene_settings
+from graphene_django.views import instantiate_middleware
+from graphql import ExecutionResult, GraphQLError, execute, subscribe
+
+from .. import changes, limits, operations, protocol, requests
+from .. import graphql_transport_ws as ws
+from .modern import RecordedSocket, _local
+
+logger = logging.getLogger(__name__)
+
+
+class GraphqlWsContext:
+    """``info.context`` of the operations a ``GraphqlWsConsumer`` runs: what resolvers read of a request.
+
+    ``user`` is the socket's user, ``session`` its session (if any), ``scope``
+    the ASGI scope and ``connection_params`` the ``connection_init`` payload;
+    ``META`` holds the handshake's headers as Django names them
+    (``HTTP_USER_AGENT``), ``COOKIES`` its cookies, ``FILES`` nothing.
+    """
+
+    def __init__(self, user, scope, connection_params):
+        self.user = user
+        self.scope = scope
+        self.session = scope.get("session")
+        self.connection_params = connection_params
+        self.META = {
+            "HTTP_" + name.decode("latin-1").upper().replace("-", "_"): value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+        }
+        client = scope.get("client") or ("", None)
+        self.META["REMOTE_ADDR"] = client[0]
+        self.COOKIES = dict(scope.get("cookies", {}))
+        self.FILES = MultiValueDict()
+
+
+class GraphqlWsConsumer(RecordedSocket):
+    """A WebSocket consumer of graphql-transport-ws, for Apollo Client, urql, graphql-ws and GraphiQL.
+
+    Route ``GraphqlWsConsumer.as_asgi()`` behind ``AllowedHostsOriginValidator``
+    and ``AuthMiddlewareStack``. It serves ``GRAPHENE["SCHEMA"]`` unless a
+    subclass sets ``schema``; override ``authenticate`` for clients that send
+    a token in ``connection_init``.
+    """
+
+    #: The graphene Schema served (default: ``GRAPHENE["SCHEMA"]``).
+    schema = None
+
+    async def authenticate(self, payload):
+        """The user this socket acts for, given the ``connection_init`` payload (a dict; empty if none).
+
+        By default the session's user (``AuthMiddlewareStack``), or anonymous.
+        Override it to read a token from ``payload``; raise Django's
+        ``PermissionDenied`` to refuse the connection (closed with 4403 Forbidden).
+        """
+        return self.scope.get("user")
+
+    async def __call__(self, scope, receive, send):
+        self._operations = {}  # the client's id: _Follower or the task that runs it
+        self._numbers = itertools.count(1)
+        self._init_received = False
+        self._acked = False
+        self._closing = False
+        self._init_wait = None
+        self.context = None
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stop_everything()
+
+    async def connect(self):
+        """Accept with the subprotocol, and wait (a while) for ``connection_init``."""
+        if self.channel_layer is None:
+            logger.error("GraphqlWsConsumer needs a channel layer: set CHANNEL_LAYERS in settings.")
+            await self.close()
+            return
+        if ws.SUBPROTOCOL not in self.scope.get("subprotocols", ()):
+            await self.accept()
+            await self._close(ws.CLOSE_SUBPROTOCOL)
+            return
+        await self.accept(subprotocol=ws.SUBPROTOCOL)
+        self._init_wait = asyncio.ensure_future(self._close_unless_initialised())
+
+    async def _close_unless_initialised(self):
+        await asyncio.sleep(limits.get("CONNECTION_INIT_WAIT_SECONDS"))
+        if not self._init_received:
+            await self._close(ws.CLOSE_INIT_TIMEOUT)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Read one message and act on it; a message that breaks the protocol closes the socket."""
+        if self._closing:
+            return
+        try:
+            message = ws.parse(text_data if bytes_data is None else None)
+            await self._handle(message)
+        except ws.BadMessage as bad:
+            await self._close(bad.code, str(bad))
+
+    async def _handle(self, message):
+        if message.type == ws.CONNECTION_INIT:
+            await self._initialise(message.payload or {})
+        elif message.type == ws.PING:
+            await self._send(ws.pong(message.payload))
+        elif message.type == ws.SUBSCRIBE:
+            if not self._acked:
+                raise ws.BadMessage(ws.REASONS[ws.CLOSE_UNAUTHORIZED], ws.CLOSE_UNAUTHORIZED)
+            if message.id in self._operations:
+                raise ws.BadMessage(f"Subscriber for {message.id} already exists", ws.CLOSE_DUPLICATE_ID)
+            await self._start(message.id, message.payload)
+        elif message.type == ws.COMPLETE:
+            await self._complete(message.id)
+        # A pong needs no answer.
+
+    async def _initialise(self, payload):
+        if self._init_received:
+            raise ws.BadMessage(ws.REASONS[ws.CLOSE_TOO_MANY_INITS], ws.CLOSE_TOO_MANY_INITS)
+        self._init_received = True
+        try:
+            user = await self.authenticate(payload)
+        except PermissionDenied:
+            raise ws.BadMessage(ws.REASONS[ws.CLOSE_FORBIDDEN], ws.CLOSE_FORBIDDEN) from None
+        self.user = user
+        self.context = GraphqlWsContext(user, self.scope, payload)
+        await self.record(user)
+        self._acked = True
+        await self._send(ws.ack())
+
+    async def _start(self, id, payload):
+        most = limits.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
+        if len(self._operations) >= most:
+            await self._error(id, f"This socket runs {most} operations, its limit: complete one first.")
+            return
+        try:
+            prepared = operations.prepare(self._graphql_schema(), payload)
+        except operations.OperationErrors as failed:
+            await self._send(ws.error(id, [error.formatted for error in failed.errors]))
+            return
+        if prepared.kind == operations.CHANGES:
+            await self._follow(id, prepared)
+            return
+        run = self._run_single if prepared.kind == operations.SINGLE else self._run_subscription
+        task = asyncio.ensure_future(run(id, prepared))
+        self._operations[id] = task
+        task.add_done_callback(lambda done: self._forget_task(id, done))
+
+    async def _follow(self, id, prepared):
+        """Record a subscription to a ChangesField and join its groups here."""
+        number = str(next(self._numbers))
+        try:
+            groups = await database_sync_to_async(requests.start_operation)(
+                prepared.subscription,
+                self.channel_name,
+                self.user,
+                number,
+                action=prepared.action,
+                pk=prepared.pk,
+            )
+        except protocol.ProtocolError as refused:
+            await self._error(id, str(refused))
+            return
+        except Exception:
+            logger.exception(
+                "A graphql-transport-ws subscription on stream %r failed", prepared.subscription._meta.stream
+            )
+            await self._error(id, str(protocol.server_error()))
+            return
+        if self._closing or not self._recorded:
+            return  # closed meanwhile: disconnect() forgets the records
+        follower = _Follower(self, id, number, prepared.selection, groups)
+        self._operations[id] = follower
+        for group in groups:
+            _local.join(follower, group, key=follower.key)
+
+    async def _complete(self, id):
+        operation = self._operations.pop(id, None)
+        if isinstance(operation, _Follower):
+            operation.leave(None)
+            await database_sync_to_async(requests.end_operation)(self.channel_name, operation.number)
+        elif operation is not None:
+            operation.cancel()
+
+    async def _run_single(self, id, prepared):
+        result = await database_sync_to_async(self._execute)(prepared)
+        await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        await self._send(ws.complete(id))
+
+    def _execute(self, prepared):
+        try:
+            result = execute(
+                self._graphql_schema(),
+                prepared.document,
+                context_value=self.context,
+                variable_values=prepared.variables,
+                operation_name=prepared.operation_name,
+                middleware=list(instantiate_middleware(graphene_settings.MIDDLEWARE)),
+            )
+            if inspect.isawaitable(result):  # async resolvers
+                result = async_to_sync(_awaited)(result)
+        except Exception as exc:
+            logger.exception("A graphql-transport-ws operation failed")
+            result = ExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
+        return result
+
+    async def _run_subscription(self, id, prepared):
+        stream = await subscribe(
+            self._graphql_schema(),
+            prepared.document,
+            context_value=self.context,
+            variable_values=prepared.variables,
+            operation_name=prepared.operation_name,
+        )
+        if isinstance(stream, ExecutionResult):
+            await self._send(ws.error(id, [error.formatted for error in stream.errors or ()]))
+            return
+        try:
+            async for result in stream:
+                await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        finally:
+            await stream.aclose()
+        await self._send(ws.complete(id))
+
+    def _forget_task(self, id, task):
+        if self._operations.get(id) is task:
+            del self._operations[id]
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("A graphql-transport-ws operation failed", exc_info=task.exception())
+
+    def leave_groups(self, groups):
+        """Take the socket's subscriptions out of ``groups`` here (None: out of every group)."""
+        for operation in list(self._operations.values()):
+            if isinstance(operation, _Follower):
+                operation.leave(groups)
+
+    def _stop_everything(self):
+        if self._init_wait is not None:
+            self._init_wait.cancel()
+        for operation in self._operations.values():
+            if isinstance(operation, _Follower):
+                operation.leave(None)
+            else:
+                operation.cancel()
+        self._operations.clear()
+
+    async def disconnect(self, code):
+        """Stop every operation and forget the socket and its records."""
+        self._closing = True
+        self._stop_everything()
+        await super().disconnect(code)
+
+    def _graphql_schema(self):
+        schema = self.schema or graphene_settings.SCHEMA
+        return getattr(schema, "graphql_schema", schema)
+
+    async def _error(self, id, message):
+        await self._send(ws.error(id, [{"message": message}]))
+
+    async def _send(self, message):
+        await self.send(text_data=ws.encode(message))
+
+    async def _close(self, code, reason=None):
+        self._closing = True
+        await self.close(code=code, reason=reason or ws.REASONS.get(code))
+
+
+async def _awaited(awaitable):
+    return await awaitable
+
+
+class _Follower:
+    """One ``ChangesField`` operation of a socket: a member of the socket's groups here."""
+
+    def __init__(self, consumer, id, number, selection, groups):
+        self.consumer = consumer
+        self.number = number
+        self.key = f"{consumer.channel_name}/{number}"
+        self.selection = selection
+        self.groups = list(groups)
+        self._id_text = json.dumps(id)
+
+    async def deliver(self, text, shared):
+        """Write the ``next`` message of a notification (the 2018 frame of every field)."""
+        payload = shared.get(self.selection)
+        if payload is None:
+            try:
+                event = shared.get(None)
+                if event is None:
+                    event = shared[None] = changes.event_from_frame(json.loads(text))
+                payload = shared[self.selection] = self.selection.render(event)
+            except Exception:
+                logger.exception("Could not run a subscription's selection on a change")
+                return
+        await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
+
+    def leave(self, groups):
+        """Leave ``groups`` here (None: every group of the operation)."""
+        leaving = self.groups if groups is None else set(self.groups).intersection(groups)
+        for group in leaving:
+            _local.leave(self.key, group)

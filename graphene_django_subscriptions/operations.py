@@ -1,0 +1,149 @@
+"""A graphql-transport-ws ``subscribe`` payload, checked against the schema and made ready to run.
+
+Three kinds of operation come out of ``prepare``: a subscription to a
+``ChangesField`` (served by the package's delivery path), any other
+subscription field (an async generator of the project's own, run by
+graphql-core), and a query or mutation (one result). An event is run through
+a ``Selection``: one per distinct document, operation name and variables in a
+process, shared by every operation that sent the same, so that a change is
+executed and encoded once for all of them.
+"""
+
+import json
+import weakref
+
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from graphql.execution.collect_fields import collect_fields
+from graphql.execution.values import get_argument_values, get_variable_values
+
+from . import changes
+
+CHANGES = "changes"
+SUBSCRIPTION = "subscription"
+SINGLE = "single"
+
+
+class OperationErrors(Exception):
+    """A payload that cannot run: ``errors`` are the GraphQL errors to answer with."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = list(errors)
+
+
+class Prepared:
+    """A checked operation: its ``kind``, parsed ``document``, ``operation_name`` and raw ``variables``.
+
+    A ``CHANGES`` operation also has the ``subscription`` it follows, its
+    ``action`` and ``pk`` arguments, and its ``selection``.
+    """
+
+    def __init__(self, kind, document, operation_name, variables):
+        self.kind = kind
+        self.document = document
+        self.operation_name = operation_name
+        self.variables = variables
+        self.subscription = None
+        self.action = None
+        self.pk = None
+        self.selection = None
+
+
+def prepare(schema, payload):
+    """Parse and validate a subscribe ``payload`` against ``schema`` (a GraphQLSchema); a ``Prepared``."""
+    query = payload["query"]
+    operation_name = payload.get("operationName")
+    variables = payload.get("variables") or {}
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        raise OperationErrors([error]) from None
+    errors = validate(schema, document)
+    if errors:
+        raise OperationErrors(errors)
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        message = (
+            f"Unknown operation named {operation_name!r}."
+            if operation_name
+            else "Must provide operation name if query contains multiple operations."
+        )
+        raise OperationErrors([GraphQLError(message)])
+    if operation.operation != OperationType.SUBSCRIPTION:
+        return Prepared(SINGLE, document, operation_name, variables)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    if isinstance(coerced, list):
+        raise OperationErrors(coerced)
+    root = schema.subscription_type
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    # Validation allows one root field in a subscription (none, when a directive skips it).
+    selected = list(collect_fields(schema, fragments, coerced, root, operation.selection_set).values())
+    if not selected:
+        raise OperationErrors(
+            [GraphQLError("The subscription selects no field: it would never send anything.")]
+        )
+    field_nodes = selected[0]
+    field = root.fields[field_nodes[0].name.value]
+    subscription = changes.subscription_of(field)
+    if subscription is None:
+        return Prepared(SUBSCRIPTION, document, operation_name, variables)
+    prepared = Prepared(CHANGES, document, operation_name, variables)
+    arguments = get_argument_values(field, field_nodes[0], coerced)
+    prepared.subscription = subscription
+    prepared.action = _plain(arguments.get("action"))
+    prepared.pk = arguments.get("id")
+    prepared.selection = Selection.shared(schema, query, document, operation_name, variables)
+    return prepared
+
+
+def _plain(value):
+    # graphene passes enum members to resolvers; the delivery path keeps their values.
+    return getattr(value, "value", value)
+
+
+def result_payload(result):
+    """The ``next`` payload of an ``ExecutionResult``: ``data``, and ``errors`` when there are any."""
+    payload = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    return payload
+
+
+class Selection:
+    """What one distinct operation makes of an event: run it, encode it, once per event."""
+
+    _shared = weakref.WeakValueDictionary()
+
+    def __init__(self, schema, document, operation_name, variables):
+        self.schema = schema
+        self.document = document
+        self.operation_name = operation_name
+        self.variables = variables
+
+    @classmethod
+    def shared(cls, schema, query, document, operation_name, variables):
+        """The selection of this process for the same query, operation name and variables."""
+        key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True))
+        selection = cls._shared.get(key)
+        if selection is None:
+            selection = cls._shared[key] = cls(schema, document, operation_name, variables)
+        return selection
+
+    def render(self, event):
+        """The JSON text of the ``next`` payload for ``event`` (a ``ChangeEvent``)."""
+        result = execute(
+            self.schema,
+            self.document,
+            root_value=event,
+            operation_name=self.operation_name,
+            variable_values=self.variables,
+        )
+        return json.dumps(result_payload(result), separators=(",", ":"))

@@ -1,0 +1,66 @@
+"""A raw graphql-transport-ws client for the tests: every message as a whole dict, nothing hidden."""
+
+import websocket
+
+from client import TIMEOUT, Socket
+
+SUBPROTOCOL = "graphql-transport-ws"
+
+
+class WsSocket(Socket):
+    """A client socket on a ``GraphqlWsConsumer`` route; acknowledged unless ``init`` is False."""
+
+    def __init__(self, server, path="/graphql/", init=True, payload=None, cookie=None, origin=None,
+                 subprotocols=(SUBPROTOCOL,)):  # fmt: skip
+        self.server = server
+        self.conn = websocket.create_connection(
+            f"ws://127.0.0.1:{server.port}{path}",
+            timeout=TIMEOUT,
+            cookie=cookie,
+            origin=origin,
+            subprotocols=list(subprotocols) or None,
+        )
+        if init:
+            self.send(
+                {"type": "connection_init"}
+                if payload is None
+                else {"type": "connection_init", "payload": payload}
+            )
+            assert self.recv() == {"type": "connection_ack"}
+
+    @property
+    def subprotocol(self):
+        return self.conn.getsubprotocol()
+
+    def subscribe(self, id, query, variables=None, operation_name=None):
+        payload = {"query": query}
+        if variables is not None:
+            payload["variables"] = variables
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        self.send({"id": id, "type": "subscribe", "payload": payload})
+
+    def follow(self, id, query, variables=None):
+        """Subscribe to a ChangesField and wait until the server has recorded it.
+
+        The protocol has no "subscribed" message: a ping sent after the subscribe is
+        answered once the subscribe was served (a socket's messages are served in order).
+        """
+        self.subscribe(id, query, variables)
+        self.send({"type": "ping", "payload": {"after": id}})
+        reply = self.recv()
+        assert reply == {"type": "pong", "payload": {"after": id}}, reply
+
+    def complete(self, id):
+        self.send({"id": id, "type": "complete"})
+
+
+def event(id, field, stream, action, model, data, **extra):
+    """The ``next`` message of one change, as a ChangesField selection of all four parts receives it."""
+    return {
+        "id": id,
+        "type": "next",
+        "payload": {
+            "data": {field: {"stream": stream, "action": action, "model": model, "data": data, **extra}}
+        },
+    }

@@ -1,0 +1,538 @@
+"""The standard protocol (graphql-transport-ws, modern engine): ChangesField subscriptions, queries, mutations.
+
+Every message is pinned as a whole dict. Not collected on the legacy engine,
+which serves the 2018 protocol only (see conftest.py).
+"""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import websocket
+
+from client import (
+    TIMEOUT,
+    Socket,
+    assert_nothing_more,
+    create_group,
+    create_user,
+    delete_user,
+    graphql,
+    login,
+    post,
+    subscribe,
+    unique,
+    update_user,
+    wait_for,
+)
+from graphql_ws_client import WsSocket, event
+from servers import Server
+
+USERS = "subscription { userChanges%s { stream action model data { id username } } }"
+GROUPS = "subscription { groupChanges%s { stream action model data { id name } } }"
+
+
+@pytest.fixture
+def ws(server):
+    sock = WsSocket(server)
+    yield sock
+    sock.close()
+
+
+def user_event(id, action, pk, username):
+    return event(id, "userChanges", "users", action, "auth.user", {"id": pk, "username": username})
+
+
+def test_connection_is_acknowledged_and_pings_are_answered(server):
+    sock = WsSocket(server, init=False)
+    assert sock.subprotocol == "graphql-transport-ws"
+    sock.send({"type": "ping"})  # before connection_init too, as the protocol allows
+    assert sock.recv() == {"type": "pong"}
+    sock.send({"type": "connection_init", "payload": {}})
+    assert sock.recv() == {"type": "connection_ack"}
+    sock.send({"type": "ping", "payload": {"at": 1}})
+    assert sock.recv() == {"type": "pong", "payload": {"at": 1}}
+    sock.send({"type": "pong"})  # needs no answer
+    assert_nothing_more(sock)
+    sock.close()
+
+
+def test_creates_updates_and_deletes_arrive_with_the_selection(server, ws):
+    ws.follow("1", USERS % "")
+    name = unique()
+    pk = create_user(server, name)
+    assert ws.recv() == user_event("1", "CREATE", pk, name)
+    update_user(server, pk, firstName="Ann")
+    assert ws.recv() == user_event("1", "UPDATE", pk, name)
+    delete_user(server, pk)
+    assert ws.recv() == user_event("1", "DELETE", pk, name)
+    assert_nothing_more(ws)
+
+
+def test_action_and_id_choose_what_is_followed(server, ws):
+    followed, other = create_user(server, unique()), create_user(server, unique())
+    ws.follow(
+        "one",
+        'subscription { userChanges(action: UPDATE, id: "%s") { action data { firstName } } }' % followed,
+    )
+    ws.follow("new", "subscription { userChanges(action: CREATE) { action data { id } } }")
+    update_user(server, other, firstName="not followed")
+    update_user(server, followed, firstName="Bea")
+    assert ws.recv() == {
+        "id": "one",
+        "type": "next",
+        "payload": {"data": {"userChanges": {"action": "UPDATE", "data": {"firstName": "Bea"}}}},
+    }
+    delete_user(server, followed)  # UPDATE only
+    pk = create_user(server, unique())
+    assert ws.recv() == {
+        "id": "new",
+        "type": "next",
+        "payload": {"data": {"userChanges": {"action": "CREATE", "data": {"id": pk}}}},
+    }
+    assert_nothing_more(ws)
+
+
+def test_aliases_fragments_typename_and_variables_shape_each_event(server, ws):
+    pk = create_user(server, unique())
+    query = """
+        subscription Watch($who: ID!, $withName: Boolean!) {
+          changed: userChanges(id: $who) { __typename kind: action ...Row }
+        }
+        fragment Row on UserSubscriptionEvent { data { key: id username @include(if: $withName) } }
+    """
+    ws.send(
+        {
+            "id": "v",
+            "type": "subscribe",
+            "payload": {"query": query, "variables": {"who": str(pk), "withName": False}},
+        }
+    )
+    ws.send({"type": "ping"})
+    assert ws.recv() == {"type": "pong"}
+    update_user(server, pk, lastName="Lee")
+    assert ws.recv() == {
+        "id": "v",
+        "type": "next",
+        "payload": {
+            "data": {
+                "changed": {"__typename": "UserSubscriptionEvent", "kind": "UPDATE", "data": {"key": pk}}
+            }
+        },
+    }
+    assert_nothing_more(ws)
+
+
+def test_complete_stops_the_events_and_forgets_the_subscription(server, ws):
+    ws.follow("1", GROUPS % "")
+    ws.follow("2", GROUPS % "")
+    ws.complete("1")
+    ws.send({"type": "ping"})
+    assert ws.recv() == {"type": "pong"}
+    name = unique("g")
+    pk = create_group(server, name)
+    assert ws.recv() == event("2", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name})
+    assert_nothing_more(ws)
+    ws.complete("2")
+    ws.complete("never-started")  # nothing to end: no answer
+    ws.send({"type": "ping"})
+    assert ws.recv() == {"type": "pong"}
+    create_group(server, unique("g"))
+    assert_nothing_more(ws)
+    # The id may be used again once completed.
+    ws.follow("1", GROUPS % "")
+    name = unique("g")
+    pk = create_group(server, name)
+    assert ws.recv() == event("1", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name})
+
+
+def test_errors_are_error_messages_and_the_socket_keeps_serving(server, ws):
+    ws.subscribe("bad", "subscription { groupChanges { data { nope } } }")
+    assert ws.recv() == {
+        "id": "bad",
+        "type": "error",
+        "payload": [
+            {
+                "message": "Cannot query field 'nope' on type 'GroupSubscriptionData'. Did you mean 'name'?",
+                "locations": [{"line": 1, "column": 38}],
+            }
+        ],
+    }
+    ws.subscribe("syntax", "subscription {")
+    assert ws.recv() == {
+        "id": "syntax",
+        "type": "error",
+        "payload": [
+            {"message": "Syntax Error: Expected Name, found <EOF>.", "locations": [{"line": 1, "column": 15}]}
+        ],
+    }
+    ws.subscribe("create-one", 'subscription { groupChanges(action: CREATE, id: "1") { action } }')
+    assert ws.recv() == {
+        "id": "create-one",
+        "type": "error",
+        "payload": [
+            {
+                "message": "CREATE cannot take an id on stream 'groups': an object that has an id was created "
+                "already. Leave id out to hear of every new object."
+            }
+        ],
+    }
+    ws.subscribe("missing", 'subscription { groupChanges(id: "999999") { action } }')
+    assert ws.recv() == {
+        "id": "missing",
+        "type": "error",
+        "payload": [{"message": "Unknown id '999999' on stream 'groups': no such object can be followed."}],
+    }
+    ws.subscribe("guarded", "subscription { guardedChanges { action } }")
+    assert ws.recv() == {
+        "id": "guarded",
+        "type": "error",
+        "payload": [{"message": "Permission denied: log in to subscribe to create on stream 'guarded'."}],
+    }
+    # None of them left anything behind, and the socket is served as before.
+    ws.follow("good", GROUPS % "")
+    name = unique("g")
+    pk = create_group(server, name)
+    assert ws.recv() == event(
+        "good", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+    )
+    assert_nothing_more(ws)
+
+
+def test_queries_and_mutations_run_over_the_socket(server, ws):
+    ws.follow("watch", GROUPS % "(action: CREATE)")
+    name = unique("g")
+    ws.subscribe("m", 'mutation { createGroup(newGroup: {name: "%s"}) { ok group { name } } }' % name)
+    frames = [ws.recv(), ws.recv(), ws.recv()]  # the change may come before the mutation's result
+    assert {
+        "id": "m",
+        "type": "next",
+        "payload": {"data": {"createGroup": {"ok": True, "group": {"name": name}}}},
+    } in frames
+    assert {"id": "m", "type": "complete"} in frames
+    created = [frame for frame in frames if frame["id"] == "watch"]
+    assert len(created) == 1
+    pk = created[0]["payload"]["data"]["groupChanges"]["data"]["id"]
+    assert created[0] == event(
+        "watch", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+    )
+    ws.subscribe("q", "query Names { groups { name } }", operation_name="Names")
+    reply = ws.recv()
+    assert reply["id"] == "q" and reply["type"] == "next"
+    assert {"name": name} in reply["payload"]["data"]["groups"]
+    assert ws.recv() == {"id": "q", "type": "complete"}
+    ws.subscribe("broken", "{ groups { name } } query Two { groups { id } }")
+    assert ws.recv() == {
+        "id": "broken",
+        "type": "error",
+        "payload": [
+            {
+                "message": "This anonymous operation must be the only defined operation.",
+                "locations": [{"line": 1, "column": 1}],
+            }
+        ],
+    }
+    assert_nothing_more(ws)
+
+
+def test_a_subscription_field_of_the_project_runs_to_its_end(ws):
+    ws.subscribe("c", "subscription { countdown(start: 2) }")
+    assert [ws.recv() for _ in range(4)] == [
+        {"id": "c", "type": "next", "payload": {"data": {"countdown": 2}}},
+        {"id": "c", "type": "next", "payload": {"data": {"countdown": 1}}},
+        {"id": "c", "type": "next", "payload": {"data": {"countdown": 0}}},
+        {"id": "c", "type": "complete"},
+    ]
+    assert_nothing_more(ws)
+
+
+# ---- Close codes: what breaks the protocol closes the socket, and nobody else notices ------------
+
+
+@pytest.fixture(scope="module")
+def strict_server(workdir, project):
+    """A server that waits 0.5 s for connection_init and lets a socket run 3 operations."""
+    env = project("graphql-ws-strict")
+    env["GDS_LIMITS"] = json.dumps({"CONNECTION_INIT_WAIT_SECONDS": 0.5, "MAX_SUBSCRIPTIONS_PER_SOCKET": 3})
+    srv = Server(env, workdir / "graphql-ws-strict.log")
+    yield srv
+    srv.stop()
+
+
+def served(server):
+    """A new socket on ``server`` hears of a change: the server serves everyone else as before."""
+    sock = WsSocket(server)
+    try:
+        sock.follow("check", GROUPS % "(action: CREATE)")
+        name = unique("g")
+        pk = create_group(server, name)
+        assert sock.recv() == event(
+            "check", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+        )
+        assert_nothing_more(sock)
+    finally:
+        sock.close()
+
+
+BAD_MESSAGES = [
+    pytest.param("not json", id="not-json"),
+    pytest.param([1, 2], id="not-an-object"),
+    pytest.param({"payload": {}}, id="no-type"),
+    pytest.param({"type": "next", "id": "1", "payload": {}}, id="server-only-type"),
+    pytest.param({"type": "start", "id": "1", "payload": {"query": "{ groups { id } }"}}, id="legacy-type"),
+    pytest.param({"type": "subscribe", "payload": {"query": "{ groups { id } }"}}, id="subscribe-without-id"),
+    pytest.param({"type": "subscribe", "id": "", "payload": {"query": "{ groups { id } }"}}, id="empty-id"),
+    pytest.param({"type": "subscribe", "id": "1"}, id="subscribe-without-payload"),
+    pytest.param({"type": "subscribe", "id": "1", "payload": {"query": 5}}, id="query-not-text"),
+    pytest.param(
+        {"type": "subscribe", "id": "1", "payload": {"query": "{ groups { id } }", "variables": []}},
+        id="variables-list",
+    ),
+    pytest.param({"type": "complete"}, id="complete-without-id"),
+    pytest.param({"type": "ping", "payload": "text"}, id="ping-payload-text"),
+    pytest.param(
+        {"type": "subscribe", "id": "x" * 101, "payload": {"query": "{ groups { id } }"}}, id="id-too-long"
+    ),
+]
+
+
+@pytest.mark.parametrize("message", BAD_MESSAGES)
+def test_a_message_that_breaks_the_protocol_closes_with_4400(server, message):
+    sock = WsSocket(server)
+    sock.send(message if isinstance(message, str) else json.dumps(message))
+    assert sock.recv_close() == 4400
+    served(server)
+
+
+def test_binary_messages_close_with_4400(server):
+    sock = WsSocket(server)
+    sock.conn.send_binary(b"\x00\x01")
+    assert sock.recv_close() == 4400
+
+
+def test_a_client_without_the_subprotocol_is_closed_with_4406(server):
+    without = WsSocket(server, init=False, subprotocols=())
+    assert without.recv_close() == 4406
+    # The older subscriptions-transport-ws protocol, offered by hand: websocket-client itself
+    # would refuse a handshake that picks none of the protocols it offered.
+    older = websocket.create_connection(
+        f"ws://127.0.0.1:{server.port}/graphql/",
+        timeout=TIMEOUT,
+        header=["Sec-WebSocket-Protocol: graphql-ws"],
+    )
+    frame = older.recv_frame()
+    assert (frame.opcode, int.from_bytes(frame.data[:2], "big")) == (websocket.ABNF.OPCODE_CLOSE, 4406)
+
+
+def test_a_client_that_does_not_initialise_in_time_is_closed_with_4408(strict_server):
+    silent = WsSocket(strict_server, init=False)
+    pinging = WsSocket(strict_server, init=False)
+    pinging.send({"type": "ping"})
+    assert pinging.recv() == {"type": "pong"}
+    assert silent.recv_close() == 4408
+    assert pinging.recv_close() == 4408  # pings do not count as connection_init
+    initialised = WsSocket(strict_server)
+    assert_nothing_more(initialised, quiet=1.0)  # past the wait: still open
+    served(strict_server)
+
+
+def test_a_second_connection_init_closes_with_4429(server):
+    sock = WsSocket(server)
+    sock.send({"type": "connection_init"})
+    assert sock.recv_close() == 4429
+
+
+def test_subscribing_before_the_ack_closes_with_4401(server):
+    sock = WsSocket(server, init=False)
+    sock.subscribe("1", GROUPS % "")
+    assert sock.recv_close() == 4401
+    served(server)
+
+
+def test_an_id_in_use_closes_with_4409(server, ws):
+    ws.follow("same", GROUPS % "")
+    ws.subscribe("same", GROUPS % "")
+    assert ws.recv_close() == 4409
+    served(server)
+
+
+def test_a_socket_runs_a_bounded_number_of_operations(strict_server):
+    sock = WsSocket(strict_server)
+    for id in ("1", "2", "3"):
+        sock.follow(id, GROUPS % "(action: CREATE)")
+    sock.subscribe("4", GROUPS % "(action: CREATE)")
+    assert sock.recv() == {
+        "id": "4",
+        "type": "error",
+        "payload": [{"message": "This socket runs 3 operations, its limit: complete one first."}],
+    }
+    sock.complete("1")
+    sock.follow("4", GROUPS % "(action: CREATE)")
+    name = unique("g")
+    pk = create_group(strict_server, name)
+    frames = [sock.recv() for _ in range(3)]
+    assert sorted(frame["id"] for frame in frames) == ["2", "3", "4"]
+    for frame in frames:
+        assert frame == event(
+            frame["id"], "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+        )
+    assert_nothing_more(sock)
+
+
+# ---- Who the socket acts for ------------------------------------------------------------------------
+
+
+def test_the_session_user_is_the_recipient(server):
+    name = unique("me")
+    session, cookie = login(server, name)
+    own = wait_for(
+        lambda: session.get(f"{server.http}/graphql/", params={"query": "{ users { id username } }"})
+    )
+    me = next(user["id"] for user in own.json()["data"]["users"] if user["username"] == name)
+    mine, anonymous = WsSocket(server, cookie=cookie), WsSocket(server)
+    query = 'subscription { userChanges(id: "%s") { data { username email } } }' % me
+    mine.follow("1", query)
+    anonymous.follow("1", query)
+    update_user(server, int(me), email=f"{name}@example.com")
+    seen_by = {"mine": mine.recv(), "anonymous": anonymous.recv()}
+    # The serializer shows the email address to its own user only.
+    assert seen_by == {
+        "mine": {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {"userChanges": {"data": {"username": name, "email": f"{name}@example.com"}}}
+            },
+        },
+        "anonymous": {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"userChanges": {"data": {"username": name, "email": None}}}},
+        },
+    }
+    # Logging out ends the socket's access, as for the 2018 protocol.
+    post(server, "/testing/logout/", {}, session=session)
+    assert mine.recv_close() == 4401
+    assert_nothing_more(anonymous)
+
+
+def test_a_token_in_connection_init_names_the_user_and_a_bad_one_is_forbidden(server):
+    name = unique("token")
+    pk = create_user(server, name)
+    sock = WsSocket(server, path="/graphql-token/", payload={"token": name})
+    sock.follow(
+        "1", "subscription { guardedChanges(action: CREATE) { data { name } } }"
+    )  # needs a logged-in user
+    group = unique("g")
+    create_group(server, group)
+    assert sock.recv() == {
+        "id": "1",
+        "type": "next",
+        "payload": {"data": {"guardedChanges": {"data": {"name": group}}}},
+    }
+    refused = WsSocket(server, path="/graphql-token/", init=False)
+    refused.send({"type": "connection_init", "payload": {"token": unique("nobody")}})
+    assert refused.recv_close() == 4403
+    # Without a token: the session's user (anonymous here), who may not follow the guarded stream.
+    anonymous = WsSocket(server, path="/graphql-token/")
+    anonymous.subscribe("1", "subscription { guardedChanges { action } }")
+    assert anonymous.recv() == {
+        "id": "1",
+        "type": "error",
+        "payload": [{"message": "Permission denied: log in to subscribe to create on stream 'guarded'."}],
+    }
+    delete_user(server, pk)
+
+
+def test_a_page_of_another_site_cannot_open_a_socket(server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        WsSocket(server, init=False, origin="http://evil.example")
+    assert refused.value.status_code == 403
+
+
+# ---- Many at once, one serialization, both protocols ---------------------------------------------------
+
+
+def test_many_sockets_subscribing_at_once_each_hear_the_change_once(server):
+    with ThreadPoolExecutor(16) as pool:
+        sockets = list(pool.map(lambda _: WsSocket(server), range(24)))
+        queries = [USERS % "(action: UPDATE)", "subscription { userChanges(action: UPDATE) { action } }"]
+        list(pool.map(lambda pair: pair[1].follow("u", queries[pair[0] % 2]), enumerate(sockets)))
+    pk = create_user(server, unique())
+    name = unique()
+    graphql(server, 'mutation { updateUser(newUser: {id: %s, username: "%s"}) { ok } }' % (pk, name))
+    with ThreadPoolExecutor(16) as pool:
+        received = list(pool.map(lambda sock: sock.recv(), sockets))
+    for index, frame in enumerate(received):
+        if index % 2 == 0:
+            assert frame == user_event("u", "UPDATE", pk, name)
+        else:
+            assert frame == {
+                "id": "u",
+                "type": "next",
+                "payload": {"data": {"userChanges": {"action": "UPDATE"}}},
+            }
+    assert_nothing_more(*sockets)
+    for sock in sockets:
+        sock.close()
+
+
+def test_one_change_is_serialized_once_for_every_socket_of_both_protocols(server):
+    standard = [WsSocket(server) for _ in range(6)]
+    for index, sock in enumerate(standard):
+        selection = "id username" if index % 2 else "username"
+        sock.follow("c", "subscription { countedChanges(action: CREATE) { data { %s } } }" % selection)
+    legacy = Socket(server)
+    subscribe(server, legacy, field="countedSubscription", action="CREATE", data=["USERNAME"])
+    before = requests.get(f"{server.http}/testing/runs/").json()["counted"]
+    name = unique()
+    pk = create_user(server, name)
+    for index, sock in enumerate(standard):
+        data = {"id": pk, "username": name} if index % 2 else {"username": name}
+        assert sock.recv() == {
+            "id": "c",
+            "type": "next",
+            "payload": {"data": {"countedChanges": {"data": data}}},
+        }
+    assert legacy.recv() == {
+        "stream": "counted",
+        "payload": {"action": "create", "model": "auth.user", "data": {"username": name}},
+    }
+    assert requests.get(f"{server.http}/testing/runs/").json()["counted"] == before + 1
+    assert_nothing_more(legacy, *standard)
+
+
+def test_closing_the_socket_forgets_its_subscriptions(server):
+    def operations_here():
+        # Members of a graphql-transport-ws operation are "<channel name>/<number>".
+        table = requests.get(f"{server.http}/testing/groups/").json()
+        return {member for members in table.values() for member in members if "/" in member}
+
+    before = operations_here()
+    sock = WsSocket(server)
+    sock.follow("1", GROUPS % "")
+    sock.follow("2", USERS % "(action: DELETE)")
+    added = operations_here() - before
+    assert len(added) == 2  # one per operation (the groups stream's three actions share one member key)
+    sock.close()
+    wait_for(lambda: not operations_here() & added)
+    served(server)
+
+
+def test_a_change_saved_by_another_process_reaches_sockets_of_both_protocols(redis_cluster):
+    layer, env, first, second = redis_cluster
+    standard = WsSocket(first)
+    standard.follow("x", GROUPS % "(action: CREATE)")
+    legacy = Socket(first)
+    subscribe(first, legacy, field="groupSubscription", action="CREATE", data=["NAME"])
+    name = unique("g")
+    pk = create_group(second, name)
+    assert standard.recv() == event(
+        "x", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+    )
+    assert legacy.recv() == {
+        "stream": "groups",
+        "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
+    }
+    assert_nothing_more(standard, legacy)
