@@ -10,7 +10,8 @@
 # otherwise they are installed from Debian's packages and started here. Each run
 # makes its own databases and Redis prefixes and removes them at the end, so
 # nothing else on those servers is touched. Chromium and chromium-driver come
-# from Debian's packages too, for the live page's browser tests.
+# from Debian's packages too, for the live page's browser tests, and Node.js
+# with npm when missing (Debian's, for the graphql-ws client from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 answers 5432 || command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# Node runs the graphql-ws client of the npm registry; npm installs it and GraphiQL.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing from Debian's packages: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -61,6 +64,9 @@ else
     pg_ctlcluster "$pg_version" "$pg_name" start
     for _ in $(seq 100); do answers 5432 && break; sleep 0.1; done
 fi
+
+# The graphql-ws client and GraphiQL, from the npm registry (package-lock.json).
+bash scripts/install-js.sh
 
 python3 -m pip install -q "tox>=4"
 envs=$(python3 -m tox list --no-desc -q 2>/dev/null | grep -v '^bench-' | paste -sd, -)

@@ -1,16 +1,20 @@
-"""Clients nobody here wrote, against a real server: the Python ``gql`` client over graphql-transport-ws.
+"""Clients nobody here wrote, against a real server: ``graphql-ws`` from the npm registry, run by Node,
+and the Python ``gql`` client, both over graphql-transport-ws.
 
 Not collected on the legacy engine (see conftest.py).
 """
 
 import asyncio
+import json
+import subprocess
 
 import requests
 from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
-from client import unique, wait_for
+from client import create_user, unique, wait_for
+from servers import ROOT
 
 CHANGES = gql("subscription { groupChanges { action model data { id name } } }")
 
@@ -23,6 +27,144 @@ def transport(server):
         headers={"Origin": server.http},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
+
+
+def operations_on(server):
+    """The member keys of graphql-transport-ws operations in the server's groups ("<channel>/<number>")."""
+    table = requests.get(f"{server.http}/testing/groups/").json()
+    return {member for members in table.values() for member in members if "/" in member}
+
+
+# ---- graphql-ws (npm), run by Node ---------------------------------------------------------------
+
+NODE_CLIENT = ROOT / "tests" / "js" / "graphql_ws_client.mjs"
+
+
+def node_client(server, steps, path="/graphql/", connection_params=None):
+    """Run tests/js/graphql_ws_client.mjs with ``steps``; return its report."""
+    scenario = {
+        "url": f"ws://127.0.0.1:{server.port}{path}",
+        "origin": server.http,
+        "steps": steps,
+        "connectionParams": connection_params,
+    }
+    done = subprocess.run(
+        ["node", str(NODE_CLIENT), json.dumps(scenario)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0 and done.stdout, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_graphql_ws_subscribes_hears_create_update_delete_and_completes(server):
+    name, renamed = unique("g"), unique("g")
+    before = operations_on(server)
+    create = 'mutation { createGroup(newGroup: {name: "%s"}) { ok group { id } } }' % name
+    first = node_client(server, [{"run": create}])
+    pk = int(first["steps"][0]["data"]["createGroup"]["group"]["id"])
+    report = node_client(
+        server,
+        [
+            {
+                "follow": 'subscription { groupChanges(id: "%s") { action model data { id name } } }' % pk,
+                "count": 2,
+                "then": [
+                    'mutation { updateGroup(newGroup: {id: %s, name: "%s"}) { ok } }' % (pk, renamed),
+                    "mutation { deleteGroup(id: %s) { ok } }" % pk,
+                ],
+            },
+            {"follow": "subscription { groupChanges(action: CREATE) { action data { name } } }", "count": 1,
+             "then": ['mutation { createGroup(newGroup: {name: "%s"}) { ok } }' % name]},
+        ],
+    )  # fmt: skip
+    assert report == {
+        "steps": [
+            {
+                "results": [{"data": {"updateGroup": {"ok": True}}}, {"data": {"deleteGroup": {"ok": True}}}],
+                "events": [
+                    {
+                        "data": {
+                            "groupChanges": {
+                                "action": "UPDATE",
+                                "model": "auth.group",
+                                "data": {"id": pk, "name": renamed},
+                            }
+                        }
+                    },
+                    {
+                        "data": {
+                            "groupChanges": {
+                                "action": "DELETE",
+                                "model": "auth.group",
+                                "data": {"id": pk, "name": renamed},
+                            }
+                        }
+                    },
+                ],
+                "end": {"completed": "by the client"},
+            },
+            {
+                "results": [{"data": {"createGroup": {"ok": True}}}],
+                "events": [{"data": {"groupChanges": {"action": "CREATE", "data": {"name": name}}}}],
+                "end": {"completed": "by the client"},
+            },
+        ],
+        "closes": [1000],
+    }
+    wait_for(lambda: operations_on(server) == before)
+
+
+def test_graphql_ws_reads_the_servers_errors_and_the_socket_keeps_serving(server):
+    report = node_client(
+        server,
+        [
+            {"run": "subscription { groupChanges { data { nope } } }"},
+            {"run": "subscription { guardedChanges { action } }"},
+            {"run": "{ groups(first: 1) { id } }"},
+            {"run": "{ __typename }"},
+        ],
+    )
+    assert report == {
+        "steps": [
+            {
+                "error": [
+                    {
+                        "message": "Cannot query field 'nope' on type 'GroupSubscriptionData'. Did you mean 'name'?",
+                        "locations": [{"line": 1, "column": 38}],
+                    }
+                ]
+            },
+            {"error": [{"message": "Permission denied: log in to subscribe to create on stream 'guarded'."}]},
+            {
+                "error": [
+                    {
+                        "message": "Unknown argument 'first' on field 'RootQuery.groups'.",
+                        "locations": [{"line": 1, "column": 10}],
+                    }
+                ]
+            },
+            {"data": {"__typename": "RootQuery"}},
+        ],
+        "closes": [1000],
+    }
+
+
+def test_graphql_ws_with_a_refused_token_is_closed_with_4403(server):
+    name = unique("token")
+    create_user(server, name)
+    accepted = node_client(
+        server, [{"run": "{ __typename }"}], path="/graphql-token/", connection_params={"token": name}
+    )
+    assert accepted == {"steps": [{"data": {"__typename": "RootQuery"}}], "closes": [1000]}
+    refused = node_client(
+        server,
+        [{"run": "{ __typename }"}],
+        path="/graphql-token/",
+        connection_params={"token": unique("nobody")},
+    )
+    assert refused == {"steps": [{"error": {"closeCode": 4403}}], "closes": [4403]}
+
+
+# ---- gql (PyPI) ------------------------------------------------------------------------------------
 
 
 def test_gql_subscribes_hears_create_update_delete_and_completes(server):
@@ -96,11 +238,7 @@ def test_gql_reads_the_servers_errors(server):
 
 
 def test_gql_sockets_leave_nothing_behind(server):
-    def operations_here():
-        table = requests.get(f"{server.http}/testing/groups/").json()
-        return {member for members in table.values() for member in members if "/" in member}
-
-    before = operations_here()
+    before = operations_on(server)
 
     async def scenario():
         async with Client(transport=transport(server)) as session:
@@ -112,10 +250,10 @@ def test_gql_sockets_leave_nothing_behind(server):
             following = asyncio.ensure_future(follow())
             await asyncio.sleep(0.2)
             await session.execute(gql("{ groups { id } }"))  # served after the subscribe
-            during = operations_here()
+            during = operations_on(server)
             following.cancel()
             return during
 
     during = asyncio.run(scenario())
     assert len(during - before) == 1
-    wait_for(lambda: not (operations_here() - before))
+    wait_for(lambda: not (operations_on(server) - before))
