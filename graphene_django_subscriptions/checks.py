@@ -9,7 +9,7 @@ Registered by the app's ``ready()``:
 * ``W003`` (a database check): the package's tables are missing.
 * ``W004`` (``check --deploy``): anonymous users may follow a Subscription.
 * ``W005`` (``check --deploy``, Channels 4): the WebSocket route to a
-  ``GraphqlAPIDemultiplexer`` has no origin check.
+  ``GraphqlAPIDemultiplexer`` or a ``GraphqlWsConsumer`` has no origin check.
 * ``W006`` (Channels 4): the Redis layer on redis-py 8 or later with the
   client's default read timeout, which kills idle consumers.
 """
@@ -250,7 +250,7 @@ def _consumers(application, guarded=False, depth=0):
 
 
 def check_socket_origins(app_configs=None, **kwargs):
-    """W005 (Channels 4): a ``GraphqlAPIDemultiplexer`` routed without an origin check.
+    """W005 (Channels 4): a consumer of the package (either protocol) routed without an origin check.
 
     Without one, a page of any site can open a socket with a visitor's
     cookies and hear what that visitor may hear. Channels 1 has no router to
@@ -260,12 +260,12 @@ def check_socket_origins(app_configs=None, **kwargs):
         return []
     try:
         application = import_string(settings.ASGI_APPLICATION)
-        demultiplexer = engines.current().GraphqlAPIDemultiplexer
+        ours = engines.current().RecordedSocket  # the base of both consumers
         unguarded = sorted(
             {
                 f"{consumer.__module__}.{consumer.__qualname__}"
                 for consumer, guarded in _consumers(application)
-                if isinstance(consumer, type) and issubclass(consumer, demultiplexer) and not guarded
+                if isinstance(consumer, type) and issubclass(consumer, ours) and not guarded
             }
         )
     except Exception:

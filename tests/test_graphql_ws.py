@@ -27,7 +27,7 @@ from client import (
     wait_for,
 )
 from graphql_ws_client import WsSocket, event
-from servers import Server
+from servers import Server, django_admin
 
 USERS = "subscription { userChanges%s { stream action model data { id username } } }"
 GROUPS = "subscription { groupChanges%s { stream action model data { id name } } }"
@@ -536,3 +536,64 @@ def test_a_change_saved_by_another_process_reaches_sockets_of_both_protocols(red
         "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
     }
     assert_nothing_more(standard, legacy)
+
+
+# ---- The 2018 protocol's rules hold here too ---------------------------------------------------------
+
+
+def test_a_rolled_back_change_is_never_sent(server, ws):
+    pk = create_user(server, unique())
+    ws.follow("all", USERS % "")
+    post(server, "/testing/rollback/", {"username": unique(), "existing": pk})
+    assert_nothing_more(ws)
+
+
+def test_meta_queryset_bounds_what_is_heard(server, ws):
+    ws.follow("s", "subscription { staffChanges { action data { username } } }")
+    post(server, "/testing/user/", {"username": unique(), "is_staff": False})
+    staff = unique()
+    post(server, "/testing/user/", {"username": staff, "is_staff": True})
+    assert ws.recv() == {
+        "id": "s",
+        "type": "next",
+        "payload": {"data": {"staffChanges": {"action": "CREATE", "data": {"username": staff}}}},
+    }
+    assert_nothing_more(ws)
+
+
+def test_each_recipient_hears_only_what_its_user_may_see(server):
+    alice, bob = unique("alice"), unique("bob")
+    for name in (alice, bob):
+        create_user(server, name)
+    sockets = {
+        name: WsSocket(server, path="/graphql-token/", payload={"token": name}) for name in (alice, bob)
+    }
+    for sock in sockets.values():
+        sock.follow("mine", "subscription { ownedChanges(action: CREATE) { data { name viewer } } }")
+    for name in (alice, bob):
+        create_group(server, f"{name}-team")
+    for name, sock in sockets.items():
+        assert sock.recv() == {
+            "id": "mine",
+            "type": "next",
+            "payload": {"data": {"ownedChanges": {"data": {"name": f"{name}-team", "viewer": name}}}},
+        }
+    assert_nothing_more(*sockets.values())
+
+
+def test_a_save_in_a_management_command_reaches_a_standard_socket(redis_cluster):
+    layer, env, first, second = redis_cluster
+    sock = WsSocket(first)
+    sock.follow("shell", GROUPS % "(action: CREATE)")
+    name = unique("g")
+    made = django_admin(
+        env,
+        "shell",
+        "-c",
+        f"from django.contrib.auth.models import Group; print(Group.objects.create(name={name!r}).pk)",
+    )
+    pk = int(made.stdout.strip())
+    assert sock.recv() == event(
+        "shell", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+    )
+    assert_nothing_more(sock)

@@ -114,6 +114,9 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._handle(message)
         except ws.BadMessage as bad:
             await self._close(bad.code, str(bad))
+        except Exception:
+            logger.exception("A graphql-transport-ws message could not be served; the socket is closed.")
+            await self._close(ws.CLOSE_INTERNAL_ERROR)
 
     async def _handle(self, message):
         if message.type == ws.CONNECTION_INIT:
