@@ -4,7 +4,9 @@ Run by ``throughput.py``, never by hand: ``clients.py URL COUNT MODE PK``. It
 opens COUNT sockets and prints one JSON line, ``{"ready": [...]}``: the channel
 ids (MODE ``package``: the driver subscribes them over HTTP) or nothing to do
 (MODE ``standard``: each socket sent ``{"follow": PK}`` itself; MODE ``dcrf``:
-each socket sent DCRF's ``subscribe_instance`` request itself). From then on
+each socket sent DCRF's ``subscribe_instance`` request itself; MODE
+``graphql-ws``: each socket subscribed to ``userChanges`` over
+graphql-transport-ws itself). From then on
 every socket notes, for each notification, the ``first_name`` it carries and the
 wall-clock time it arrived; once every socket has a label, it prints
 ``{"all": label}``. A line ``report`` on stdin makes it print
@@ -27,7 +29,12 @@ async def open_socket(url, mode, pk, gate):
         # The page's own origin, as a browser would send: the servers refuse others.
         origin = "http://" + url.split("/")[2]
         sock = await websockets.connect(
-            url, origin=origin, max_queue=None, ping_interval=None, open_timeout=60
+            url,
+            origin=origin,
+            max_queue=None,
+            ping_interval=None,
+            open_timeout=60,
+            subprotocols=SUBPROTOCOLS.get(mode),
         )
         return sock, await HELLO[mode](sock, pk)
 
@@ -48,14 +55,44 @@ async def hello_dcrf(sock, pk):
     assert reply["response_status"] == 201, reply
 
 
+#: Every socket sends the same operation: the server runs it once per change.
+CHANGES = 'subscription { userChanges(id: "%s") { data { id username firstName lastName email } } }'
+
+
+async def hello_graphql_ws(sock, pk):
+    await sock.send(json.dumps({"type": "connection_init"}))
+    assert json.loads(await sock.recv()) == {"type": "connection_ack"}
+    await sock.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": CHANGES % pk}}))
+    # Served in order: the pong comes once the subscription is recorded.
+    await sock.send(json.dumps({"type": "ping"}))
+    reply = json.loads(await sock.recv())
+    assert reply == {"type": "pong"}, reply
+
+
 #: How a socket of each mode starts following user ``pk``: ``await HELLO[mode](sock, pk)``.
-HELLO = {"package": hello_package, "standard": hello_standard, "dcrf": hello_dcrf}
+HELLO = {
+    "package": hello_package,
+    "standard": hello_standard,
+    "dcrf": hello_dcrf,
+    "graphql-ws": hello_graphql_ws,
+}
+SUBPROTOCOLS = {"graphql-ws": ["graphql-transport-ws"]}
 
 
 def label_of(frame, mode):
     """The ``first_name`` a notification carries, or None for any other frame."""
     if mode == "dcrf":  # {"action": "update", "data": user, ...}
         data = frame.get("data") if frame.get("action") == "update" else None
+    elif (
+        mode == "graphql-ws"
+    ):  # {"id": "1", "type": "next", "payload": {"data": {"userChanges": {"data": user}}}}
+        changes = (
+            frame.get("payload", {}).get("data", {}).get("userChanges")
+            if frame.get("type") == "next"
+            else None
+        )
+        user = changes.get("data") if isinstance(changes, dict) else None
+        return user.get("firstName") if isinstance(user, dict) else None
     else:  # {"stream": ..., "payload": {..., "data": user}}
         payload = frame.get("payload")
         data = payload.get("data") if isinstance(payload, dict) else None

@@ -18,7 +18,9 @@ servers in turn). Measured, all in the same run:
   idle subscribed socket.
 
 Targets (``TARGETS``): ``package`` is this package (the example's ``users``
-stream, whole objects) on the engine of this environment. On the modern engine
+stream, whole objects) on the engine of this environment, and ``package-ws``
+the same stream over graphql-transport-ws (``userChanges``, every field, the
+same operation on every socket; modern engine). On the modern engine
 its baseline is ``standard``, the standard Channels 4 way, written for the
 comparison in tests/testproject/standard.py (the consumer joins a group, a save
 is serialized once with the same serializer and sent once to the group, the
@@ -89,6 +91,8 @@ class Target:
 TARGETS = {
     # This package, on the engine of this environment: the example's "users" stream.
     "package": Target("/subscriptions/", "package"),
+    # The same stream over graphql-transport-ws (the example's userChanges field).
+    "package-ws": Target("/graphql/", "graphql-ws", "modern"),
     # The standard Channels 4 way (tests/testproject/standard.py), the modern baseline.
     "standard": Target("/standard/", "standard", "modern", {"GDS_BENCH_STANDARD": "1"}),
     # djangochannelsrestframework (tests/testproject/dcrf.py), a peer: its model observer,

@@ -236,6 +236,23 @@ def test_queries_and_mutations_run_over_the_socket(server, ws):
     assert_nothing_more(ws)
 
 
+def test_a_failing_subscription_field_of_the_project_ends_with_an_error(ws):
+    ws.subscribe("c", "subscription { countdown(start: 14) }")
+    assert [ws.recv() for _ in range(2)] == [
+        {"id": "c", "type": "next", "payload": {"data": {"countdown": 14}}},
+        {
+            "id": "c",
+            "type": "error",
+            "payload": [{"message": "The subscription failed on the server and is ended."}],
+        },
+    ]
+    ws.subscribe("c", "subscription { countdown(start: 0) }")  # the id is free again; the socket serves on
+    assert [ws.recv() for _ in range(2)] == [
+        {"id": "c", "type": "next", "payload": {"data": {"countdown": 0}}},
+        {"id": "c", "type": "complete"},
+    ]
+
+
 def test_a_subscription_field_of_the_project_runs_to_its_end(ws):
     ws.subscribe("c", "subscription { countdown(start: 2) }")
     assert [ws.recv() for _ in range(4)] == [

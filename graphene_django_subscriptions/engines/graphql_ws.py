@@ -204,6 +204,7 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _run_single(self, id, prepared):
         result = await database_sync_to_async(self._execute)(prepared)
         await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        self._release(id)
         await self._send(ws.complete(id))
 
     def _execute(self, prepared):
@@ -232,14 +233,27 @@ class GraphqlWsConsumer(RecordedSocket):
             operation_name=prepared.operation_name,
         )
         if isinstance(stream, ExecutionResult):
+            self._release(id)
             await self._send(ws.error(id, [error.formatted for error in stream.errors or ()]))
             return
         try:
             async for result in stream:
                 await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        except Exception:
+            # The project's generator failed: end this operation, keep the socket.
+            logger.exception("A graphql-transport-ws subscription failed; it is ended.")
+            self._release(id)
+            await self._error(id, "The subscription failed on the server and is ended.")
+            return
         finally:
             await stream.aclose()
+        self._release(id)
         await self._send(ws.complete(id))
+
+    def _release(self, id):
+        # Before the operation's last message: the client may reuse the id as soon as it reads it.
+        if self._operations.get(id) is asyncio.current_task():
+            del self._operations[id]
 
     def _forget_task(self, id, task):
         if self._operations.get(id) is task:

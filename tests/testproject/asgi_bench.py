@@ -1,6 +1,7 @@
 """ASGI application of the benchmarks' project (modern engine): the example's socket and the yardsticks'.
 
-``subscriptions/`` is the example's own demultiplexer; ``standard/`` is the
+``subscriptions/`` is the example's own demultiplexer, ``graphql/`` its
+graphql-transport-ws consumer; ``standard/`` is the
 standard Channels 4 consumer (standard.py); ``dcrf/`` and ``dcrf-instance/`` are
 djangochannelsrestframework's (dcrf.py), routed only when ``GDS_BENCH_DCRF`` is
 set, since only its own venv has DCRF.
@@ -19,11 +20,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from example.consumers import CustomAppDemultiplexer  # noqa: E402
+from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
 
 from .standard import StandardConsumer  # noqa: E402
 
 websocket_routes = [
     path("subscriptions/", CustomAppDemultiplexer.as_asgi()),
+    path("graphql/", GraphqlWsConsumer.as_asgi()),
     path("standard/", StandardConsumer.as_asgi()),
 ]
 if os.environ.get("GDS_BENCH_DCRF"):

@@ -36,6 +36,8 @@ class TestSubscription(RootSubscription):
 
         async def subscribe_countdown(root, info, start):
             for number in range(start, -1, -1):
+                if number == 13:
+                    raise RuntimeError("13 is unlucky")  # a generator that fails
                 yield number
                 await asyncio.sleep(0.01)
 
