@@ -6,11 +6,25 @@ from django.urls import path
 from graphene_django_subscriptions.views import GraphQLView
 
 from . import views
+from .settings import LEGACY
+
+
+class LocalGraphiQLView(GraphQLView):
+    """GraphiQL from the project's own static files (scripts/install-js.sh), no CDN, its
+    subscriptions over the graphql-transport-ws socket (GraphqlWsConsumer).
+
+    A class attribute: graphene-django's ``__init__`` takes no ``graphiql_template``, so
+    ``as_view(graphiql_template=...)`` would fail at the first request.
+    """
+
+    graphiql_template = "example/graphiql.html"
+
 
 urlpatterns = [
     path("", views.live_page, name="live"),
     # No csrf_exempt: the view asks for the CSRF token when a request carries the session cookie.
-    path("graphql/", GraphQLView.as_view(graphiql=True)),
+    # Channels 1 has no GraphqlWsConsumer for the page's subscriptions: the stock GraphiQL stays there.
+    path("graphql/", (GraphQLView if LEGACY else LocalGraphiQLView).as_view(graphiql=True)),
 ]
 # The page's script and styles, also when a bare ASGI server (not runserver) serves
 # the project. Django serves them only while DEBUG is on, as it should.
