@@ -5,6 +5,8 @@ import websocket
 from client import TIMEOUT, Socket
 
 SUBPROTOCOL = "graphql-transport-ws"
+#: The validation error of ``groupChanges { data { nope } }``, which several tests send.
+NOPE = "Cannot query field 'nope' on type 'GroupSubscriptionData'. Did you mean 'name'?"
 
 
 class WsSocket(Socket):

@@ -26,7 +26,7 @@ from client import (
     update_user,
     wait_for,
 )
-from graphql_ws_client import WsSocket, event
+from graphql_ws_client import NOPE, WsSocket, event
 from servers import Server, django_admin
 
 USERS = "subscription { userChanges%s { stream action model data { id username } } }"
@@ -154,7 +154,7 @@ def test_errors_are_error_messages_and_the_socket_keeps_serving(server, ws):
         "type": "error",
         "payload": [
             {
-                "message": "Cannot query field 'nope' on type 'GroupSubscriptionData'. Did you mean 'name'?",
+                "message": NOPE,
                 "locations": [{"line": 1, "column": 38}],
             }
         ],
@@ -614,3 +614,55 @@ def test_a_save_in_a_management_command_reaches_a_standard_socket(redis_cluster)
         "shell", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
     )
     assert_nothing_more(sock)
+
+
+# ---- The field's types ---------------------------------------------------------------------------------
+
+
+def test_the_event_and_its_data_are_typed_from_the_serializer(server):
+    reply = graphql(
+        server,
+        """{
+          subscription: __schema { subscriptionType { fields { name args { name defaultValue type { name } } } } }
+          event: __type(name: "UserSubscriptionEvent") { fields { name type { kind ofType { name } } } }
+          data: __type(name: "UserSubscriptionData") { fields { name type { kind name } } }
+          other: __type(name: "GroupSubscriptionData") { fields { name } }
+        }""",
+    )
+    changes = next(
+        f for f in reply["data"]["subscription"]["subscriptionType"]["fields"] if f["name"] == "userChanges"
+    )
+    assert changes["args"] == [
+        {"name": "action", "defaultValue": "ALL_ACTIONS", "type": {"name": "ActionSubscriptionEnum"}},
+        {"name": "id", "defaultValue": None, "type": {"name": "ID"}},
+    ]
+    assert reply["data"]["event"]["fields"] == [
+        {"name": "stream", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
+        {"name": "action", "type": {"kind": "NON_NULL", "ofType": {"name": "ChangeActionEnum"}}},
+        {"name": "model", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
+        {"name": "data", "type": {"kind": "NON_NULL", "ofType": {"name": "UserSubscriptionData"}}},
+    ]
+    assert reply["data"]["data"]["fields"] == [
+        {"name": "id", "type": {"kind": "SCALAR", "name": "Int"}},
+        {"name": "username", "type": {"kind": "SCALAR", "name": "String"}},
+        {"name": "firstName", "type": {"kind": "SCALAR", "name": "String"}},
+        {"name": "lastName", "type": {"kind": "SCALAR", "name": "String"}},
+        {"name": "email", "type": {"kind": "SCALAR", "name": "String"}},
+    ]
+    assert reply["data"]["other"]["fields"] == [{"name": "id"}, {"name": "name"}]
+
+
+def test_over_http_the_field_says_where_it_is_served(server):
+    reply = graphql(server, "subscription { groupChanges { action } }")
+    assert reply == {
+        "data": {"groupChanges": None},
+        "errors": [
+            {
+                "message": "groupChanges is a subscription of the graphql-transport-ws protocol: subscribe to it over "
+                "a GraphqlWsConsumer socket (with the graphql-ws, Apollo or urql client). Over HTTP, use the "
+                "stream's 2018 subscription field with your socket's channelId.",
+                "locations": [{"line": 1, "column": 16}],
+                "path": ["groupChanges"],
+            }
+        ],
+    }
