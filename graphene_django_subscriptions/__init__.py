@@ -19,7 +19,16 @@ _PUBLIC = {
     "SubscriptionMiddleware": "graphene_django_subscriptions.middleware",
 }
 
-__all__ = sorted(_PUBLIC)
+
+def _exported():
+    # Channels 1 has no GraphqlWsConsumer: a star import there must not fail on it.
+    import channels
+
+    legacy = channels.__version__.startswith("1.")
+    return sorted(name for name in _PUBLIC if not (legacy and name == "GraphqlWsConsumer"))
+
+
+__all__ = _exported()
 
 
 def __getattr__(name):

@@ -94,6 +94,26 @@ def test_action_and_id_choose_what_is_followed(server, ws):
     assert_nothing_more(ws)
 
 
+def test_following_one_object_completes_after_its_deletion(server, ws):
+    name = unique()
+    pk = create_user(server, name)
+    ws.follow("one", USERS % f'(id: "{pk}")')
+    ws.follow("every", USERS % "(action: DELETE)")
+    delete_user(server, pk)
+    frames = [ws.recv() for _ in range(3)]
+    # Its last event, then "complete" (nothing more can come); every other subscription stays.
+    assert [frame for frame in frames if frame["id"] == "one"] == [
+        user_event("one", "DELETE", pk, name),
+        {"id": "one", "type": "complete"},
+    ]
+    assert [frame for frame in frames if frame["id"] == "every"] == [user_event("every", "DELETE", pk, name)]
+    ws.follow("one", USERS % "(action: CREATE)")  # the id is free again
+    other = unique()
+    other_pk = create_user(server, other)
+    assert ws.recv() == user_event("one", "CREATE", other_pk, other)
+    assert_nothing_more(ws)
+
+
 def test_aliases_fragments_typename_and_variables_shape_each_event(server, ws):
     pk = create_user(server, unique())
     query = """

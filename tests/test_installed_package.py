@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import graphene_django_subscriptions
-from servers import ROOT, django_admin
+from servers import LEGACY, ROOT, django_admin
 
 SOURCE = ROOT / "graphene_django_subscriptions"
 WHERE = (
@@ -24,3 +24,16 @@ def test_the_servers_run_the_installed_package_and_the_example_from_the_checkout
     assert installed.parent != SOURCE and "site-packages" in installed.parts, installed
     # The example project is not part of the package: it comes from the checkout.
     assert Path(example).resolve().parent == ROOT / "example_project" / "example"
+
+
+STAR = (
+    "import json; namespace = {}; exec('from graphene_django_subscriptions import *', namespace); "
+    "print(json.dumps(sorted(name for name in namespace if name != '__builtins__')))"
+)
+
+
+def test_a_star_import_gives_the_public_names_of_the_engine(server):
+    names = json.loads(django_admin(server.env, "shell", "-c", STAR).stdout.splitlines()[-1])
+    standard = [] if LEGACY else ["GraphqlWsConsumer"]  # graphql-transport-ws needs Channels 4
+    expected = ["GraphqlAPIDemultiplexer", "Subscription", "SubscriptionMiddleware", "depromise_subscription"]
+    assert names == sorted(expected + standard)

@@ -81,6 +81,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._acked = False
         self._closing = False
         self._init_wait = None
+        self._endings = set()
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -188,7 +189,7 @@ class GraphqlWsConsumer(RecordedSocket):
             return
         if self._closing or not self._recorded:
             return  # closed meanwhile: disconnect() forgets the records
-        follower = _Follower(self, id, number, prepared.selection, groups)
+        follower = _Follower(self, id, number, prepared.selection, groups, one_object=prepared.pk is not None)
         self._operations[id] = follower
         for group in groups:
             _local.join(follower, group, key=follower.key)
@@ -200,6 +201,20 @@ class GraphqlWsConsumer(RecordedSocket):
             await database_sync_to_async(requests.end_operation)(self.channel_name, operation.number)
         elif operation is not None:
             operation.cancel()
+
+    def object_deleted(self, follower):
+        """The object ``follower`` follows is deleted: nothing more can come, so its operation completes."""
+        if self._operations.get(follower.id) is not follower:
+            return
+        del self._operations[follower.id]
+        follower.leave(None)
+        ending = asyncio.ensure_future(self._end_follower(follower))
+        self._endings.add(ending)  # the loop keeps only a weak reference to a task
+        ending.add_done_callback(self._endings.discard)
+
+    async def _end_follower(self, follower):
+        await self._send(ws.complete(follower.id))
+        await database_sync_to_async(requests.end_operation)(self.channel_name, follower.number)
 
     async def _run_single(self, id, prepared):
         result = await database_sync_to_async(self._execute)(prepared)
@@ -305,9 +320,11 @@ async def _awaited(awaitable):
 class _Follower:
     """One ``ChangesField`` operation of a socket: a member of the socket's groups here."""
 
-    def __init__(self, consumer, id, number, selection, groups):
+    def __init__(self, consumer, id, number, selection, groups, *, one_object):
         self.consumer = consumer
+        self.id = id
         self.number = number
+        self.one_object = one_object
         self.key = f"{consumer.channel_name}/{number}"
         self.selection = selection
         self.groups = list(groups)
@@ -326,6 +343,8 @@ class _Follower:
                 logger.exception("Could not run a subscription's selection on a change")
                 return
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
+        if self.one_object and shared[None]["action"] == protocol.DELETE:
+            self.consumer.object_deleted(self)
 
     def leave(self, groups):
         """Leave ``groups`` here (None: every group of the operation)."""
