@@ -2,9 +2,10 @@
 
 import websocket
 
-from client import TIMEOUT, Socket
+from client import TIMEOUT, Socket, assert_nothing_more, create_group, unique
 
 SUBPROTOCOL = "graphql-transport-ws"
+GROUPS = "subscription { groupChanges%s { stream action model data { id name } } }"
 #: The validation error of ``groupChanges { data { nope } }``, which several tests send.
 NOPE = "Cannot query field 'nope' on type 'GroupSubscriptionData'. Did you mean 'name'?"
 
@@ -66,3 +67,18 @@ def event(id, field, stream, action, model, data, **extra):
             "data": {field: {"stream": stream, "action": action, "model": model, "data": data, **extra}}
         },
     }
+
+
+def served(server):
+    """A new socket on ``server`` hears of a change: the server serves everyone else as before."""
+    sock = WsSocket(server)
+    try:
+        sock.follow("check", GROUPS % "(action: CREATE)")
+        name = unique("g")
+        pk = create_group(server, name)
+        assert sock.recv() == event(
+            "check", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+        )
+        assert_nothing_more(sock)
+    finally:
+        sock.close()

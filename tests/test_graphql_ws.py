@@ -26,11 +26,10 @@ from client import (
     update_user,
     wait_for,
 )
-from graphql_ws_client import NOPE, WsSocket, event
+from graphql_ws_client import GROUPS, NOPE, WsSocket, event, served
 from servers import Server, django_admin
 
 USERS = "subscription { userChanges%s { stream action model data { id username } } }"
-GROUPS = "subscription { groupChanges%s { stream action model data { id name } } }"
 
 
 @pytest.fixture
@@ -295,21 +294,6 @@ def strict_server(workdir, project):
     srv = Server(env, workdir / "graphql-ws-strict.log")
     yield srv
     srv.stop()
-
-
-def served(server):
-    """A new socket on ``server`` hears of a change: the server serves everyone else as before."""
-    sock = WsSocket(server)
-    try:
-        sock.follow("check", GROUPS % "(action: CREATE)")
-        name = unique("g")
-        pk = create_group(server, name)
-        assert sock.recv() == event(
-            "check", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
-        )
-        assert_nothing_more(sock)
-    finally:
-        sock.close()
 
 
 BAD_MESSAGES = [
