@@ -5,6 +5,7 @@ which serves the 2018 protocol only (see conftest.py).
 """
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -217,6 +218,21 @@ def test_errors_are_error_messages_and_the_socket_keeps_serving(server, ws):
         "good", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
     )
     assert_nothing_more(ws)
+
+
+def test_a_document_slow_to_validate_holds_up_no_other_socket(server, ws):
+    # graphql-core compares every pair of same-named fields: about a second for this 56 KB document.
+    heavy = "{ " + " ".join("groups { id }" for _ in range(4000)) + " }"
+    other = WsSocket(server)
+    ws.subscribe("heavy", heavy)
+    other.send({"type": "ping"})
+    assert other.recv() == {"type": "pong"}
+    answered_other = time.monotonic()
+    refused = ws.recv()
+    assert time.monotonic() - answered_other > 0.05, "the other socket waited for the validation"
+    assert refused["id"] == "heavy" and refused["type"] == "error"
+    assert refused["payload"][-1] == {"message": "Validation aborted."}  # graphql-core stops at 100 errors
+    other.close()
 
 
 def test_queries_and_mutations_run_over_the_socket(server, ws):

@@ -14,7 +14,7 @@ import itertools
 import json
 import logging
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.utils.datastructures import MultiValueDict
@@ -154,7 +154,11 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._error(id, f"This socket runs {most} operations, its limit: complete one first.")
             return
         try:
-            prepared = operations.prepare(self._graphql_schema(), payload)
+            # Off the event loop: validating a large document can take a second, and the
+            # loop writes every socket of the process meanwhile.
+            prepared = await sync_to_async(operations.prepare, thread_sensitive=False)(
+                self._graphql_schema(), payload
+            )
         except operations.OperationErrors as failed:
             await self._send(ws.error(id, [error.formatted for error in failed.errors]))
             return
