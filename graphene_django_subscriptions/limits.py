@@ -28,6 +28,9 @@ DEFAULTS = {
     "MAX_PENDING_CHANGES": 10000,
     #: Seconds an exiting process (a management command) waits for its queued notifications to go.
     "OUTBOX_EXIT_WAIT": 5.0,
+    #: The longest graphql-transport-ws result or event sent, in characters; a longer one ends its
+    #: operation with an error (servers refuse to send messages beyond about a megabyte).
+    "MAX_RESULT_CHARS": 1_000_000,
     #: Seconds a graphql-transport-ws client has, once connected, to send ``connection_init`` (else 4408).
     "CONNECTION_INIT_WAIT_SECONDS": 3.0,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind

@@ -19,6 +19,7 @@ from graphql import (
     execute,
     get_operation_ast,
     parse,
+    specified_rules,
     validate,
 )
 from graphql.execution.collect_fields import collect_fields
@@ -57,8 +58,11 @@ class Prepared:
         self.selection = None
 
 
-def prepare(schema, payload):
-    """Parse and validate a subscribe ``payload`` against ``schema`` (a GraphQLSchema); a ``Prepared``."""
+def prepare(schema, payload, extra_rules=()):
+    """Parse and validate a subscribe ``payload`` against ``schema`` (a GraphQLSchema); a ``Prepared``.
+
+    ``extra_rules`` are validation rules checked beside the specification's (a depth limit, say).
+    """
     query = payload["query"]
     operation_name = payload.get("operationName")
     variables = payload.get("variables") or {}
@@ -66,7 +70,7 @@ def prepare(schema, payload):
         document = parse(query)
     except GraphQLError as error:
         raise OperationErrors([error]) from None
-    errors = validate(schema, document)
+    errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
     if errors:
         raise OperationErrors(errors)
     operation = get_operation_ast(document, operation_name)

@@ -304,9 +304,11 @@ def test_a_subscription_field_of_the_project_runs_to_its_end(ws):
 
 @pytest.fixture(scope="module")
 def strict_server(workdir, project):
-    """A server that waits 0.5 s for connection_init and lets a socket run 3 operations."""
+    """A server that waits 0.5 s for connection_init, lets a socket run 3 operations, sends results of 2000 characters."""
     env = project("graphql-ws-strict")
-    env["GDS_LIMITS"] = json.dumps({"CONNECTION_INIT_WAIT_SECONDS": 0.5, "MAX_SUBSCRIPTIONS_PER_SOCKET": 3})
+    env["GDS_LIMITS"] = json.dumps(
+        {"CONNECTION_INIT_WAIT_SECONDS": 0.5, "MAX_SUBSCRIPTIONS_PER_SOCKET": 3, "MAX_RESULT_CHARS": 2000}
+    )
     srv = Server(env, workdir / "graphql-ws-strict.log")
     yield srv
     srv.stop()
@@ -414,6 +416,105 @@ def test_a_socket_runs_a_bounded_number_of_operations(strict_server):
         assert frame == event(
             frame["id"], "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
         )
+    assert_nothing_more(sock)
+
+
+def compact(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def test_a_result_too_long_to_send_is_an_error_and_ends_its_operation(strict_server):
+    sock = WsSocket(strict_server)
+    aliases = " ".join(f"a{index}: __typename" for index in range(200))
+    sock.subscribe("q", "{ %s }" % aliases)
+    result = {"data": {f"a{index}": "RootQuery" for index in range(200)}}
+    length = len(compact({"id": "q", "type": "next", "payload": result}))
+    assert sock.recv() == {
+        "id": "q",
+        "type": "error",
+        "payload": [
+            {
+                "message": f"The result of operation 'q' is {length} characters long; this server sends results of "
+                "up to 2000: select fewer fields. The operation is ended."
+            }
+        ],
+    }
+    # An event too long for its selection ends that subscription alone.
+    name = unique("g")
+    sock.follow("big", "subscription { groupChanges(action: CREATE) { %s } }" % " ".join(
+        f"d{index}: data {{ name }}" for index in range(80)
+    ))  # fmt: skip
+    sock.follow("small", "subscription { groupChanges(action: CREATE) { data { name } } }")
+    create_group(strict_server, name)
+    frames = [sock.recv(), sock.recv()]
+    payload = {"data": {"groupChanges": {f"d{index}": {"name": name} for index in range(80)}}}
+    assert sorted(frames, key=lambda frame: frame["id"]) == [
+        {
+            "id": "big",
+            "type": "error",
+            "payload": [
+                {
+                    "message": f"The result of operation 'big' is {len(compact(payload))} characters long; this "
+                    "server sends results of up to 2000: select fewer fields. The operation is ended."
+                }
+            ],
+        },
+        {"id": "small", "type": "next", "payload": {"data": {"groupChanges": {"data": {"name": name}}}}},
+    ]
+    other = unique("g")
+    create_group(strict_server, other)
+    assert sock.recv() == {
+        "id": "small",
+        "type": "next",
+        "payload": {"data": {"groupChanges": {"data": {"name": other}}}},
+    }
+    assert_nothing_more(sock)
+
+
+def test_every_operation_counts_against_the_sockets_rate(server):
+    sock = WsSocket(server)
+    for index in range(25):
+        sock.subscribe(str(index), "{ __typename }")
+    frames = sock.drain()
+    refused = {
+        "type": "error",
+        "payload": [
+            {
+                "message": "Too many requests on this socket: at most 20 a second. Wait a moment, then try again."
+            }
+        ],
+    }
+    for index in range(25):
+        own = [
+            {key: value for key, value in frame.items() if key != "id"}
+            for frame in frames
+            if frame["id"] == str(index)
+        ]
+        if index < 20:
+            assert own == [
+                {"type": "next", "payload": {"data": {"__typename": "RootQuery"}}},
+                {"type": "complete"},
+            ]
+        else:
+            assert own == [refused]
+
+
+def test_a_projects_validation_rules_apply_on_the_socket(server):
+    sock = WsSocket(server, path="/graphql-shallow/")
+    sock.subscribe("flat", "{ groups { id } }")  # depth 1: allowed
+    assert sock.recv()["type"] == "next"
+    assert sock.recv() == {"id": "flat", "type": "complete"}
+    sock.subscribe("deep", "subscription { groupChanges { data { name } } }")
+    assert sock.recv() == {
+        "id": "deep",
+        "type": "error",
+        "payload": [
+            {
+                "message": "'anonymous' exceeds maximum operation depth of 1.",
+                "locations": [{"line": 1, "column": 38}],
+            }
+        ],
+    }
     assert_nothing_more(sock)
 
 

@@ -13,6 +13,7 @@ import inspect
 import itertools
 import json
 import logging
+import time
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -64,6 +65,9 @@ class GraphqlWsConsumer(RecordedSocket):
 
     #: The graphene Schema served (default: ``GRAPHENE["SCHEMA"]``).
     schema = None
+    #: Validation rules checked beside the specification's, e.g. ``[depth_limit_validator(10)]``
+    #: (``graphene.validation``): the protections a project gives its HTTP view, for this socket.
+    validation_rules = ()
 
     async def authenticate(self, payload):
         """The user this socket acts for, given the ``connection_init`` payload (a dict; empty if none).
@@ -82,6 +86,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._closing = False
         self._init_wait = None
         self._endings = set()
+        self._window = (0.0, 0)  # the start of this second's window, and the operations in it
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -153,11 +158,15 @@ class GraphqlWsConsumer(RecordedSocket):
         if len(self._operations) >= most:
             await self._error(id, f"This socket runs {most} operations, its limit: complete one first.")
             return
+        refusal = self._over_rate()
+        if refusal:
+            await self._error(id, refusal)
+            return
         try:
             # Off the event loop: validating a large document can take a second, and the
             # loop writes every socket of the process meanwhile.
             prepared = await sync_to_async(operations.prepare, thread_sensitive=False)(
-                self._graphql_schema(), payload
+                self._graphql_schema(), payload, self.validation_rules
             )
         except operations.OperationErrors as failed:
             await self._send(ws.error(id, [error.formatted for error in failed.errors]))
@@ -206,25 +215,64 @@ class GraphqlWsConsumer(RecordedSocket):
         elif operation is not None:
             operation.cancel()
 
-    def object_deleted(self, follower):
-        """The object ``follower`` follows is deleted: nothing more can come, so its operation completes."""
+    def _over_rate(self):
+        """Why this operation is refused for the socket's rate, or None.
+
+        Every ``subscribe`` counts, queries included: each one costs the server a
+        validation, and most a turn of the thread that serves the database. (A
+        ChangesField subscription is also counted with the 2018 protocol's requests.)
+        """
+        limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+        started, made = self._window
+        now = time.monotonic()
+        if now - started >= 1:
+            self._window = (now, 1)
+            return None
+        if made >= limit:
+            return (
+                f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again."
+            )
+        self._window = (started, made + 1)
+        return None
+
+    def result_too_long(self, id, length):
+        """The error sentence for a result of ``length`` characters."""
+        return (
+            f"The result of operation {id!r} is {length} characters long; this server sends results of up "
+            f"to {limits.get('MAX_RESULT_CHARS')}: select fewer fields. The operation is ended."
+        )
+
+    def end_follower(self, follower, error=None):
+        """End ``follower``'s operation: with ``error`` (a sentence), or with ``complete``."""
         if self._operations.get(follower.id) is not follower:
             return
         del self._operations[follower.id]
         follower.leave(None)
-        ending = asyncio.ensure_future(self._end_follower(follower))
+        ending = asyncio.ensure_future(self._end_follower(follower, error))
         self._endings.add(ending)  # the loop keeps only a weak reference to a task
         ending.add_done_callback(self._endings.discard)
 
-    async def _end_follower(self, follower):
-        await self._send(ws.complete(follower.id))
+    async def _end_follower(self, follower, error):
+        await self._send(
+            ws.complete(follower.id) if error is None else ws.error(follower.id, [{"message": error}])
+        )
         await database_sync_to_async(requests.end_operation)(self.channel_name, follower.number)
+
+    async def _next(self, id, result):
+        """Send a ``next`` message; False (after an ``error`` instead) when it is too long to send."""
+        text = ws.encode({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        if len(text) > limits.get("MAX_RESULT_CHARS"):
+            self._release(id)
+            await self._error(id, self.result_too_long(id, len(text)))
+            return False
+        await self.send(text_data=text)
+        return True
 
     async def _run_single(self, id, prepared):
         result = await database_sync_to_async(self._execute)(prepared)
-        await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
-        self._release(id)
-        await self._send(ws.complete(id))
+        if await self._next(id, result):
+            self._release(id)
+            await self._send(ws.complete(id))
 
     def _execute(self, prepared):
         try:
@@ -257,7 +305,8 @@ class GraphqlWsConsumer(RecordedSocket):
             return
         try:
             async for result in stream:
-                await self._send({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+                if not await self._next(id, result):
+                    return
         except Exception:
             # The project's generator failed: end this operation, keep the socket.
             logger.exception("A graphql-transport-ws subscription failed; it is ended.")
@@ -346,9 +395,12 @@ class _Follower:
             except Exception:
                 logger.exception("Could not run a subscription's selection on a change")
                 return
+        if len(payload) > limits.get("MAX_RESULT_CHARS"):
+            self.consumer.end_follower(self, self.consumer.result_too_long(self.id, len(payload)))
+            return
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
         if self.one_object and shared[None]["action"] == protocol.DELETE:
-            self.consumer.object_deleted(self)
+            self.consumer.end_follower(self)  # nothing more can come: complete
 
     def leave(self, groups):
         """Leave ``groups`` here (None: every group of the operation)."""

@@ -14,13 +14,19 @@ from django.urls import path  # noqa: E402
 
 from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
 
-from .consumers import SlowToCloseDemultiplexer, TestDemultiplexer, TokenGraphqlWsConsumer  # noqa: E402
+from .consumers import (  # noqa: E402
+    ShallowGraphqlWsConsumer,
+    SlowToCloseDemultiplexer,
+    TestDemultiplexer,
+    TokenGraphqlWsConsumer,
+)
 
 websocket_routes = [
     path("subscriptions/", TestDemultiplexer.as_asgi()),
     path("subscriptions-slow/", SlowToCloseDemultiplexer.as_asgi()),
     path("graphql/", GraphqlWsConsumer.as_asgi()),
     path("graphql-token/", TokenGraphqlWsConsumer.as_asgi()),
+    path("graphql-shallow/", ShallowGraphqlWsConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

@@ -39,6 +39,7 @@ if not LEGACY:
     from channels.db import database_sync_to_async
     from django.contrib.auth.models import User
     from django.core.exceptions import PermissionDenied
+    from graphene.validation import depth_limit_validator
 
     from graphene_django_subscriptions import GraphqlWsConsumer
 
@@ -52,3 +53,8 @@ if not LEGACY:
             if user is None:
                 raise PermissionDenied
             return user
+
+    class ShallowGraphqlWsConsumer(GraphqlWsConsumer):
+        """Refuses documents nested deeper than a field and its fields, as a project would limit its HTTP view."""
+
+        validation_rules = [depth_limit_validator(max_depth=1)]
