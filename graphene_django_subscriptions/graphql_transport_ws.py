@@ -71,7 +71,7 @@ def parse(text):
     if len(text) > largest:
         raise BadMessage(f"The message is {len(text)} characters long; this server reads up to {largest}.")
     try:
-        content = json.loads(text)
+        content = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise BadMessage("Invalid message: it is not JSON text.") from None
     if not isinstance(content, dict):
@@ -87,6 +87,11 @@ def parse(text):
     if payload is not None and not isinstance(payload, dict):
         raise BadMessage(f"\"{kind}\" message expects the 'payload' property to be an object or missing.")
     return Message(kind, payload=payload)
+
+
+def _not_json(constant):
+    # Python reads NaN and Infinity, which JSON has not (and a pong would echo them).
+    raise ValueError(constant)
 
 
 def _id(content):

@@ -28,6 +28,9 @@ DEFAULTS = {
     "MAX_PENDING_CHANGES": 10000,
     #: Seconds an exiting process (a management command) waits for its queued notifications to go.
     "OUTBOX_EXIT_WAIT": 5.0,
+    #: The most fields a graphql-transport-ws ChangesField subscription may select (aliases and fragments
+    #: expanded): its selection runs for every change.
+    "MAX_SELECTED_FIELDS": 500,
     #: The longest graphql-transport-ws result or event sent, in characters; a longer one ends its
     #: operation with an error (servers refuse to send messages beyond about a megabyte).
     "MAX_RESULT_CHARS": 1_000_000,

@@ -13,7 +13,9 @@ import json
 import weakref
 
 from graphql import (
+    FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     OperationType,
     execute,
@@ -25,7 +27,7 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from . import changes
+from . import changes, limits
 
 CHANGES = "changes"
 SUBSCRIPTION = "subscription"
@@ -70,7 +72,10 @@ def prepare(schema, payload, extra_rules=()):
         document = parse(query)
     except GraphQLError as error:
         raise OperationErrors([error]) from None
-    errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
+    try:
+        errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
+    except GraphQLError as error:  # graphql-core 3.2 raises some (a skipped subscription root, say)
+        raise OperationErrors([error]) from None
     if errors:
         raise OperationErrors(errors)
     operation = get_operation_ast(document, operation_name)
@@ -99,6 +104,7 @@ def prepare(schema, payload, extra_rules=()):
     subscription = changes.subscription_of(field)
     if subscription is None:
         return Prepared(SUBSCRIPTION, document, operation_name, variables)
+    _check_size(field_nodes, fragments)
     prepared = Prepared(CHANGES, document, operation_name, variables)
     arguments = get_argument_values(field, field_nodes[0], coerced)
     prepared.subscription = subscription
@@ -106,6 +112,43 @@ def prepare(schema, payload, extra_rules=()):
     prepared.pk = arguments.get("id")
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables)
     return prepared
+
+
+def _check_size(field_nodes, fragments):
+    """Refuse a ChangesField selection that would run more than ``MAX_SELECTED_FIELDS`` fields per event.
+
+    Its selection runs for every change, for everyone's: a few aliases of a
+    fragment of aliases would cost the whole process seconds each time.
+    """
+    most = limits.get("MAX_SELECTED_FIELDS")
+    sizes = {}
+
+    def size(selection_set):
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in sizes:  # validation refused cycles and unknown fragments
+                    sizes[name] = size(fragments[name].selection_set)
+                total += sizes[name]
+            else:  # an inline fragment
+                total += size(selection.selection_set)
+            if total > most:
+                break
+        return total
+
+    selected = sum(1 + size(node.selection_set) for node in field_nodes)
+    if selected > most:
+        raise OperationErrors(
+            [
+                GraphQLError(
+                    f"This subscription selects more than {most} fields an event (aliases and fragments "
+                    "included): select fewer."
+                )
+            ]
+        )
 
 
 def _plain(value):

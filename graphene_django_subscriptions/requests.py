@@ -49,9 +49,12 @@ def _check_action(action):
 def _primary_key(subscription, pk):
     """``pk`` as the model's primary-key value ("05" is 5), or None when it cannot be one."""
     try:
-        return subscription._meta.model._meta.pk.to_python(pk)
+        value = subscription._meta.model._meta.pk.to_python(pk)
     except (ValidationError, TypeError, ValueError):
         return None
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return None  # no database stores such an integer key: nothing to follow
+    return value
 
 
 def _followed(subscription, operation, action, pk):

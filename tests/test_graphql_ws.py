@@ -518,6 +518,65 @@ def test_a_projects_validation_rules_apply_on_the_socket(server):
     assert_nothing_more(sock)
 
 
+def test_what_an_attack_on_a_running_server_found_is_refused_cleanly(server, ws):
+    logged = len(server.log())  # what other tests logged stays out of this one
+    # A selection of aliases of a fragment of aliases: it would run a million fields for every change.
+    fragment = "fragment F on GroupSubscriptionData { %s }" % " ".join(f"n{i}: name" for i in range(30))
+    ws.subscribe(
+        "wide",
+        "subscription { groupChanges { %s } } %s"
+        % (" ".join(f"a{i}: data {{ ...F }}" for i in range(20)), fragment),
+    )
+    assert ws.recv() == {
+        "id": "wide",
+        "type": "error",
+        "payload": [
+            {
+                "message": "This subscription selects more than 500 fields an event (aliases and fragments included): select fewer."
+            }
+        ],
+    }
+    # A skipped root field: graphql-core raises instead of reporting it.
+    ws.subscribe(
+        "skip", "subscription ($s: Boolean!) { groupChanges @skip(if: $s) { action } }", {"s": False}
+    )
+    assert ws.recv() == {
+        "id": "skip",
+        "type": "error",
+        "payload": [
+            {
+                "message": "Argument 'if' of required type 'Boolean!' was provided the variable '$s' which was "
+                "not provided a runtime value.",
+                "locations": [{"line": 1, "column": 54}],
+            }
+        ],
+    }
+    # An id no database could store.
+    ws.subscribe("huge", 'subscription { groupChanges(id: "99999999999999999999999") { action } }')
+    assert ws.recv() == {
+        "id": "huge",
+        "type": "error",
+        "payload": [
+            {
+                "message": "Unknown id '99999999999999999999999' on stream 'groups': no such object can be followed."
+            }
+        ],
+    }
+    log = server.log()[logged:]
+    assert "Traceback" not in log and "OverflowError" not in log, log[-3000:]
+    served(server)
+
+
+def test_pings_beyond_the_sockets_rate_go_unanswered_and_nan_is_not_json(server):
+    sock = WsSocket(server)
+    for index in range(25):
+        sock.send({"type": "ping", "payload": {"n": index}})
+    assert sock.drain() == [{"type": "pong", "payload": {"n": index}} for index in range(20)]
+    nan = WsSocket(server)
+    nan.send('{"type": "ping", "payload": {"x": NaN}}')  # Python reads it; JSON has no NaN
+    assert nan.recv_close() == 4400
+
+
 # ---- Who the socket acts for ------------------------------------------------------------------------
 
 

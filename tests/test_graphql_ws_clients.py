@@ -66,8 +66,9 @@ def test_graphql_ws_subscribes_hears_create_update_delete_and_completes(server):
         server,
         [
             {
+                # Following one object: after its deletion the server completes the subscription.
                 "follow": 'subscription { groupChanges(id: "%s") { action model data { id name } } }' % pk,
-                "count": 2,
+                "count": 3,
                 "then": [
                     'mutation { updateGroup(newGroup: {id: %s, name: "%s"}) { ok } }' % (pk, renamed),
                     "mutation { deleteGroup(id: %s) { ok } }" % pk,
@@ -101,7 +102,7 @@ def test_graphql_ws_subscribes_hears_create_update_delete_and_completes(server):
                         }
                     },
                 ],
-                "end": {"completed": "by the client"},
+                "end": {"completed": "by the server"},
             },
             {
                 "results": [{"data": {"createGroup": {"ok": True}}}],

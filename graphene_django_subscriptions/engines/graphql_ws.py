@@ -86,7 +86,8 @@ class GraphqlWsConsumer(RecordedSocket):
         self._closing = False
         self._init_wait = None
         self._endings = set()
-        self._window = (0.0, 0)  # the start of this second's window, and the operations in it
+        self._operations_rate = _Window()
+        self._pings = _Window()
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -128,7 +129,10 @@ class GraphqlWsConsumer(RecordedSocket):
         if message.type == ws.CONNECTION_INIT:
             await self._initialise(message.payload or {})
         elif message.type == ws.PING:
-            await self._send(ws.pong(message.payload))
+            # Beyond the socket's rate a ping goes unanswered: its pongs would pile up
+            # in the server for a client that sends and never reads.
+            if self._pings.allows():
+                await self._send(ws.pong(message.payload))
         elif message.type == ws.SUBSCRIBE:
             if not self._acked:
                 raise ws.BadMessage(ws.REASONS[ws.CLOSE_UNAUTHORIZED], ws.CLOSE_UNAUTHORIZED)
@@ -222,18 +226,10 @@ class GraphqlWsConsumer(RecordedSocket):
         validation, and most a turn of the thread that serves the database. (A
         ChangesField subscription is also counted with the 2018 protocol's requests.)
         """
-        limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
-        started, made = self._window
-        now = time.monotonic()
-        if now - started >= 1:
-            self._window = (now, 1)
+        if self._operations_rate.allows():
             return None
-        if made >= limit:
-            return (
-                f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again."
-            )
-        self._window = (started, made + 1)
-        return None
+        limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+        return f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again."
 
     def result_too_long(self, id, length):
         """The error sentence for a result of ``length`` characters."""
@@ -364,6 +360,22 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _close(self, code, reason=None):
         self._closing = True
         await self.close(code=code, reason=reason or ws.REASONS.get(code))
+
+
+class _Window:
+    """A one-second window of at most ``MAX_REQUESTS_PER_SOCKET_PER_SECOND`` messages of one kind."""
+
+    def __init__(self):
+        self._started = 0.0
+        self._count = 0
+
+    def allows(self):
+        """Count one more message; whether the window has room for it."""
+        now = time.monotonic()
+        if now - self._started >= 1:
+            self._started, self._count = now, 0
+        self._count += 1
+        return self._count <= limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
 
 
 async def _awaited(awaitable):
