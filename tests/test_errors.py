@@ -97,6 +97,15 @@ def test_unknown_id_is_refused(server, socket):
         id="abc",
         action="DELETE",
     )
+    # Beyond a 64-bit integer: no database stores it (SQLite's driver raised OverflowError).
+    logged = len(server.log())
+    refused(
+        server,
+        socket,
+        "Unknown id '99999999999999999999999' on stream 'users': no such object can be followed.",
+        id="99999999999999999999999",
+    )
+    assert "Traceback" not in server.log()[logged:]
     still_served(server, socket)
 
 
