@@ -37,7 +37,7 @@ class LocalGroups:
     """Which of this process's sockets are in which group."""
 
     def __init__(self):
-        self._members = {}  # group: {channel name: consumer}
+        self._members = {}  # group: {member key: member (a consumer, or an operation of one)}
 
     def join(self, member, group, key=None):
         """Put ``member`` in ``group`` under ``key`` (default: its socket's channel name).
