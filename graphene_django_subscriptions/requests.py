@@ -165,13 +165,19 @@ def admit(channel_name, user):
     if started is None or now - started >= timedelta(seconds=1):
         sockets.update(window_started=now, window_requests=1)
     elif made >= limit:
-        raise ProtocolError(
-            f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
-            status=protocol.STATUS_TOO_MANY,
-        )
+        raise too_many_requests()
     else:
         sockets.update(window_requests=F("window_requests") + 1)
     return socket
+
+
+def too_many_requests():
+    """The refusal of a request beyond ``MAX_REQUESTS_PER_SOCKET_PER_SECOND``, on either protocol."""
+    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+    return ProtocolError(
+        f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
+        status=protocol.STATUS_TOO_MANY,
+    )
 
 
 def _admit_and_plan(subscription, channel_name, user, then=None, **request):

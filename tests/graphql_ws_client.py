@@ -1,5 +1,6 @@
 """A raw graphql-transport-ws client for the tests: every message as a whole dict, nothing hidden."""
 
+import requests
 import websocket
 
 from client import TIMEOUT, Socket, assert_nothing_more, create_group, unique
@@ -82,3 +83,9 @@ def served(server):
         assert_nothing_more(sock)
     finally:
         sock.close()
+
+
+def operations_on(server):
+    """The member keys of graphql-transport-ws operations in the server's groups ("<channel>/<number>")."""
+    table = requests.get(f"{server.http}/testing/groups/", timeout=TIMEOUT).json()
+    return {member for members in table.values() for member in members if "/" in member}

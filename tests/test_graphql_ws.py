@@ -27,7 +27,7 @@ from client import (
     update_user,
     wait_for,
 )
-from graphql_ws_client import GROUPS, NOPE, WsSocket, event, served
+from graphql_ws_client import GROUPS, NOPE, WsSocket, event, operations_on, served
 from servers import Server, django_admin
 
 USERS = "subscription { userChanges%s { stream action model data { id username } } }"
@@ -701,19 +701,14 @@ def test_one_change_is_serialized_once_for_every_socket_of_both_protocols(server
 
 
 def test_closing_the_socket_forgets_its_subscriptions(server):
-    def operations_here():
-        # Members of a graphql-transport-ws operation are "<channel name>/<number>".
-        table = requests.get(f"{server.http}/testing/groups/").json()
-        return {member for members in table.values() for member in members if "/" in member}
-
-    before = operations_here()
+    before = operations_on(server)
     sock = WsSocket(server)
     sock.follow("1", GROUPS % "")
     sock.follow("2", USERS % "(action: DELETE)")
-    added = operations_here() - before
+    added = operations_on(server) - before
     assert len(added) == 2  # one per operation (the groups stream's three actions share one member key)
     sock.close()
-    wait_for(lambda: not operations_here() & added)
+    wait_for(lambda: not operations_on(server) & added)
     served(server)
 
 

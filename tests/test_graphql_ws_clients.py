@@ -8,13 +8,12 @@ import asyncio
 import json
 import subprocess
 
-import requests
 from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 from client import create_user, unique, wait_for
-from graphql_ws_client import NOPE
+from graphql_ws_client import NOPE, operations_on
 from servers import ROOT
 
 CHANGES = gql("subscription { groupChanges { action model data { id name } } }")
@@ -28,12 +27,6 @@ def transport(server):
         headers={"Origin": server.http},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
-
-
-def operations_on(server):
-    """The member keys of graphql-transport-ws operations in the server's groups ("<channel>/<number>")."""
-    table = requests.get(f"{server.http}/testing/groups/").json()
-    return {member for members in table.values() for member in members if "/" in member}
 
 
 # ---- graphql-ws (npm), run by Node ---------------------------------------------------------------

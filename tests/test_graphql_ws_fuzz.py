@@ -10,13 +10,12 @@ no subscription behind.
 import json
 
 import pytest
-import requests
 import websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
 from client import TIMEOUT, wait_for
-from graphql_ws_client import WsSocket, served
+from graphql_ws_client import WsSocket, operations_on, served
 from servers import Server
 from test_fuzz import FUZZ, json_values
 
@@ -92,11 +91,7 @@ def answers_to(sock):
 
 
 def test_any_message_gets_a_protocol_answer_or_the_protocols_close(fuzzed):
-    def operations_here():
-        table = requests.get(f"{fuzzed.http}/testing/groups/").json()
-        return {member for members in table.values() for member in members if "/" in member}
-
-    before = operations_here()
+    before = operations_on(fuzzed)
 
     @FUZZ
     @given(message=messages)
@@ -125,7 +120,7 @@ def test_any_message_gets_a_protocol_answer_or_the_protocols_close(fuzzed):
             sock.close()
 
     one_message()
-    wait_for(lambda: operations_here() <= before)  # closed sockets leave no subscription behind
+    wait_for(lambda: operations_on(fuzzed) <= before)  # closed sockets leave no subscription behind
     log = fuzzed.log()
     assert "Traceback" not in log and "Exception inside application" not in log, log[-3000:]
     served(fuzzed)

@@ -13,6 +13,7 @@ import requests
 from browser import Chromium, LivePage
 
 from client import TIMEOUT, create_group, graphql, unique, wait_for
+from graphql_ws_client import operations_on
 from servers import Server
 
 VENDOR = "/static/example/vendor/"
@@ -79,12 +80,6 @@ class GraphiQL(LivePage):
     def console(self):
         """What the browser logged since the last call (Chromium's console and failed loads)."""
         return self.driver.get_log("browser")
-
-
-def operations_on(server):
-    """The member keys of graphql-transport-ws operations in the server's groups ("<channel>/<number>")."""
-    table = requests.get(f"{server.http}/testing/groups/", timeout=TIMEOUT).json()
-    return {member for members in table.values() for member in members if "/" in member}
 
 
 def test_the_page_loads_nothing_from_elsewhere(graphiql_server):

@@ -212,11 +212,11 @@ class GraphqlWsConsumer(RecordedSocket):
             _local.join(follower, group, key=follower.key)
 
     async def _complete(self, id):
-        operation = self._operations.pop(id, None)
+        operation = self._operations.get(id)
         if isinstance(operation, _Follower):
-            operation.leave(None)
-            await database_sync_to_async(requests.end_operation)(self.channel_name, operation.number)
+            self.end_follower(operation, None)  # the client ended it: no answer
         elif operation is not None:
+            del self._operations[id]
             operation.cancel()
 
     def _over_rate(self):
@@ -226,10 +226,7 @@ class GraphqlWsConsumer(RecordedSocket):
         validation, and most a turn of the thread that serves the database. (A
         ChangesField subscription is also counted with the 2018 protocol's requests.)
         """
-        if self._operations_rate.allows():
-            return None
-        limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
-        return f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again."
+        return None if self._operations_rate.allows() else str(requests.too_many_requests())
 
     def result_too_long(self, id, length):
         """The error sentence for a result of ``length`` characters."""
@@ -238,20 +235,19 @@ class GraphqlWsConsumer(RecordedSocket):
             f"to {limits.get('MAX_RESULT_CHARS')}: select fewer fields. The operation is ended."
         )
 
-    def end_follower(self, follower, error=None):
-        """End ``follower``'s operation: with ``error`` (a sentence), or with ``complete``."""
+    def end_follower(self, follower, reply):
+        """End ``follower``'s operation here at once, send ``reply`` (a message or None), drop its records."""
         if self._operations.get(follower.id) is not follower:
             return
         del self._operations[follower.id]
         follower.leave(None)
-        ending = asyncio.ensure_future(self._end_follower(follower, error))
+        ending = asyncio.ensure_future(self._end_follower(follower, reply))
         self._endings.add(ending)  # the loop keeps only a weak reference to a task
         ending.add_done_callback(self._endings.discard)
 
-    async def _end_follower(self, follower, error):
-        await self._send(
-            ws.complete(follower.id) if error is None else ws.error(follower.id, [{"message": error}])
-        )
+    async def _end_follower(self, follower, reply):
+        if reply is not None:
+            await self._send(reply)
         await database_sync_to_async(requests.end_operation)(self.channel_name, follower.number)
 
     async def _next(self, id, result):
@@ -408,11 +404,12 @@ class _Follower:
                 logger.exception("Could not run a subscription's selection on a change")
                 return
         if len(payload) > limits.get("MAX_RESULT_CHARS"):
-            self.consumer.end_follower(self, self.consumer.result_too_long(self.id, len(payload)))
+            too_long = self.consumer.result_too_long(self.id, len(payload))
+            self.consumer.end_follower(self, ws.error(self.id, [{"message": too_long}]))
             return
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
         if self.one_object and shared[None]["action"] == protocol.DELETE:
-            self.consumer.end_follower(self)  # nothing more can come: complete
+            self.consumer.end_follower(self, ws.complete(self.id))  # nothing more can come
 
     def leave(self, groups):
         """Leave ``groups`` here (None: every group of the operation)."""
