@@ -58,6 +58,11 @@ setup(
     },
     classifiers=[
         "Framework :: Django",
+        "Framework :: Django :: 2.2",
+        "Framework :: Django :: 4.2",
+        "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
         "License :: OSI Approved :: MIT License",
         "Programming Language :: Python :: 3",
     ],

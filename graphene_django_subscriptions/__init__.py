@@ -15,17 +15,22 @@ _PUBLIC = {
     "Subscription": "graphene_django_subscriptions.subscription",
     "GraphqlAPIDemultiplexer": "graphene_django_subscriptions.consumers",
     "GraphqlWsConsumer": "graphene_django_subscriptions.consumers",
+    "BrowserOriginValidator": "graphene_django_subscriptions.engines.origins",
     "depromise_subscription": "graphene_django_subscriptions.middleware",
     "SubscriptionMiddleware": "graphene_django_subscriptions.middleware",
+    "revoke": "graphene_django_subscriptions.revocation",
 }
 
 
 def _exported():
-    # Channels 1 has no GraphqlWsConsumer: a star import there must not fail on it.
+    # Channels 1 has no GraphqlWsConsumer nor ASGI middleware: a star import there must not fail on them.
     import channels
 
     legacy = channels.__version__.startswith("1.")
-    return sorted(name for name in _PUBLIC if not (legacy and name == "GraphqlWsConsumer"))
+    return sorted(name for name in _PUBLIC if not (legacy and name in _MODERN_ONLY))
+
+
+_MODERN_ONLY = ("GraphqlWsConsumer", "BrowserOriginValidator")
 
 
 __all__ = _exported()

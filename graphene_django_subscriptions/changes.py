@@ -98,8 +98,9 @@ def _event_type(subscription):
 def _data_type(name, serializer, description):
     """An object type with one field per serializer field, resolved from the serializer's output."""
     attributes = {"__doc__": description}
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
     for field_name, field in serializer.fields.items():
-        attributes[field_name] = _output_field(f"{name}{_pascal(field_name)}", field)
+        attributes[field_name] = _output_field(f"{name}{_pascal(field_name)}", field, model)
     return type(name, (graphene.ObjectType,), attributes)
 
 
@@ -111,8 +112,14 @@ def _pascal(name):
 _TEMPORAL = (serializers.DateTimeField, serializers.DateField, serializers.TimeField)
 
 
-def _output_field(type_name, field):
+def _output_field(type_name, field, model):
     description = field.help_text
+    if isinstance(field, serializers.ManyRelatedField) and _integer_key(
+        field.child_relation, model, field.source
+    ):
+        return graphene.List(graphene.Int, description=description)
+    if _integer_key(field, model):
+        return graphene.Int(description=description)
     if isinstance(field, serializers.ListSerializer):
         child = _data_type(type_name, field.child, description)
         return graphene.List(child, description=description)
@@ -124,6 +131,31 @@ def _output_field(type_name, field):
     if isinstance(field, _TEMPORAL):
         converted.kwargs["resolver"] = _temporal_resolver(field)
     return converted
+
+
+def _integer_key(field, model, source=None):
+    """Whether ``field`` shows a related object by an integer primary key (DRF writes it as a number).
+
+    graphene-django would type it as a String: the same key would be 1 in a 2018
+    frame and "1" in an event.
+    """
+    if not isinstance(field, serializers.PrimaryKeyRelatedField) or field.pk_field is not None:
+        return False
+    queryset = getattr(field, "queryset", None)
+    related = queryset.model if queryset is not None else _related_model(model, source or field.source)
+    if related is None:
+        return False
+    key = related._meta.pk
+    while key.is_relation:  # a child table's key is its parent's
+        key = key.target_field
+    return key.get_internal_type().endswith(("IntegerField", "AutoField"))
+
+
+def _related_model(model, source):
+    try:
+        return model._meta.get_field(source).related_model
+    except Exception:  # a source that is no model field (a property, a dotted path)
+        return None
 
 
 def _temporal_resolver(field):

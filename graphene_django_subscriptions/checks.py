@@ -275,8 +275,8 @@ def check_socket_origins(app_configs=None, **kwargs):
             f"{name} is routed in {settings.ASGI_APPLICATION} without an origin check: a page of any "
             "site can open a socket with a visitor's cookies and hear what that visitor may hear.",
             hint=(
-                "Wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator: "
-                '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
+                "Wrap the websocket application in graphene_django_subscriptions.BrowserOriginValidator: "
+                '"websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
             ),
             id=f"{APP_LABEL}.W005",
         )

@@ -1,23 +1,22 @@
 """From a saved or deleted model instance to notifications on every matching group.
 
-The instance is copied when it is saved (``snapshot``), so a notification
-carries what was saved even when the code that saved it changes it again.
-Notifications leave once the transaction commits (never for a rollback),
-through this process's outbox, off the saving request's path. Each
-change is serialized once per stream (on a stream with a per-recipient rule:
-once per recipient user allowed to see it), then cut down to each live field
-selection; the database says which selections and groups have members, so
-nothing is serialized or sent for nobody. A failure here is logged and never
-reaches the code that saved the object.
+A change is judged inside the transaction that makes it (``judge``): the
+row is read back as stored, and each stream decides then whether the
+change is in its ``Meta.queryset`` and which recipients its per-recipient
+rule lets hear of it. So the data sent and the decision to send it come
+from the same moment, whatever is committed after. Notifications leave once
+the transaction commits (never for a rollback), through this process's
+outbox, off the saving request's path. Each change is serialized once per
+stream (on a stream with a per-recipient rule: once per recipient user
+allowed to see it), then cut down to each live field selection; the
+database says which selections and groups have members, so nothing is
+serialized or sent for nobody. A failure here is logged and never reaches
+the code that saved the object.
 """
 
-import copy
-import datetime
-import decimal
 import logging
-import uuid
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
 from . import groups, protocol, recipients, registry, transport
@@ -75,64 +74,113 @@ def watch(model):
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
-    action = protocol.CREATE if created else protocol.UPDATE
-    _on_commit(Change(sender, snapshot(instance), action), using)
-
-
-#: Field values that cannot change in place; others (a JSON dict, a list) are copied.
-_IMMUTABLE = (
-    str, bytes, int, float, bool, type(None), decimal.Decimal, uuid.UUID,
-    datetime.date, datetime.time, datetime.timedelta,
-)  # fmt: skip
-
-
-def snapshot(instance):
-    """A copy of ``instance`` as it is now, which later edits of ``instance`` do not reach.
-
-    The field values are copied (mutable ones deeply); related objects Django
-    has cached are shared, as they were when the instance was saved.
-    """
-    copied = copy.copy(instance)
-    copied._state = copy.copy(instance._state)
-    copied._state.fields_cache = dict(instance._state.fields_cache)
-    copied.__dict__.pop("_prefetched_objects_cache", None)
-    for field in instance._meta.concrete_fields:
-        value = copied.__dict__.get(field.attname)
-        if not isinstance(value, _IMMUTABLE):
-            copied.__dict__[field.attname] = copy.deepcopy(value)
-    return copied
+    change = judge(sender, instance.pk, protocol.CREATE if created else protocol.UPDATE, using)
+    if change is not None:
+        transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
 
 def _deleting(sender, instance, using=None, **kwargs):
-    # After the delete the row is gone: decide now who may hear of it.
-    instance._gds_in_scope = {}
-    for subscription in registry.for_model(sender):
+    # After the delete the row is gone: judge the change while it is still there.
+    _take_write_lock(using)
+    instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, protocol.DELETE, using)
+
+
+def _take_write_lock(using):
+    """On SQLite, make the delete's transaction write before the judgement reads.
+
+    Django sends ``pre_delete`` before its transaction has written anything. A
+    SQLite transaction that reads first cannot upgrade to writing while another
+    one writes: it fails at once with "database is locked", where one that
+    writes first waits for the lock. A write that changes no row takes it.
+    """
+    if connections[using or DEFAULT_DB_ALIAS].vendor != "sqlite":
+        return  # other databases lock rows, not the database: the judgement's read locks the row
+    if router.db_for_write(SubscriptionRecord) != (using or DEFAULT_DB_ALIAS):
+        return
+    try:
+        SubscriptionRecord.objects.using(using).filter(pk=-1).update(fields_key="")
+    except Exception:
+        logger.exception("Could not take SQLite's write lock before judging a delete")
+
+
+def _deleted(sender, instance, using=None, **kwargs):
+    change = instance.__dict__.pop(_PENDING_DELETE, None)
+    if change is not None:
+        transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
+
+
+#: Where ``_deleting`` leaves the judged change of an instance for ``_deleted``.
+_PENDING_DELETE = "_gds_pending_delete"
+
+
+def judge(model, pk, action, using=None):
+    """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
+
+    Called right after a save, or before a delete, in the transaction that
+    makes the change: the row is read back as stored (and locked, so that it
+    cannot change until the judgement is done), and each stream decides from
+    that same moment whether the change is in its ``Meta.queryset`` and which
+    audiences its per-recipient rule lets hear of it. Nothing read later
+    changes what is sent or to whom. A failure is logged and never reaches
+    the code that saved.
+    """
+    subscriptions = registry.for_model(model)
+    if not subscriptions:
+        return None
+    try:
+        # In a savepoint of the saving transaction (or, for a save outside any, a
+        # transaction of its own): a query of the project's that fails leaves the
+        # saving transaction usable, and every read below sees the same row.
+        with transaction.atomic(using=using):
+            # As stored, not as the saving code holds it: a key given as "2" is read back as 2.
+            stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
+            if stored is None:
+                return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
+            verdicts = _verdicts(subscriptions, action, pk, using)
+    except Exception:
+        logger.exception(
+            "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
+        )
+        return None
+    return Change(model, stored, action, verdicts) if verdicts else None
+
+
+def _verdicts(subscriptions, action, pk, using):
+    """``{stream: verdict}`` of the streams that may hear of the change (see ``_verdict``)."""
+    verdicts = {}
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if not meta.per_recipient and meta.queryset is None:
+            verdicts[meta.stream] = True  # every object, everybody: nothing to ask the database
+            continue
         try:
-            instance._gds_in_scope[subscription._meta.stream] = _visibility_before_delete(
-                subscription, instance.pk
-            )
+            with transaction.atomic(using=using):
+                verdict = _verdict(subscription, action, pk, using)
         except Exception:
-            logger.exception("Could not check who may hear of a deleted %s", sender.__name__)
+            logger.exception(
+                "Could not decide who may hear of the %s of %s pk=%r on stream %r; it hears nothing of it.",
+                action,
+                meta.model.__name__,
+                pk,
+                meta.stream,
+            )
+            continue
+        if verdict:
+            verdicts[meta.stream] = verdict
+    return verdicts
 
 
-def _visibility_before_delete(subscription, pk):
-    """Who may hear of the deletion: True/False for a whole stream, or ``{audience: user}`` of who may."""
+def _verdict(subscription, action, pk, using):
+    """Who on ``subscription``'s stream may hear of a change: True (everybody) or ``{audience: user}``."""
     meta = subscription._meta
-    if meta.per_recipient:
-        audiences = _targets(meta, protocol.DELETE, pk).values_list("audience", flat=True).distinct()
-        return dict(_allowed(subscription, set(audiences), pk))
-    if meta.queryset is None:
-        return True
-    return subscription.scope().filter(pk=pk).exists()
-
-
-def _allowed(subscription, audiences, pk):
-    """``(audience, user)`` for each of ``audiences`` whose user the rule lets hear of object ``pk``."""
-    return [
-        (key, user)
-        for key, user in recipients.users_for(audiences).items()
-        if subscription.get_queryset(user).filter(pk=pk).exists()
-    ]
+    if not meta.per_recipient:
+        return subscription.scope().using(using).filter(pk=pk).exists()
+    audiences = _targets(meta, action, pk).values_list("audience", flat=True).distinct()
+    return {
+        key: user
+        for key, user in recipients.users_for(set(audiences)).items()
+        if subscription.get_queryset(user).using(using).filter(pk=pk).exists()
+    }
 
 
 def _targets(meta, action, pk):
@@ -142,37 +190,34 @@ def _targets(meta, action, pk):
     )
 
 
-def _deleted(sender, instance, using=None, **kwargs):
-    # A copy keeps the primary key, which Django clears once the delete is done.
-    change = Change(sender, snapshot(instance), protocol.DELETE, getattr(instance, "_gds_in_scope", {}))
-    _on_commit(change, using)
-
-
-def _on_commit(change, using):
-    if registry.for_model(change.model):
-        transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
-
-
 class Change:
-    """One committed create, update or delete of one object."""
+    """One committed create, update or delete of one object, judged when it was made.
 
-    def __init__(self, model, instance, action, in_scope=None):
+    ``instance`` is the object as stored at that moment; ``verdicts`` maps each
+    stream that may hear of it to True (everybody) or ``{audience: user}``
+    (who its per-recipient rule let hear of it).
+    """
+
+    def __init__(self, model, instance, action, verdicts):
         self.model = model
         self.instance = instance
         self.pk = instance.pk
         self.action = action
-        self.in_scope = in_scope
+        self.verdicts = verdicts
 
     def deliver(self):
-        """Send this change to every stream of its model; return whether anything was sent.
+        """Send this change to every stream that may hear of it; return whether anything was sent.
 
         A stream that fails (its serializer raises, say) is logged and skipped;
         a failing send to the channel layer raises, for the outbox to report.
         """
         messages, first = [], None
         for subscription in registry.for_model(self.model):
+            verdict = self.verdicts.get(subscription._meta.stream)
+            if not verdict:
+                continue
             try:
-                found = self._messages_for(subscription)
+                found = self._messages_for(subscription, verdict)
             except Exception:
                 logger.exception(
                     "Could not notify stream %r of %s of %s pk=%r; the change itself is saved.",
@@ -191,17 +236,20 @@ class Change:
         _warn_once_if_unheard(self, first)
         return True
 
-    def _messages_for(self, subscription):
+    def _messages_for(self, subscription, verdict):
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
         targets = {}  # audience: [(object key, fields key)]
         rows = _targets(meta, self.action, self.pk).values_list("audience", "object_key", "fields_key")
         for audience, object_key, fields_key in rows.distinct():
             targets.setdefault(audience, []).append((object_key, fields_key))
-        if not targets:
-            return []
+        # A stream without a per-recipient rule has one audience, "", and no user:
+        # its change is serialized once for everybody.
+        allowed = [("", None)] if verdict is True else verdict.items()
         messages = []
-        for audience, user in self._recipients(subscription, targets):
+        for audience, user in allowed:
+            if audience not in targets:
+                continue
             data = meta.serializer_class(self.instance, context={"user": user}).data
             texts = {}
             for object_key, fields_key in targets[audience]:
@@ -215,25 +263,3 @@ class Change:
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
                 messages.append((group, texts[shape]))
         return messages
-
-    def _recipients(self, subscription, audiences):
-        """``(audience, user)`` for each audience that may hear of this change.
-
-        A stream without a per-recipient rule has one audience, "", and no user:
-        its change is serialized once for everybody.
-        """
-        meta = subscription._meta
-        if not meta.per_recipient:
-            return [("", None)] if self._in_scope(subscription) else []
-        if self.action == protocol.DELETE:
-            # Decided before the row went (see _deleting), users included.
-            allowed = self.in_scope.get(meta.stream, {})
-            return [(key, user) for key, user in allowed.items() if key in audiences]
-        return _allowed(subscription, audiences, self.pk)
-
-    def _in_scope(self, subscription):
-        if self.action == protocol.DELETE:
-            return self.in_scope.get(subscription._meta.stream, False)
-        if subscription._meta.queryset is None:
-            return True
-        return subscription.scope().filter(pk=self.pk).exists()

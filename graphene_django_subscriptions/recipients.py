@@ -39,6 +39,27 @@ def password_key(user):
     return hashlib.sha256(get_hash().encode()).hexdigest()[:32]
 
 
+def current(user):
+    """``user`` as they are now (one query), anonymous users as they are; None once no longer active or gone.
+
+    A socket keeps the user who opened it; each operation on it runs as this
+    fresh copy, so a demotion or a deactivation made without a signal
+    (``queryset.update()``) holds from the socket's next operation on.
+    """
+    key = key_for(user)
+    if key == ANONYMOUS:
+        return normalize(user)
+    return users_for([key]).get(key)
+
+
+def credential_key(credential):
+    """What a socket authenticated by ``credential`` (a token) is recorded with: a digest, never the secret.
+
+    Sixty-four characters, so never a session key (Django's have 32).
+    """
+    return hashlib.sha256(str(credential).encode()).hexdigest()
+
+
 def is_current(key):
     """Whether the user of ``key`` is anonymous, or still exists and is active: one query for a user."""
     return key == ANONYMOUS or key in users_for([key])

@@ -108,12 +108,9 @@ def _check_permission(subscription, user, actions, pk):
 
 def _check_owner(owner, user):
     if not recipients.is_current(owner):
-        # Deactivated without a signal (a queryset update): the socket's own
-        # consumer still holds the user it read at connect.
-        raise ProtocolError(
-            "This socket's user is no longer active: log in again and open a new socket.",
-            status=protocol.STATUS_FORBIDDEN,
-        )
+        # Deactivated without a signal (a queryset update), for a request that
+        # names the socket from elsewhere (HTTP with a token of the project's own).
+        raise access_ended()
     if recipients.key_for(user) != owner:
         raise ProtocolError(
             "This channelId belongs to a socket opened by another user: send the request as the "
@@ -169,6 +166,14 @@ def admit(channel_name, user):
     else:
         sockets.update(window_requests=F("window_requests") + 1)
     return socket
+
+
+def access_ended():
+    """The refusal of a request from a socket whose user was deactivated or deleted since it opened."""
+    return ProtocolError(
+        "This socket's user is no longer active: log in again and open a new socket.",
+        status=protocol.STATUS_FORBIDDEN,
+    )
 
 
 def too_many_requests():
@@ -300,11 +305,14 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
 
 
 def run_socket_request(subscription, request, channel_name, user):
-    """Check and record a request read from the socket.
+    """Check and record a request read from the socket, as the socket's ``user`` is now.
 
     Returns ``(change, reply)``: the memberships the socket's consumer applies,
     then the reply frame it sends. ``change`` is None when the request failed.
     """
+    user = recipients.current(user)
+    if user is None:
+        return None, request.error_frame(access_ended())
     data = request.data
     action = data.get("action")
     if action is None:

@@ -37,6 +37,16 @@ def connect_signals():
         post_delete.connect(_session_deleted, sender=Session, weak=False, dispatch_uid=uid)
 
 
+def revoke(credential, using=None):
+    """Close every socket that ``credential`` authenticated, in every process, once the transaction commits.
+
+    Call it when a token a ``GraphqlWsConsumer.authenticate`` accepted ends
+    (deleted, expired): the sockets it opened close with ``protocol.CLOSE_ACCESS_ENDED``.
+    """
+    sockets = SubscriberSocket.objects.filter(session_key=recipients.credential_key(credential))
+    _close_after_commit(sockets, "their credential was revoked", using)
+
+
 def close_sockets(sockets, reason):
     """Forget the ``sockets`` queryset and close each of them; return how many were closed."""
     closing = forget(sockets)

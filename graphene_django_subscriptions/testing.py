@@ -46,16 +46,16 @@ class OperationFailed(AssertionError):
 class GraphqlWsCommunicator(WebsocketCommunicator):
     """A graphql-transport-ws client of an ASGI application, for tests.
 
-    ``origin`` is sent as the Origin header (routes behind
-    ``AllowedHostsOriginValidator`` need one of ``ALLOWED_HOSTS``; Django's
-    test runner allows "testserver"); ``connection_params`` is the
+    ``origin`` is sent as the Origin header, as a browser on the site's own page
+    sends it (by default none, as from a client outside a browser, which
+    ``BrowserOriginValidator`` serves); ``connection_params`` is the
     ``connection_init`` payload (a token, say). Pass ``headers`` for more,
     such as a session cookie.
     """
 
-    def __init__(self, application, path="/graphql/", *, connection_params=None, origin="http://testserver",
+    def __init__(self, application, path="/graphql/", *, connection_params=None, origin=None,
                  headers=()):  # fmt: skip
-        headers = [(b"origin", origin.encode())] + list(headers)
+        headers = ([] if origin is None else [(b"origin", origin.encode())]) + list(headers)
         super().__init__(application, path, headers=headers, subprotocols=[SUBPROTOCOL])
         self.connection_params = connection_params
         self._ids = (str(number) for number in itertools.count(1))

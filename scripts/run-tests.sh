@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite: lint, then the behaviour suite on every engine
-# (legacy Channels 1.x and modern Channels 4 on Django 4.2, 5.2 and 6.0), on
+# (legacy Channels 1.x and modern Channels 4 on Django 4.2, 5.2, 6.0 and 6.1), on
 # SQLite, and again on PostgreSQL for one env of each engine.
 #
-# Needs Python 3.11 and pip, and root for apt-get. Django 6.0 needs Python 3.12
+# Needs Python 3.11 and pip, and root for apt-get. Django 6.0 and 6.1 need Python 3.12
 # and Channels 1 on PostgreSQL Python 3.9 (psycopg2 2.8): both are taken from
 # pyenv when it has them. Services: the Redis at 127.0.0.1:6379 and the
 # PostgreSQL at 127.0.0.1:5432 (user postgres, no password) when they answer;

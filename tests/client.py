@@ -29,9 +29,13 @@ class Socket:
         return self.hello["channel_id"]
 
     def recv(self, timeout=TIMEOUT):
-        """The next frame, decoded; fails the test when none comes in time."""
+        """The next frame, decoded; fails the test when none comes in time, or the server closes instead."""
         self.conn.settimeout(timeout)
-        return json.loads(self.conn.recv())
+        opcode, data = self.conn.recv_data()
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            raise AssertionError(f"the server closed the socket (code {code}) instead of sending a frame")
+        return json.loads(data)
 
     def drain(self, quiet=QUIET):
         """Every frame that arrives until the socket stays silent for ``quiet`` seconds.
@@ -199,6 +203,20 @@ def login(server, username):
     session = requests.Session()
     post(server, "/testing/login/", {"username": username}, session=session)
     return session, f"sessionid={session.cookies['sessionid']}"
+
+
+def new_login(server, prefix="viewer"):
+    """A new user, logged in over HTTP: their username, id, ``requests.Session`` and socket cookie."""
+    session = requests.Session()
+    name = unique(prefix)
+    pk = post(server, "/testing/login/", {"username": name}, session=session)["id"]
+    return name, pk, session, f"sessionid={session.cookies['sessionid']}"
+
+
+def token_for(server, username):
+    """A DRF token of the named user (made when missing): ``(user id, key)``."""
+    made = post(server, "/testing/token/", {"username": username})
+    return made["id"], made["key"]
 
 
 def wait_for(predicate, timeout=TIMEOUT):

@@ -15,7 +15,7 @@ class WsSocket(Socket):
     """A client socket on a ``GraphqlWsConsumer`` route; acknowledged unless ``init`` is False."""
 
     def __init__(self, server, path="/graphql/", init=True, payload=None, cookie=None, origin=None,
-                 subprotocols=(SUBPROTOCOL,)):  # fmt: skip
+                 subprotocols=(SUBPROTOCOL,), header=None):  # fmt: skip
         self.server = server
         self.conn = websocket.create_connection(
             f"ws://127.0.0.1:{server.port}{path}",
@@ -23,6 +23,7 @@ class WsSocket(Socket):
             cookie=cookie,
             origin=origin,
             subprotocols=list(subprotocols) or None,
+            header=header,
         )
         if init:
             self.send(

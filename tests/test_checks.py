@@ -132,9 +132,12 @@ def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workd
         w004("testproject.streams.FragileSubscription", "fragile", "Group"),
         w004("example.subscriptions.GroupSubscription", "groups", "Group"),
         w004("testproject.streams.StaffSubscription", "staff", "User"),
+        w004("testproject.streams.ArticleSubscription", "articles", "Article"),
+        w004("testproject.streams.StaffArticleSubscription", "staff-articles", "Article"),
+        w004("testproject.streams.ArticleDetailSubscription", "article-details", "Article"),
     ]
-    assert [message in stderr for message in expected] == [True] * 4
-    assert stderr.count("(graphene_django_subscriptions.W004)") == 4
+    assert [message in stderr for message in expected] == [True] * 7
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 7
     # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
     assert "graphene_django_subscriptions.W005" not in stderr
 
@@ -144,8 +147,8 @@ def w005(consumer):
         f"?: (graphene_django_subscriptions.W005) {consumer} is routed in "
         "testproject.asgi_noorigin.application without an origin check: a page of any site can open a socket "
         "with a visitor's cookies and hear what that visitor may hear.\n"
-        "\tHINT: Wrap the websocket application in channels.security.websocket.AllowedHostsOriginValidator: "
-        '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
+        "\tHINT: Wrap the websocket application in graphene_django_subscriptions.BrowserOriginValidator: "
+        '"websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter([...]))).'
     )
 
 

@@ -2,7 +2,9 @@
 
 Every request runs concurrently against one real server (SQLite or PostgreSQL,
 whichever the tox env names): none may fail for want of a database lock, and
-every socket hears each change exactly once.
+every socket hears each change exactly once. Saves of one row that race
+outside transactions each send a state that was committed, judged at that
+same moment (see ``dispatch.judge``).
 """
 
 import json
@@ -17,6 +19,7 @@ from client import (
     Socket,
     assert_nothing_more,
     create_user,
+    graphql,
     subscription_request,
     unique,
     update_user,
@@ -109,21 +112,22 @@ def server_errors(server, since):
 
 def test_many_clients_connect_subscribe_and_hear_every_change_exactly_once(server):
     since = len(server.log())
-    pk = create_user(server, unique("crowd"))
+    pks = concurrently(lambda _: create_user(server, unique("crowd")), range(CHANGES))
     sockets = concurrently(lambda _: Socket(server), range(SOCKETS))
     try:
         assert len({sock.channel_id for sock in sockets}) == SOCKETS
         session = requests.Session()
         answers = concurrently(
-            lambda item: request(server, item[1], item[0], "subscribe", pk, session), list(enumerate(sockets))
+            lambda item: request(server, item[1], item[0], "subscribe", None, session),
+            list(enumerate(sockets)),
         )
         assert [got for got, _ in answers] == [expected for _, expected in answers]
 
-        names = [f"change-{i}" for i in range(CHANGES)]
+        changes = [(pk, f"change-{i}") for i, pk in enumerate(pks)]
         # Changes come in concurrently too: four saves in flight at any moment.
-        concurrently(lambda name: update_user(server, pk, firstName=name), names, workers=4)
+        concurrently(lambda change: update_user(server, change[0], firstName=change[1]), changes, workers=4)
         received = concurrently(lambda sock: read_frames(sock, CHANGES), sockets)
-        expected = sorted(json.dumps(notification(pk, name), sort_keys=True) for name in names)
+        expected = sorted(json.dumps(notification(pk, name), sort_keys=True) for pk, name in changes)
         wrong = [
             index
             for index, frames in enumerate(received)
@@ -132,6 +136,31 @@ def test_many_clients_connect_subscribe_and_hear_every_change_exactly_once(serve
         assert wrong == []
         assert_nothing_more(*sockets, quiet=1.5)
         assert server_errors(server, since) == []
+    finally:
+        concurrently(lambda sock: sock.close(), sockets)
+
+
+def test_saves_of_one_row_outside_transactions_each_send_a_committed_state_ending_with_the_last(server):
+    # Without a transaction, another request's save can commit between a save and its
+    # judgement; the notification then carries that later state, judged at that same
+    # moment (never data of one moment judged by another). So each save sends one
+    # notification, every socket the same ones, each a state that was committed, and
+    # the last one is the row as it ends.
+    pk = create_user(server, unique("contended"))
+    sockets = concurrently(lambda _: Socket(server), range(SOCKETS // 10))
+    try:
+        session = requests.Session()
+        concurrently(
+            lambda item: request(server, item[1], item[0], "subscribe", pk, session), list(enumerate(sockets))
+        )
+        names = [f"change-{i}" for i in range(CHANGES)]
+        concurrently(lambda name: update_user(server, pk, firstName=name), names, workers=4)
+        received = concurrently(lambda sock: read_frames(sock, CHANGES), sockets)
+        assert all(frames == received[0] for frames in received)
+        assert {frame["payload"]["data"]["first_name"] for frame in received[0]} <= set(names)
+        final = graphql(server, "{ users { id firstName } }")["data"]["users"]
+        assert received[0][-1] == notification(pk, next(u["firstName"] for u in final if int(u["id"]) == pk))
+        assert_nothing_more(*sockets, quiet=1.5)
     finally:
         concurrently(lambda sock: sock.close(), sockets)
 

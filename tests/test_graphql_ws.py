@@ -23,6 +23,7 @@ from client import (
     login,
     post,
     subscribe,
+    token_for,
     unique,
     update_user,
     wait_for,
@@ -615,9 +616,8 @@ def test_the_session_user_is_the_recipient(server):
 
 
 def test_a_token_in_connection_init_names_the_user_and_a_bad_one_is_forbidden(server):
-    name = unique("token")
-    pk = create_user(server, name)
-    sock = WsSocket(server, path="/graphql-token/", payload={"token": name})
+    pk, key = token_for(server, unique("token"))
+    sock = WsSocket(server, path="/graphql-token/", payload={"token": key})
     sock.follow(
         "1", "subscription { guardedChanges(action: CREATE) { data { name } } }"
     )  # needs a logged-in user
@@ -755,10 +755,9 @@ def test_meta_queryset_bounds_what_is_heard(server, ws):
 
 def test_each_recipient_hears_only_what_its_user_may_see(server):
     alice, bob = unique("alice"), unique("bob")
-    for name in (alice, bob):
-        create_user(server, name)
     sockets = {
-        name: WsSocket(server, path="/graphql-token/", payload={"token": name}) for name in (alice, bob)
+        name: WsSocket(server, path="/graphql-token/", payload={"token": token_for(server, name)[1]})
+        for name in (alice, bob)
     }
     for sock in sockets.values():
         sock.follow("mine", "subscription { ownedChanges(action: CREATE) { data { name viewer } } }")

@@ -5,7 +5,9 @@ site (which can make the victim's browser open sockets and send forms with
 the victim's cookies) or uses their own socket and account.
 """
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -95,14 +97,15 @@ def hear_a_new_group(server, *sockets):
 
 
 def test_a_page_of_another_site_cannot_open_a_socket_even_with_the_visitors_cookie(server):
+    logged = len(server.log())
     _, cookie, _ = log_in(server, unique("victim"))
     for sent_cookie in (None, cookie):
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:
             websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=sent_cookie, origin=FOREIGN_ORIGIN)
         assert refused.value.status_code == 403
-    # A client that sends no Origin at all is refused too: it must name the site it talks to.
+    # No browser opens a socket without an Origin; a client that sends cookies without one is refused.
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(server.ws, timeout=TIMEOUT, suppress_origin=True)
+        websocket.create_connection(server.ws, timeout=TIMEOUT, cookie=cookie, suppress_origin=True)
     assert refused.value.status_code == 403
     # The site's own page connects.
     own = Socket(server, cookie=cookie, origin=server.http)
@@ -110,6 +113,35 @@ def test_a_page_of_another_site_cannot_open_a_socket_even_with_the_visitors_cook
         assert own.hello == {"channel_id": own.channel_id, "connect": "success"}
     finally:
         own.close()
+    # Each refusal is one line in the server's log that says why.
+    path = urlsplit(server.ws).path
+    reasons = [line for line in server.log()[logged:].splitlines() if "Refused a WebSocket" in line]
+    foreign = (
+        f"Refused a WebSocket to '{path}': its Origin '{FOREIGN_ORIGIN}' is not a host of ALLOWED_HOSTS "
+        "(localhost, 127.0.0.1, [::1]); a page of another site may not open a socket with its "
+        "visitor's cookies."
+    )
+    cookie_only = (
+        f"Refused a WebSocket to '{path}': it has no Origin header but carries cookies; browsers always send "
+        "Origin, and other clients that hold cookies must send the site's origin too."
+    )
+    assert reasons == [foreign, foreign, cookie_only], reasons
+
+
+def test_a_client_that_is_no_browser_connects_without_an_origin(server):
+    # Mobile apps, Node and scripts send no Origin and carry no visitor's cookies: served,
+    # anonymous or with a token of their own. Several at once.
+    def connect(_):
+        conn = websocket.create_connection(server.ws, timeout=TIMEOUT, suppress_origin=True)
+        try:
+            hello = json.loads(conn.recv())
+            assert hello == {"channel_id": hello["channel_id"], "connect": "success"}
+        finally:
+            conn.close()
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(connect, range(4))) == [True] * 4
 
 
 # ---- 2. Cross-site subscribe ---------------------------------------------------------------

@@ -3,8 +3,9 @@
 ``subscriptions/`` speaks the 2018 channelId protocol, ``graphql/`` the
 standard graphql-transport-ws (Apollo Client, urql, graphql-ws, GraphiQL).
 
-Sockets from pages of other sites are refused (``AllowedHostsOriginValidator``):
+Sockets from pages of other sites are refused (``BrowserOriginValidator``):
 a browser sends the visitor's cookies with any socket, whichever page opens it.
+Clients that are not browsers (no Origin, no cookies: mobile apps, Node) connect.
 """
 
 import os
@@ -16,10 +17,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
+from graphene_django_subscriptions import BrowserOriginValidator, GraphqlWsConsumer  # noqa: E402
 
 from .consumers import CustomAppDemultiplexer  # noqa: E402
 
@@ -31,6 +31,6 @@ websocket_routes = [
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )

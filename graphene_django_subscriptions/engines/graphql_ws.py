@@ -23,7 +23,7 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
-from .. import changes, limits, operations, protocol, requests
+from .. import changes, limits, operations, protocol, recipients, requests
 from .. import graphql_transport_ws as ws
 from .modern import RecordedSocket, _local
 
@@ -57,7 +57,7 @@ class GraphqlWsContext:
 class GraphqlWsConsumer(RecordedSocket):
     """A WebSocket consumer of graphql-transport-ws, for Apollo Client, urql, graphql-ws and GraphiQL.
 
-    Route ``GraphqlWsConsumer.as_asgi()`` behind ``AllowedHostsOriginValidator``
+    Route ``GraphqlWsConsumer.as_asgi()`` behind ``BrowserOriginValidator``
     and ``AuthMiddlewareStack``. It serves ``GRAPHENE["SCHEMA"]`` unless a
     subclass sets ``schema``; override ``authenticate`` for clients that send
     a token in ``connection_init``.
@@ -73,10 +73,21 @@ class GraphqlWsConsumer(RecordedSocket):
         """The user this socket acts for, given the ``connection_init`` payload (a dict; empty if none).
 
         By default the session's user (``AuthMiddlewareStack``), or anonymous.
-        Override it to read a token from ``payload``; raise Django's
-        ``PermissionDenied`` to refuse the connection (closed with 4403 Forbidden).
+        Override it to read a token from ``payload``, and call
+        ``authenticated_by(token)`` so that the socket ends with the token, not
+        with the session; raise Django's ``PermissionDenied`` to refuse the
+        connection (closed with 4403 Forbidden). A user who is not active is refused too.
         """
         return self.scope.get("user")
+
+    def authenticated_by(self, credential):
+        """Record that ``credential`` (a token's key, say), not the session, authenticated this socket.
+
+        Call it from ``authenticate``. ``graphene_django_subscriptions.revoke(credential)``
+        then closes the socket (call it when the token is deleted), and logging
+        the session out does not. Only a digest of it is stored.
+        """
+        self._credential = credential
 
     async def __call__(self, scope, receive, send):
         self._operations = {}  # the client's id: _Follower or the task that runs it
@@ -87,6 +98,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._init_wait = None
         self._endings = set()
         self._operations_rate = _Window()
+        self._credential = None
         self._pings = _Window()
         self.context = None
         try:
@@ -151,9 +163,12 @@ class GraphqlWsConsumer(RecordedSocket):
             user = await self.authenticate(payload)
         except PermissionDenied:
             raise ws.BadMessage(ws.REASONS[ws.CLOSE_FORBIDDEN], ws.CLOSE_FORBIDDEN) from None
+        # A token may still name a user who is no longer active.
+        if await database_sync_to_async(recipients.current)(user) is None:
+            raise ws.BadMessage(ws.REASONS[ws.CLOSE_FORBIDDEN], ws.CLOSE_FORBIDDEN)
         self.user = user
         self.context = GraphqlWsContext(user, self.scope, payload)
-        await self.record(user)
+        await self.record(user, self._credential)
         self._acked = True
         await self._send(ws.ack())
 
@@ -166,6 +181,12 @@ class GraphqlWsConsumer(RecordedSocket):
         if refusal:
             await self._error(id, refusal)
             return
+        # Each operation runs as the user is now: a demotion or a quiet deactivation holds at once.
+        user = await database_sync_to_async(recipients.current)(self.user)
+        if user is None:
+            await self._close(protocol.CLOSE_ACCESS_ENDED)
+            return
+        self.user = self.context.user = user
         try:
             # Off the event loop: validating a large document can take a second, and the
             # loop writes every socket of the process meanwhile.

@@ -9,17 +9,18 @@ import logging
 from asgiref.inmemory import ChannelLayer as InMemoryChannelLayer
 from channels import DEFAULT_CHANNEL_LAYER, Channel, Group
 from channels.auth import http_session_user, transfer_user
+from channels.exceptions import DenyConnection
 from channels.generic.websockets import WebsocketDemultiplexer
-from channels.security.websockets import AllowedHostsOnlyOriginValidator
 from channels.sessions import channel_session
 from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .. import channel_ids, dispatch, protocol, requests, sockets
+from .. import channel_ids, dispatch, limits, origins, protocol, requests, sockets
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
+origins_logger = logging.getLogger(origins.__name__)
 
 _bindings = {}
 
@@ -76,11 +77,16 @@ def _keep_http_user(message):
 
 
 def _check_origin(message):
-    """Refuse (403) a socket opened by a page whose origin is not in ``ALLOWED_HOSTS``.
+    """Refuse (403) a socket a browser opened from a page of another site (see ``origins``).
 
-    Channels 1 has no router-level validator; this is its ``allowed_hosts_only``.
+    Channels 1 has no router-level validator: the demultiplexer checks on connect.
     """
-    AllowedHostsOnlyOriginValidator(lambda message: None)(message)
+    reason = origins.refusal(message.content.get("headers", ()))
+    if reason is not None:
+        origins_logger.warning(
+            "Refused a WebSocket to %s: %s.", limits.echo(message.content.get("path", "")), reason
+        )
+        raise DenyConnection
 
 
 def _copy_logged_in_user(message):

@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .. import channel_ids, dispatch, limits, protocol, requests, sockets
+from .. import channel_ids, dispatch, limits, protocol, recipients, requests, sockets
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
@@ -344,17 +344,22 @@ class RecordedSocket(AsyncWebsocketConsumer):
         else:
             await super().dispatch(message)
 
-    async def record(self, user):
-        """Remember the accepted socket and ``user``, who opened it; make this process serve it."""
+    async def record(self, user, credential=None):
+        """Remember the accepted socket and ``user``, who opened it; make this process serve it.
+
+        The socket is recorded with what authenticated it: ``credential`` (a
+        token, see ``revocation.revoke``) when given, else its session.
+        """
         dispatch.socket_connected()
         session = self.scope.get("session")
+        session_key = recipients.credential_key(credential) if credential is not None else None
         _open[self.channel_name] = self
         self._recorded = True
         await _start_serving(self.channel_layer)
         stale = await database_sync_to_async(_remember)(
             self.channel_name,
             user=user,
-            session_key=getattr(session, "session_key", None),
+            session_key=session_key or getattr(session, "session_key", None),
             process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
         )
         await _leave(self.channel_layer, stale)
@@ -422,8 +427,8 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
     async def connect(self):
         """Accept, remember the socket and its user, and send its channel id.
 
-        Route it behind Channels' ``AllowedHostsOriginValidator``, so that pages
-        of other sites cannot open sockets with a visitor's cookies.
+        Route it behind ``BrowserOriginValidator``, so that pages of other sites
+        cannot open sockets with a visitor's cookies.
         """
         if self.channel_layer is None:
             logger.error("GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings.")

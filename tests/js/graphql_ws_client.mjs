@@ -1,22 +1,16 @@
 // Drives the graphql-ws client from the npm registry against a real server, as an application would.
 // Usage: node graphql_ws_client.mjs '<scenario as JSON>'; prints one JSON object with what it saw.
-// The scenario names the socket URL, the Origin to send, and the steps to run (see test_graphql_ws_clients.py).
+// The scenario names the socket URL and the steps to run (see test_graphql_ws_clients.py).
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
 const scenario = JSON.parse(process.argv[2]);
 
-// Node 20 has no WebSocket of its own: the ws package, sending the Origin a page of the site would.
-class SiteWebSocket extends WebSocket {
-  constructor(address, protocols) {
-    super(address, protocols, { headers: { Origin: scenario.origin } });
-  }
-}
-
+// Node 20 has no WebSocket of its own: the ws package's, which sends no Origin (a client that is no browser).
 const closes = [];
 const client = createClient({
   url: scenario.url,
-  webSocketImpl: SiteWebSocket,
+  webSocketImpl: WebSocket,
   connectionParams: scenario.connectionParams,
   retryAttempts: 0,
   lazy: false, // one socket for every step, until dispose()

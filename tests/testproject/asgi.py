@@ -9,12 +9,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
+from graphene_django_subscriptions import BrowserOriginValidator, GraphqlWsConsumer  # noqa: E402
 
 from .consumers import (  # noqa: E402
+    FaultyGraphqlWsConsumer,
     ShallowGraphqlWsConsumer,
     SlowToCloseDemultiplexer,
     TestDemultiplexer,
@@ -27,11 +27,12 @@ websocket_routes = [
     path("graphql/", GraphqlWsConsumer.as_asgi()),
     path("graphql-token/", TokenGraphqlWsConsumer.as_asgi()),
     path("graphql-shallow/", ShallowGraphqlWsConsumer.as_asgi()),
+    path("graphql-faulty/", FaultyGraphqlWsConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )

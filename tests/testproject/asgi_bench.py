@@ -16,11 +16,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from example.consumers import CustomAppDemultiplexer  # noqa: E402
-from graphene_django_subscriptions import GraphqlWsConsumer  # noqa: E402
+from graphene_django_subscriptions import BrowserOriginValidator, GraphqlWsConsumer  # noqa: E402
 
 from .standard import StandardConsumer  # noqa: E402
 
@@ -40,6 +39,6 @@ if os.environ.get("GDS_BENCH_DCRF"):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )

@@ -37,22 +37,30 @@ class SlowToCloseDemultiplexer(TestDemultiplexer):
 
 if not LEGACY:
     from channels.db import database_sync_to_async
-    from django.contrib.auth.models import User
     from django.core.exceptions import PermissionDenied
     from graphene.validation import depth_limit_validator
+    from rest_framework.authtoken.models import Token
 
     from graphene_django_subscriptions import GraphqlWsConsumer
 
+    # Takes {"token": "<key>"} in connection_init: a DRF token. README.rst shows this very class.
     class TokenGraphqlWsConsumer(GraphqlWsConsumer):
-        """Takes ``{"token": "<username>"}`` in connection_init (a test-only, trusting stand-in for a token)."""
-
         async def authenticate(self, payload):
             if "token" not in payload:
-                return await super().authenticate(payload)
-            user = await database_sync_to_async(User.objects.filter(username=payload["token"]).first)()
-            if user is None:
+                return await super().authenticate(payload)  # the session's user, or anonymous
+            token = await database_sync_to_async(
+                Token.objects.select_related("user").filter(key=str(payload["token"])).first
+            )()
+            if token is None:
                 raise PermissionDenied
-            return user
+            self.authenticated_by(token.key)  # the socket ends with the token, not with a session
+            return token.user
+
+    class FaultyGraphqlWsConsumer(GraphqlWsConsumer):
+        """Fails on connection_init, as a project's hook with a bug would."""
+
+        async def authenticate(self, payload):
+            raise RuntimeError("a deliberate fault in authenticate")
 
     class ShallowGraphqlWsConsumer(GraphqlWsConsumer):
         """Refuses documents nested deeper than a field and its fields, as a project would limit its HTTP view."""

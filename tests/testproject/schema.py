@@ -1,6 +1,7 @@
 """The example schema with the test streams mounted beside its own."""
 
 import asyncio
+import json
 
 import graphene
 
@@ -8,11 +9,14 @@ from example.schema import RootMutation, RootQuery, RootSubscription
 from example.settings import LEGACY
 
 from .streams import (
+    ArticleDetailSubscription,
+    ArticleSubscription,
     CountedSubscription,
     FragileSubscription,
     GuardedSubscription,
     OwnedSubscription,
     OwnRowSubscription,
+    StaffArticleSubscription,
     StaffSubscription,
 )
 
@@ -24,6 +28,8 @@ class TestSubscription(RootSubscription):
     guarded_subscription = GuardedSubscription.Field()
     owned_subscription = OwnedSubscription.Field()
     own_row_subscription = OwnRowSubscription.Field()
+    article_subscription = ArticleSubscription.Field()
+    staff_article_subscription = StaffArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
         counted_changes = CountedSubscription.ChangesField()
@@ -31,6 +37,9 @@ class TestSubscription(RootSubscription):
         guarded_changes = GuardedSubscription.ChangesField()
         owned_changes = OwnedSubscription.ChangesField()
         own_row_changes = OwnRowSubscription.ChangesField()
+        article_changes = ArticleSubscription.ChangesField()
+        staff_article_changes = StaffArticleSubscription.ChangesField()
+        article_detail_changes = ArticleDetailSubscription.ChangesField()
         #: A subscription field of the project's own (not a stream): start, start - 1, ..., 0.
         countdown = graphene.Int(start=graphene.Int(required=True))
 
@@ -45,4 +54,28 @@ class TestSubscription(RootSubscription):
             return number
 
 
-schema = graphene.Schema(query=RootQuery, mutation=RootMutation, subscription=TestSubscription)
+class TestQuery(RootQuery):
+    class Meta:
+        name = "RootQuery"  # as the example names it
+
+    #: What a resolver reads of ``info.context``, as JSON.
+    context_seen = graphene.String()
+
+    def resolve_context_seen(root, info):
+        context = info.context
+        return json.dumps(
+            {
+                "user": context.user.username or "anonymous",
+                "session": getattr(context.session, "session_key", None),
+                "scope": {"type": context.scope["type"], "path": context.scope["path"]},
+                "connection_params": getattr(context, "connection_params", None),
+                "META": {
+                    name: context.META.get(name) for name in ("HTTP_COOKIE", "HTTP_X_CLIENT", "REMOTE_ADDR")
+                },
+                "COOKIES": context.COOKIES,
+            },
+            sort_keys=True,
+        )
+
+
+schema = graphene.Schema(query=TestQuery, mutation=RootMutation, subscription=TestSubscription)

@@ -5,9 +5,9 @@ import os
 from urllib.parse import urlsplit
 
 from example.settings import *  # noqa: F403
-from example.settings import CHANNEL_LAYERS, GRAPHENE, INSTALLED_APPS, LAYER, LEGACY, MIDDLEWARE
+from example.settings import CHANNEL_LAYERS, DATABASES, GRAPHENE, INSTALLED_APPS, LAYER, LEGACY, MIDDLEWARE
 
-INSTALLED_APPS = INSTALLED_APPS + ["testproject"]
+INSTALLED_APPS = INSTALLED_APPS + ["rest_framework.authtoken", "testproject"]
 ROOT_URLCONF = "testproject.urls"
 # Benchmarks turn DEBUG off: its query log would weigh on every request they time.
 DEBUG = os.environ.get("GDS_DEBUG", "1") == "1"
@@ -32,6 +32,8 @@ SESSION_ENGINE = os.environ.get("GDS_SESSION_ENGINE", "django.contrib.sessions.b
 
 # GDS_DATABASE is a SQLite file (as in the example) or a postgresql:// URL (tests/databases.py).
 _database = urlsplit(os.environ.get("GDS_DATABASE", ""))
+# A crowd of writers on a loaded 2-core machine can hold SQLite's write lock past its default 5 s wait.
+DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 if _database.scheme in ("postgres", "postgresql"):
     DATABASES = {
         "default": {

@@ -7,6 +7,8 @@ from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
 from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
+from .models import Article
+
 #: Serializer runs of the "counted" and "owned" streams, and the owned stream's
 #: rule checks, read by the tests over HTTP.
 RUNS = {"counted": 0, "owned": 0, "owned_checks": 0}
@@ -102,3 +104,46 @@ class GuardedSubscription(Subscription):
         serializer_class = GroupSerializer
         stream = "guarded"
         permission_classes = [IsAuthenticated]
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Article
+        fields = ("id", "title", "author")
+
+
+class AuthorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ("id", "username")
+
+
+class ArticleDetailSerializer(serializers.ModelSerializer):
+    """Nested, choice, date and time fields, as a ChangesField types them."""
+
+    author = AuthorSerializer(read_only=True)
+
+    class Meta:
+        model = Article
+        fields = ("id", "title", "author", "status", "published", "published_on", "at")
+
+
+class ArticleDetailSubscription(Subscription):
+    class Meta:
+        serializer_class = ArticleDetailSerializer
+        stream = "article-details"
+
+
+class ArticleSubscription(Subscription):
+    class Meta:
+        serializer_class = ArticleSerializer
+        stream = "articles"
+
+
+class StaffArticleSubscription(Subscription):
+    """Articles by staff users: a scope across a join, which the saved row alone cannot decide."""
+
+    class Meta:
+        serializer_class = ArticleSerializer
+        stream = "staff-articles"
+        queryset = Article.objects.filter(author__is_staff=True)

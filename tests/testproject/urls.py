@@ -23,6 +23,10 @@ urlpatterns = example_urlpatterns + [
     path("testing/password/", views.change_password),
     path("testing/user/<int:pk>/deactivate-quietly/", views.deactivate_quietly),
     path("testing/edit-after-save/", views.edit_after_save),
+    path("testing/changes/", views.changes),
+    path("testing/token/", views.token),
+    path("testing/token/delete/", views.delete_token),
+    path("testing/forget-socket/", views.forget_socket),
 ]
 
 if not LEGACY:

@@ -1,20 +1,26 @@
 """Test-only endpoints: server-side actions the GraphQL API does not offer."""
 
+import contextlib
 import json
+import threading
 
 from django.apps import apps
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authtoken.models import Token
 
 from graphene_django_subscriptions import channel_ids, engines, protocol, registry
+from graphene_django_subscriptions.models import SubscriberSocket
+from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.requests import MembershipChange
 
+from .models import Article
 from .streams import RUNS
 
 
@@ -152,3 +158,67 @@ def edit_after_save(request):
         user.save()
         user.first_name = "never-saved"
     return JsonResponse({"id": user.pk})
+
+
+@csrf_exempt
+def token(request):
+    """The DRF token of the named user (both made when missing): ``{"id": pk, "key": key}``."""
+    user, _ = User.objects.get_or_create(username=_body(request)["username"])
+    made, _ = Token.objects.get_or_create(user=user)
+    return JsonResponse({"id": user.pk, "key": made.key})
+
+
+@csrf_exempt
+def delete_token(request):
+    """Delete a DRF token, as a project's logout-everywhere would."""
+    Token.objects.filter(key=_body(request)["key"]).delete()
+    return JsonResponse({"deleted": True})
+
+
+@csrf_exempt
+def forget_socket(request):
+    """Delete a live socket's row, as another process's sweep would after a stall."""
+    channel_name = channel_ids.resolve(_body(request)["channel_id"])
+    _, deleted = SubscriberSocket.objects.filter(channel_name=channel_name).delete()
+    return JsonResponse({"deleted": deleted.get(SubscriberSocket._meta.label, 0)})
+
+
+_MODELS = {"user": User, "group": Group, "article": Article}
+
+
+@csrf_exempt
+def changes(request):
+    """Run a list of saves and deletes back to back; return the ids of the objects they made.
+
+    Each step is ``{"create": "user" | "group" | "article", "as": name, "set": {...}}``,
+    ``{"load": "user" | "article", "pk": pk, "as": name}``, ``{"update": name,
+    "set": {...}}`` or ``{"delete": name}``; values are set as
+    given (an ``author_id`` of ``"2"`` stays a string in memory, as a form would
+    leave it). ``atomic`` runs them in one transaction. ``hold`` keeps this
+    process's outbox busy until the last step is done, as a loaded server would
+    be: every change is delivered after all of them are committed.
+    """
+    body = _body(request)
+    gate = threading.Event()
+    if body.get("hold"):
+        outbox.put(lambda: gate.wait(10) and False)
+    made, ids = {}, {}
+    try:
+        with transaction.atomic() if body.get("atomic") else contextlib.nullcontext():
+            for step in body["steps"]:
+                if "load" in step:
+                    made[step["as"]] = _MODELS[step["load"]].objects.get(pk=step["pk"])
+                elif "create" in step:
+                    made[step["as"]] = obj = _MODELS[step["create"]](**step["set"])
+                    obj.save()
+                    ids[step["as"]] = obj.pk
+                elif "update" in step:
+                    obj = made[step["update"]]
+                    for name, value in step["set"].items():
+                        setattr(obj, name, value)
+                    obj.save()
+                else:
+                    made[step["delete"]].delete()
+    finally:
+        gate.set()
+    return JsonResponse({"ids": ids})

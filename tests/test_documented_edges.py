@@ -1,0 +1,150 @@
+"""Documented behaviours at the edges, each pinned so that a one-line break of it fails here.
+
+A per-recipient stream stops delivering to a user deactivated without a signal;
+the package's view refuses a cookie-carrying mutation without the CSRF token;
+the outbox drops what passes ``MAX_PENDING_CHANGES`` and says so; a live socket
+whose row was forgotten is closed with 4410 (modern engine: leases).
+"""
+
+import json
+
+import pytest
+
+from client import (
+    TIMEOUT,
+    Socket,
+    assert_nothing_more,
+    create_group,
+    graphql,
+    new_login,
+    post,
+    subscribe,
+    subscription_request,
+    unique,
+    wait_for,
+)
+from servers import LEGACY, Server
+
+
+def owned_frame(group_id, name, viewer):
+    return {
+        "stream": "owned",
+        "payload": {
+            "action": "create",
+            "model": "auth.group",
+            "data": {"id": group_id, "name": name, "viewer": viewer},
+        },
+    }
+
+
+def test_a_per_recipient_stream_stops_delivering_to_a_user_deactivated_without_a_signal(server):
+    users = [new_login(server) for _ in range(3)]
+    sockets = [Socket(server, cookie=cookie) for _, _, _, cookie in users]
+    try:
+        for sock, (_, _, session, _) in zip(sockets, users):
+            subscribe(server, sock, field="ownedSubscription", action="CREATE", session=session)
+        quiet_name, quiet_pk, _, _ = users[0]
+        post(server, f"/testing/user/{quiet_pk}/deactivate-quietly/", {})
+        made = {name: create_group(server, f"{name}-team") for name, _, _, _ in users}
+        # The two active users hear of their own group; the deactivated one hears nothing.
+        for sock, (name, _, _, _) in list(zip(sockets, users))[1:]:
+            assert sock.recv() == owned_frame(made[name], f"{name}-team", name)
+        assert_nothing_more(*sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_the_package_view_refuses_a_cookie_carrying_mutation_without_the_csrf_token(server):
+    # A page of another site could make a logged-in browser POST it: nothing may change.
+    _, _, session, _ = new_login(server)
+    name = unique("forged")
+    mutation = "mutation { createGroup(newGroup: {name: %s}) { ok } }" % json.dumps(name)
+    response = session.post(f"{server.http}/graphql/", json={"query": mutation}, timeout=TIMEOUT)
+    assert response.status_code == 403
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "CSRF check failed: a request that carries the session cookie must send Django's "
+                "CSRF token in the X-CSRFToken header (read it from the csrftoken cookie)."
+            }
+        ]
+    }
+    names = [group["name"] for group in graphql(server, "{ groups { name } }")["data"]["groups"]]
+    assert name not in names
+    # With the token, the same session's mutation runs.
+    assert graphql(server, mutation, session=session) == {"data": {"createGroup": {"ok": True}}}
+
+
+@pytest.fixture(scope="module")
+def small_outbox(workdir, project):
+    env = project("small-outbox")
+    env["GDS_LIMITS"] = json.dumps({"MAX_PENDING_CHANGES": 2})
+    srv = Server(env, workdir / "small-outbox.log")
+    yield srv
+    srv.stop()
+
+
+def test_changes_beyond_max_pending_changes_are_dropped_and_logged_and_later_ones_flow(small_outbox):
+    server = small_outbox
+    sockets = [Socket(server) for _ in range(3)]
+    try:
+        for sock in sockets:
+            subscribe(server, sock, field="groupSubscription", action="CREATE", data=["NAME"])
+        names = [unique("queued") for _ in range(5)]
+        # The outbox is busy while all five are saved: two wait, three are dropped.
+        post(server, "/testing/changes/", {"hold": True, "steps": [
+            {"create": "group", "as": name, "set": {"name": name}} for name in names
+        ]})  # fmt: skip
+        later = unique("later")
+        create_group(server, later)
+        expected = [{"stream": "groups", "payload": {"action": "create", "model": "auth.group", "data": {"name": n}}}
+                    for n in (names[0], names[1], later)]  # fmt: skip
+        for sock in sockets:
+            assert [sock.recv() for _ in expected] == expected
+        assert_nothing_more(*sockets)
+        log = wait_for(lambda: "reached no subscriber" in server.log() and server.log())
+        assert log.count("2 changes wait in the outbox; new ones are dropped") == 1
+        assert "about 3 change(s) reached no subscriber meanwhile" in log
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+if not LEGACY:
+    LEASE = 3
+
+    @pytest.fixture(scope="module")
+    def short_lease(workdir, project):
+        env = project("short-lease")
+        env["GDS_LIMITS"] = json.dumps({"SOCKET_LEASE_SECONDS": LEASE})
+        srv = Server(env, workdir / "short-lease.log")
+        yield srv
+        srv.stop()
+
+    def test_a_live_socket_whose_row_was_forgotten_is_closed_with_4410(short_lease):
+        server = short_lease
+        forgotten, kept = Socket(server), Socket(server)
+        try:
+            for sock in (forgotten, kept):
+                subscribe(server, sock, field="groupSubscription", action="CREATE", data=["NAME"])
+            assert post(server, "/testing/forget-socket/", {"channel_id": forgotten.channel_id}) == {
+                "deleted": 1
+            }
+            assert forgotten.recv_close(timeout=LEASE * 2) == 4410
+            reply = graphql(
+                server, subscription_request("groupSubscription", forgotten.channel_id, action="CREATE")
+            )
+            assert reply["data"]["groupSubscription"]["error"] == (
+                "That socket is no longer connected: reconnect and use the channel_id of the new connection."
+            )
+            name = unique("g")
+            create_group(server, name)
+            assert kept.recv() == {
+                "stream": "groups",
+                "payload": {"action": "create", "model": "auth.group", "data": {"name": name}},
+            }
+            assert_nothing_more(kept)
+        finally:
+            forgotten.close()
+            kept.close()

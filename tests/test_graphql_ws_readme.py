@@ -1,0 +1,120 @@
+"""README.rst's client and test snippets, run as a user would paste them.
+
+Each snippet is read from the README itself, so the two cannot drift apart:
+the ``graphql-ws`` client in Node, the ``gql`` client in Python, the pytest
+example with its ``pytest.ini``; the only changes are the server's address and
+a real token. The token consumer and the receiver that revokes a deleted token
+are the test project's own code, which the other tests run: here they are
+compared with the README's.
+"""
+
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+
+from client import TIMEOUT, create_group, post, token_for, unique
+from servers import CWD, ROOT
+
+README = (ROOT / "README.rst").read_text()
+EXAMPLE_URL = "wss://example.com/graphql/"
+
+
+def snippet(intro):
+    """The literal block that follows the README line ending with ``intro``, dedented."""
+    lines = README.splitlines()
+    (start,) = [index for index, line in enumerate(lines) if line.rstrip().endswith(intro)]
+    block = []
+    for line in lines[start + 1 :]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block)).strip("\n") + "\n"
+
+
+def run_until(command, trigger, seen, env=None, cwd=ROOT, timeout=TIMEOUT * 3):
+    """Start ``command``; call ``trigger()`` until its output holds ``seen``; return the output. Ends it."""
+    process = subprocess.Popen(
+        command, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while seen not in "".join(lines):
+            assert time.monotonic() < deadline, f"{seen!r} never came; the snippet printed:\n{''.join(lines)}"
+            assert process.poll() is None, f"the snippet ended:\n{''.join(lines)}"
+            trigger()  # the subscription may not be live yet: change again until it is heard
+            time.sleep(0.3)
+    finally:
+        process.kill()
+        process.wait()
+        reader.join(5)
+    return "".join(lines)
+
+
+def test_the_graphql_ws_snippet_runs_in_node_as_written(server):
+    code = snippet("The ``graphql-ws`` client (npm), in a page or in Node::")
+    assert EXAMPLE_URL in code
+    code = code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql-token/")
+    pk, key = token_for(server, unique("node"))
+    name = unique("renamed")
+    path = ROOT / f".readme-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
+    path.write_text(code)
+    try:
+        output = run_until(
+            ["node", str(path)],
+            lambda: post(server, f"/testing/user/{pk}/", {"username": name}),
+            name,
+            env=dict(os.environ, API_TOKEN=key),
+        )
+    finally:
+        path.unlink()
+    assert f"{{ action: 'UPDATE', data: {{ id: {pk}, username: '{name}' }} }}" in output, output
+
+
+def test_the_gql_snippet_runs_as_written(server):
+    code = snippet('Python, with ``gql`` (``pip install "gql[websockets]"``)::')
+    assert EXAMPLE_URL in code
+    code = code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql-token/")
+    _, key = token_for(server, unique("gql"))
+    name = unique("g")
+    output = run_until(
+        [sys.executable, "-c", code],
+        lambda: create_group(server, f"{name}-{uuid.uuid4().hex[:6]}"),
+        name,
+        env=dict(os.environ, API_TOKEN=key),
+    )
+    assert f"{{'action': 'CREATE', 'data': {{'name': '{name}-" in output, output
+
+
+def test_the_pytest_example_passes_with_its_pytest_ini(tmp_path):
+    ini = snippet("coroutines::")
+    test = snippet("Then a test::")
+    assert "project.settings" in ini and "project.asgi" in test
+    (tmp_path / "pytest.ini").write_text(ini.replace("project.settings", "testproject.settings"))
+    (tmp_path / "test_readme_example.py").write_text(test.replace("project.asgi", "testproject.asgi"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(CWD), str(ROOT / "example_project")]))
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the snippet's pytest.ini says it
+    env.pop("GDS_DATABASE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout, done.stdout
+
+
+def test_the_token_snippets_are_the_test_project_s_own_code():
+    from testproject.consumers import TokenGraphqlWsConsumer
+    from testproject.models import close_the_sockets_of_a_deleted_token
+
+    consumer = snippet("refused (4403) too::")
+    receiver = snippet("of the key is stored)::")
+    assert textwrap.dedent(inspect.getsource(TokenGraphqlWsConsumer)) in consumer
+    assert inspect.getsource(close_the_sockets_of_a_deleted_token) in receiver

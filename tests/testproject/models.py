@@ -1,0 +1,23 @@
+"""A model with a foreign key (scopes across a join, data typed as stored); tokens that end their sockets."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from rest_framework.authtoken.models import Token
+
+from graphene_django_subscriptions import revoke
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=100)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="articles")
+    status = models.CharField(max_length=5, choices=[("draft", "Draft"), ("live", "Live")], default="draft")
+    published = models.DateTimeField(null=True, blank=True)
+    published_on = models.DateField(null=True, blank=True)
+    at = models.TimeField(null=True, blank=True)
+
+
+@receiver(post_delete, sender=Token)
+def close_the_sockets_of_a_deleted_token(sender, instance, using=None, **kwargs):
+    revoke(instance.key, using=using)
