@@ -406,6 +406,14 @@ def test_the_example_users_stream_shows_an_email_address_to_its_own_user_only(se
         own.close()
 
 
+def test_the_example_users_query_lists_the_users_its_stream_shows(server):
+    # The users stream shows active users only; its query must not list the others.
+    hidden = post(server, "/testing/user/", {"username": unique("hidden"), "is_active": False})["id"]
+    shown = post(server, "/testing/user/", {"username": unique("shown")})["id"]
+    listed = {int(user["id"]) for user in graphql(server, "{ users { id } }")["data"]["users"]}
+    assert (shown in listed, hidden in listed) == (True, False)
+
+
 def test_the_example_mutations_return_a_user_as_any_visitor_may_read_it(server):
     pk = post(
         server,

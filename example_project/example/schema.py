@@ -1,7 +1,7 @@
 """The project's root schema: queries, mutations and subscriptions."""
 
 import graphene
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group
 
 from .mutations import GroupSerializerMutation, UserSerializerMutation
 from .settings import LEGACY
@@ -16,7 +16,8 @@ class RootQuery(graphene.ObjectType):
     groups = graphene.List(GroupType)
 
     def resolve_users(self, info):
-        return User.objects.order_by("id")
+        # The users the users stream would show this visitor, no more.
+        return UserSubscription.get_queryset(info.context.user).order_by("id")
 
     def resolve_groups(self, info):
         return Group.objects.order_by("id")
