@@ -56,6 +56,14 @@ class WsSocket(Socket):
         reply = self.recv()
         assert reply == {"type": "pong", "payload": {"after": id}}, reply
 
+    def execute(self, id, query):
+        """Run a query or mutation; its data (the operation must succeed and complete)."""
+        self.subscribe(id, query)
+        result = self.recv()
+        assert self.recv() == {"id": id, "type": "complete"}
+        assert "errors" not in result["payload"], result
+        return result["payload"]["data"]
+
     def complete(self, id):
         self.send({"id": id, "type": "complete"})
 

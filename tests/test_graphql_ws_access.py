@@ -19,10 +19,7 @@ EMAILS = "query { users { id email } }"
 
 def emails_seen(sock, id, pks):
     """The email addresses of users ``pks`` that a query over ``sock`` shows."""
-    sock.subscribe(id, EMAILS)
-    result = sock.recv()
-    assert sock.recv() == {"id": id, "type": "complete"}
-    users = {int(user["id"]): user["email"] for user in result["payload"]["data"]["users"]}
+    users = {int(user["id"]): user["email"] for user in sock.execute(id, EMAILS)["users"]}
     return [users[pk] for pk in pks]
 
 
@@ -58,8 +55,10 @@ def test_a_user_deactivated_without_signals_has_their_sockets_closed_at_their_ne
         for sock in sockets:
             sock.subscribe("after", EMAILS)
         assert on_every(sockets, lambda sock: sock.recv_close()) == [CLOSE_ACCESS_ENDED] * SOCKETS
-        # Everybody else is served as before.
-        assert emails_seen(bystander, "still", [pk]) == [""]
+        # Everybody else is served as before (the inactive user is no longer listed at all).
+        other = post(server, "/testing/user/", {"username": unique("other"), "email": "o@example.com"})["id"]
+        assert emails_seen(bystander, "still", [other]) == [""]
+        assert pk not in {int(user["id"]) for user in bystander.execute("users", EMAILS)["users"]}
     finally:
         for sock in sockets + [bystander]:
             sock.close()

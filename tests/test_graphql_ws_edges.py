@@ -11,20 +11,11 @@ TYPES = """{ __type(name: "ArticleDetailSubscriptionData") {
   fields { name type { kind name ofType { kind name } fields { name type { name } } } } } }"""
 
 
-def run(sock, id, query):
-    """The data of a query or mutation run over ``sock``."""
-    sock.subscribe(id, query)
-    result = sock.recv()
-    assert sock.recv() == {"id": id, "type": "complete"}
-    assert "errors" not in result["payload"], result
-    return result["payload"]["data"]
-
-
 def test_info_context_has_the_socket_s_user_session_scope_params_headers_and_cookies(server):
     name, _, session, cookie = new_login(server, "context")
     sock = WsSocket(server, cookie=cookie, payload={"hello": "there"}, header=["X-Client: edges"])
     try:
-        seen = json.loads(run(sock, "c", "{ contextSeen }")["contextSeen"])
+        seen = json.loads(sock.execute("c", "{ contextSeen }")["contextSeen"])
         assert seen == {
             "user": name,
             "session": session.cookies["sessionid"],
@@ -40,7 +31,7 @@ def test_info_context_has_the_socket_s_user_session_scope_params_headers_and_coo
 def test_changes_field_types_nested_choice_date_and_time_fields(server):
     sock = WsSocket(server)
     try:
-        fields = {field["name"]: field["type"] for field in run(sock, "t", TYPES)["__type"]["fields"]}
+        fields = {field["name"]: field["type"] for field in sock.execute("t", TYPES)["__type"]["fields"]}
         scalar = {name: kind["name"] or kind["ofType"]["name"] for name, kind in fields.items()}
         assert scalar == {
             "id": "Int",
