@@ -27,5 +27,7 @@ if [ "$engine" = modern ]; then
 fi
 cd example_project
 "../$venv/bin/python" manage.py migrate --noinput
+# The superuser who may change users and groups on the page, with a new password each start.
+"../$venv/bin/python" manage.py demo_admin
 echo "Open http://${1:-127.0.0.1:8000}/ in a browser (Ctrl-C stops the server)."
 exec "../$venv/bin/python" manage.py runserver "${@:-127.0.0.1:8000}"

@@ -3,6 +3,7 @@
 import json
 import shutil
 import tempfile
+from urllib.parse import urlsplit
 
 from selenium import webdriver
 from selenium.common.exceptions import (
@@ -14,6 +15,8 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from servers import ADMIN_PASSWORDS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -50,16 +53,39 @@ class Chromium:
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self._first_tab = self.driver.current_window_handle
         self._first_tab_taken = False
+        self._logged_in = None
 
     def open(self, url):
-        """A tab showing ``url``, its socket connected."""
+        """A tab showing ``url``, its socket connected; logged in first as the server's admin, if it has one."""
         if self._first_tab_taken:
             self.driver.switch_to.new_window("tab")
         self._first_tab_taken = True
         page = LivePage(self.driver, self.driver.current_window_handle)
+        self._log_in(url)
         self.driver.get(url)
         page.wait_until_connected()
         return page
+
+    def _log_in(self, url):
+        """Log in on the example's login page, as a person would (the page's mutations need it).
+
+        Every tab shares the login; one at another server of the same host replaces it.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        password = ADMIN_PASSWORDS.get(origin)
+        if password is None or self._logged_in == (origin, password):
+            return
+        self.driver.get(f"{origin}/login/?next=/")
+        self.driver.find_element(By.NAME, "username").send_keys("admin")
+        self.driver.find_element(By.NAME, "password").send_keys(password)
+        self.driver.find_element(By.ID, "log-in").click()
+        WebDriverWait(self.driver, TIMEOUT).until(lambda driver: urlsplit(driver.current_url).path == "/")
+        name = WebDriverWait(self.driver, TIMEOUT).until(
+            lambda driver: driver.find_element(By.ID, "username")
+        )
+        assert name.text == "admin", name.text
+        self._logged_in = (origin, password)
 
     def close_tabs(self):
         """Close every tab but the first and blank that one, closing their sockets."""

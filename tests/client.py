@@ -111,12 +111,12 @@ def still_served(server, socket):
         other.close()
 
 
-def graphql(server, query, session=None):
+def graphql(server, query, session=None, headers=None):
     """POST a GraphQL document; return the decoded reply.
 
     A ``session`` that holds a csrftoken cookie sends it back as X-CSRFToken, as the live page does.
     """
-    headers = {}
+    headers = dict(headers or {})
     if session is not None and "csrftoken" in session.cookies:
         headers["X-CSRFToken"] = session.cookies["csrftoken"]
     response = (session or requests).post(
@@ -153,14 +153,40 @@ def subscribe(server, socket, field="userSubscription", session=None, **kwargs):
     return reply
 
 
+#: How the tests' requests to the test project act as its superuser "admin" (made by its
+#: migration 0002): a token (testproject.middleware), so no login, and no notification of its save.
+ADMIN = {"Authorization": "Token admin"}
+
+
+def as_admin(server):
+    """What ``graphql`` needs to act as a superuser of ``server``: the example's mutations need one.
+
+    The example project (no token middleware) has a logged-in ``admin_session`` (see ``password_login``).
+    """
+    session = getattr(server, "admin_session", None)
+    return {"session": session} if session is not None else {"headers": ADMIN}
+
+
+def password_login(server, username, password):
+    """A ``requests.Session`` logged in through the example's login page, as a person would."""
+    session = requests.Session()
+    session.get(f"{server.http}/login/", timeout=TIMEOUT).raise_for_status()
+    form = {"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+    response = session.post(f"{server.http}/login/", data=form, timeout=TIMEOUT, allow_redirects=False)
+    assert response.status_code == 302, response.text
+    return session
+
+
 def create_user(server, username, **extra):
-    """Create a user through the example's GraphQL mutation; return its id (an int)."""
+    """Create a user through the example's GraphQL mutation, as a superuser; return its id (an int)."""
     fields = ", ".join(
         [f"username: {json.dumps(username)}", 'password: "pw"']
         + [f"{k}: {json.dumps(v)}" for k, v in extra.items()]
     )
     reply = graphql(
-        server, "mutation { createUser(newUser: {%s}) { ok errors { field messages } user { id } } }" % fields
+        server,
+        "mutation { createUser(newUser: {%s}) { ok errors { field messages } user { id } } }" % fields,
+        **as_admin(server),
     )
     assert reply["data"]["createUser"]["ok"], reply
     return int(reply["data"]["createUser"]["user"]["id"])
@@ -169,13 +195,15 @@ def create_user(server, username, **extra):
 def update_user(server, pk, **changes):
     fields = ", ".join([f"id: {pk}"] + [f"{k}: {json.dumps(v)}" for k, v in changes.items()])
     reply = graphql(
-        server, "mutation { updateUser(newUser: {%s}) { ok errors { field messages } } }" % fields
+        server,
+        "mutation { updateUser(newUser: {%s}) { ok errors { field messages } } }" % fields,
+        **as_admin(server),
     )
     assert reply["data"]["updateUser"]["ok"], reply
 
 
 def delete_user(server, pk):
-    reply = graphql(server, "mutation { deleteUser(id: %s) { ok } }" % pk)
+    reply = graphql(server, "mutation { deleteUser(id: %s) { ok } }" % pk, **as_admin(server))
     assert reply["data"]["deleteUser"]["ok"], reply
 
 
@@ -184,6 +212,7 @@ def create_group(server, name):
         server,
         "mutation { createGroup(newGroup: {name: %s}) { ok errors { field messages } group { id } } }"
         % json.dumps(name),
+        **as_admin(server),
     )
     assert reply["data"]["createGroup"]["ok"], reply
     return int(reply["data"]["createGroup"]["group"]["id"])
@@ -205,11 +234,15 @@ def login(server, username):
     return session, f"sessionid={session.cookies['sessionid']}"
 
 
-def new_login(server, prefix="viewer"):
-    """A new user, logged in over HTTP: their username, id, ``requests.Session`` and socket cookie."""
+def new_login(server, prefix="viewer", permissions=()):
+    """A new user, logged in over HTTP: their username, id, ``requests.Session`` and socket cookie.
+
+    ``permissions`` are granted to them ("auth.change_user", ...).
+    """
     session = requests.Session()
     name = unique(prefix)
-    pk = post(server, "/testing/login/", {"username": name}, session=session)["id"]
+    body = {"username": name, "permissions": list(permissions)}
+    pk = post(server, "/testing/login/", body, session=session)["id"]
     return name, pk, session, f"sessionid={session.cookies['sessionid']}"
 
 

@@ -22,7 +22,7 @@ django.setup()
 
 import databases  # noqa: E402
 from client import Socket  # noqa: E402
-from servers import LEGACY, Server, django_admin, environment, project_environment  # noqa: E402
+from servers import LEGACY, Server, environment, example_server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 #: The standard protocol (graphql-transport-ws) is served by the modern engine only.
@@ -83,10 +83,9 @@ def socket(server):
 
 @pytest.fixture(scope="session")
 def example(workdir):
-    """The example project, unchanged, served by its engine's ``runserver``."""
+    """The example project, unchanged, served by its engine's ``runserver``, with its ``admin``."""
     env = environment("example.settings", workdir / "example.sqlite3")
-    django_admin(env, "migrate", "--noinput")
-    srv = Server(env, workdir / "example.log", runserver=True)
+    srv = example_server(env, workdir / "example.log")
     yield srv
     srv.stop()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import channels
 
 import databases
+from client import password_login
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where servers and commands run. Not the checkout's root: ``python -m`` puts its
@@ -230,3 +231,21 @@ class RedisServer:
         self.process.terminate()
         self.process.wait(timeout=10)
         self._log.close()
+
+
+#: The example servers' admin passwords by origin ("http://127.0.0.1:<port>"): a browser tab logs in with them.
+ADMIN_PASSWORDS = {}
+
+
+def example_server(env, log, **options):
+    """Migrate the example's database, run ``demo_admin`` as scripts/run-example.sh does, and serve it.
+
+    The server knows the admin's ``admin_password`` and has an ``admin_session`` logged in with it.
+    """
+    django_admin(env, "migrate", "--noinput")
+    said = django_admin(env, "demo_admin").stdout.strip().splitlines()[-1]
+    assert said.startswith("To change users and groups, log in at /login/ as admin, password "), said
+    srv = Server(env, log, runserver=True, **options)
+    srv.admin_password = ADMIN_PASSWORDS[srv.http] = said.rsplit(" ", 1)[-1]
+    srv.admin_session = password_login(srv, "admin", srv.admin_password)
+    return srv

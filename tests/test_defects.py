@@ -7,6 +7,7 @@ import requests
 from django.core import signing
 
 from client import (
+    ADMIN,
     Socket,
     assert_nothing_more,
     create_group,
@@ -188,7 +189,9 @@ def test_a_failing_serializer_is_logged_and_the_save_stands(server, sockets):
     subscribe(server, after, field="guardedSubscription", action="CREATE", session=session)
     boom = unique("boom")
     reply = graphql(
-        server, "mutation { createGroup(newGroup: {name: %s}) { ok group { id } } }" % json.dumps(boom)
+        server,
+        "mutation { createGroup(newGroup: {name: %s}) { ok group { id } } }" % json.dumps(boom),
+        headers=ADMIN,
     )
     heard = {"groups": before.drain(), "guarded": after.drain()}
     gid = {g["name"]: int(g["id"]) for g in graphql(server, "{ groups { id name } }")["data"]["groups"]}[boom]

@@ -57,7 +57,7 @@ def test_a_per_recipient_stream_stops_delivering_to_a_user_deactivated_without_a
 
 def test_the_package_view_refuses_a_cookie_carrying_mutation_without_the_csrf_token(server):
     # A page of another site could make a logged-in browser POST it: nothing may change.
-    _, _, session, _ = new_login(server)
+    _, _, session, _ = new_login(server, permissions=["auth.add_group"])
     name = unique("forged")
     mutation = "mutation { createGroup(newGroup: {name: %s}) { ok } }" % json.dumps(name)
     response = session.post(f"{server.http}/graphql/", json={"query": mutation}, timeout=TIMEOUT)

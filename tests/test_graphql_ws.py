@@ -13,6 +13,7 @@ import requests
 import websocket
 
 from client import (
+    ADMIN,
     TIMEOUT,
     Socket,
     assert_nothing_more,
@@ -236,7 +237,9 @@ def test_a_document_slow_to_validate_holds_up_no_other_socket(server, ws):
     other.close()
 
 
-def test_queries_and_mutations_run_over_the_socket(server, ws):
+def test_queries_and_mutations_run_over_the_socket(server):
+    # The example's mutations need a user with their permission: the test project's superuser, by token.
+    ws = WsSocket(server, path="/graphql-token/", payload={"token": token_for(server, "admin")[1]})
     ws.follow("watch", GROUPS % "(action: CREATE)")
     name = unique("g")
     ws.subscribe("m", 'mutation { createGroup(newGroup: {name: "%s"}) { ok group { name } } }' % name)
@@ -270,6 +273,7 @@ def test_queries_and_mutations_run_over_the_socket(server, ws):
         ],
     }
     assert_nothing_more(ws)
+    ws.close()
 
 
 def test_a_failing_subscription_field_of_the_project_ends_with_an_error(ws):
@@ -658,7 +662,11 @@ def test_many_sockets_subscribing_at_once_each_hear_the_change_once(server):
         list(pool.map(lambda pair: pair[1].follow("u", queries[pair[0] % 2]), enumerate(sockets)))
     pk = create_user(server, unique())
     name = unique()
-    graphql(server, 'mutation { updateUser(newUser: {id: %s, username: "%s"}) { ok } }' % (pk, name))
+    graphql(
+        server,
+        'mutation { updateUser(newUser: {id: %s, username: "%s"}) { ok } }' % (pk, name),
+        headers=ADMIN,
+    )
     with ThreadPoolExecutor(16) as pool:
         received = list(pool.map(lambda sock: sock.recv(), sockets))
     for index, frame in enumerate(received):

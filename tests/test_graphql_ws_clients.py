@@ -19,10 +19,22 @@ from servers import ROOT
 CHANGES = gql("subscription { groupChanges { action model data { id name } } }")
 
 
-def transport(server):
-    # A client outside a browser sends no Origin (nor cookies), and is served.
+def admin_token(server):
+    """The token of the test project's superuser: the example's mutations need their permission."""
+    return token_for(server, "admin")[1]
+
+
+def transport(server, token=None):
+    """gql's transport, anonymous or with ``token``. A client outside a browser sends no Origin
+    (nor cookies), and is served."""
+    if token is None:
+        return WebsocketsTransport(
+            url=f"ws://127.0.0.1:{server.port}/graphql/",
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        )
     return WebsocketsTransport(
-        url=f"ws://127.0.0.1:{server.port}/graphql/",
+        url=f"ws://127.0.0.1:{server.port}/graphql-token/",
+        init_payload={"token": token},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
 
@@ -50,7 +62,8 @@ def test_graphql_ws_subscribes_hears_create_update_delete_and_completes(server):
     name, renamed = unique("g"), unique("g")
     before = operations_on(server)
     create = 'mutation { createGroup(newGroup: {name: "%s"}) { ok group { id } } }' % name
-    first = node_client(server, [{"run": create}])
+    admin = {"path": "/graphql-token/", "connection_params": {"token": admin_token(server)}}
+    first = node_client(server, [{"run": create}], **admin)
     pk = int(first["steps"][0]["data"]["createGroup"]["group"]["id"])
     report = node_client(
         server,
@@ -67,6 +80,7 @@ def test_graphql_ws_subscribes_hears_create_update_delete_and_completes(server):
             {"follow": "subscription { groupChanges(action: CREATE) { action data { name } } }", "count": 1,
              "then": ['mutation { createGroup(newGroup: {name: "%s"}) { ok } }' % name]},
         ],
+        **admin,
     )  # fmt: skip
     assert report == {
         "steps": [
@@ -160,9 +174,10 @@ def test_graphql_ws_with_a_refused_token_is_closed_with_4403(server):
 
 def test_gql_subscribes_hears_create_update_delete_and_completes(server):
     name, renamed = unique("g"), unique("g")
+    token = admin_token(server)  # the mutations below need a user with their permission
 
     async def scenario():
-        async with Client(transport=transport(server)) as session:
+        async with Client(transport=transport(server, token)) as session:
             events = []
 
             async def follow():

@@ -154,7 +154,8 @@ def test_a_query_and_a_logged_in_mutation_run_over_http(graphiql, graphiql_serve
     token = page.driver.get_cookie("csrftoken")["value"]
     status = page.driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch('/testing/login/', {method: 'POST', body: JSON.stringify({username: arguments[0]})})"
+        "fetch('/testing/login/', {method: 'POST', body: JSON.stringify("
+        "{username: arguments[0], permissions: ['auth.add_group']})})"
         ".then((response) => done(response.status), (error) => done(String(error)));",
         unique("graphiql"),
     )

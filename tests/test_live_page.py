@@ -9,7 +9,7 @@ import requests
 from browser import Chromium
 
 from client import create_user, graphql, unique
-from servers import ROOT, Server, django_admin, environment
+from servers import ROOT, Server, environment, example_server
 
 SCREENSHOT = ROOT / "docs" / "live-page.png"
 
@@ -34,8 +34,7 @@ class RestartableExample:
     def __init__(self, workdir, name):
         self.workdir, self.name, self.starts = workdir, name, 1
         self.env = environment("example.settings", workdir / f"{name}.sqlite3")
-        django_admin(self.env, "migrate", "--noinput")
-        self.server = Server(self.env, workdir / f"{name}-1.log", runserver=True)
+        self.server = example_server(self.env, workdir / f"{name}-1.log")
 
     def restart(self, page):
         """Stop the server, wait until ``page`` notices, and start it again on the same port."""
@@ -43,7 +42,12 @@ class RestartableExample:
         page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
         self.starts += 1
         log = self.workdir / f"{self.name}-{self.starts}.log"
-        self.server = Server(self.env, log, runserver=True, port=self.server.port)
+        restarted = Server(self.env, log, runserver=True, port=self.server.port)
+        restarted.admin_password, restarted.admin_session = (
+            self.server.admin_password,
+            self.server.admin_session,
+        )
+        self.server = restarted
         return self.server
 
 

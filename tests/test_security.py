@@ -7,6 +7,7 @@ the victim's cookies) or uses their own socket and account.
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,12 +15,14 @@ import requests
 import websocket
 
 from client import (
+    ADMIN,
     TIMEOUT,
     Socket,
     assert_nothing_more,
     close_codes,
     create_group,
     graphql,
+    new_login,
     post,
     subscribe,
     subscription_request,
@@ -347,7 +350,7 @@ def test_a_rule_decides_per_recipient_what_each_user_hears_once_per_user_not_per
         before = runs(server)
         alices_name, bobs_name = f"{alice}-team", f"{bob}-team"
         alices, bobs = create_group(server, alices_name), create_group(server, bobs_name)
-        graphql(server, "mutation { deleteGroup(id: %d) { ok } }" % alices)
+        graphql(server, "mutation { deleteGroup(id: %d) { ok } }" % alices, headers=ADMIN)
         for sock in (alice_1, alice_2):
             assert sock.recv() == owned_frame("create", alices, alices_name, alice)
             assert sock.recv() == owned_frame("delete", alices, alices_name, alice)
@@ -406,6 +409,42 @@ def test_the_example_users_stream_shows_an_email_address_to_its_own_user_only(se
         own.close()
 
 
+def refused(field, permission):
+    message = f"Permission denied: log in as a user with the {permission} permission."
+    return {"data": {field: {"ok": False, "errors": [{"field": "non_field_errors", "messages": [message]}]}}}
+
+
+def test_the_example_mutations_need_a_logged_in_user_with_their_permission(server, socket):
+    subscribe(server, socket, field="groupSubscription", action="ALL_ACTIONS")
+    pk = post(server, "/testing/user/", {"username": unique("target")})["id"]
+    group = create_group(server, unique("target"))
+    assert socket.recv()["payload"]["action"] == "create"
+    mutations = {
+        "createUser": ('mutation { createUser(newUser: {username: "%s", password: "pw"}) { ok errors { field messages } } }' % unique("made"), "auth.add_user"),
+        "updateUser": ('mutation { updateUser(newUser: {id: %d, firstName: "x"}) { ok errors { field messages } } }' % pk, "auth.change_user"),
+        "deleteUser": ("mutation { deleteUser(id: %d) { ok errors { field messages } } }" % pk, "auth.delete_user"),
+        "createGroup": ('mutation { createGroup(newGroup: {name: "%s"}) { ok errors { field messages } } }' % unique("made"), "auth.add_group"),
+        "deleteGroup": ("mutation { deleteGroup(id: %d) { ok errors { field messages } } }" % group, "auth.delete_group"),
+    }  # fmt: skip
+    # Anonymous, and a logged-in user without the permission (with every other one), at once.
+    *_, stranger, _ = new_login(server)
+    others = {permission for _, permission in mutations.values()}
+    with ThreadPoolExecutor(8) as pool:
+        for field, (mutation, permission) in mutations.items():
+            *_, almost, _ = new_login(server, permissions=sorted(others - {permission}))
+            replies = list(pool.map(partial(graphql, server, mutation), (None, stranger, almost)))
+            assert replies == [refused(field, permission)] * 3
+    assert_nothing_more(socket)  # nothing was created, changed or deleted
+    users = {int(user["id"]) for user in graphql(server, "{ users { id } }")["data"]["users"]}
+    assert pk in users
+    # With the permission, the same mutation runs.
+    *_, editor, _ = new_login(server, permissions=["auth.delete_group"])
+    assert graphql(server, mutations["deleteGroup"][0], session=editor) == {
+        "data": {"deleteGroup": {"ok": True, "errors": None}}
+    }
+    assert socket.recv()["payload"]["action"] == "delete"
+
+
 def test_the_example_users_query_lists_the_users_its_stream_shows(server):
     # The users stream shows active users only; its query must not list the others.
     hidden = post(server, "/testing/user/", {"username": unique("hidden"), "is_active": False})["id"]
@@ -421,10 +460,12 @@ def test_the_example_mutations_return_a_user_as_any_visitor_may_read_it(server):
         {"username": unique("rich"), "email": "boss@example.com", "is_superuser": True},
     )["id"]
     change = 'mutation { updateUser(newUser: {id: %d, firstName: "x"}) { ok user { %s } } }'
-    reply = graphql(server, change % (pk, "id email"))
+    # A user who may change users, but is neither staff nor the user changed.
+    *_, editor, _ = new_login(server, permissions=["auth.change_user"])
+    reply = graphql(server, change % (pk, "id email"), session=editor)
     assert reply == {"data": {"updateUser": {"ok": True, "user": {"id": str(pk), "email": ""}}}}
     for secret in ("password", "isSuperuser"):
-        errors = graphql(server, change % (pk, secret))["errors"]
+        errors = graphql(server, change % (pk, secret), session=editor)["errors"]
         # graphql-core 2 quotes names with ", graphql-core 3 with '.
         messages = [error["message"].replace('"', "'") for error in errors]
         assert messages == [f"Cannot query field '{secret}' on type 'UserType'."]
@@ -480,7 +521,9 @@ def test_a_deactivated_or_deleted_user_loses_every_socket(server, socket, how):
         if how == "deactivated":
             post(server, f"/testing/user/{pk}/", {"is_active": False})
         else:
-            assert graphql(server, "mutation { deleteUser(id: %d) { ok } }" % pk)["data"]["deleteUser"]["ok"]
+            assert graphql(server, "mutation { deleteUser(id: %d) { ok } }" % pk, headers=ADMIN)["data"][
+                "deleteUser"
+            ]["ok"]
         assert close_codes(sockets) == [CLOSE_ACCESS_ENDED] * 2
         assert ask(server, "groupSubscription", sockets[0], session=first_session) == reply_of(
             "groupSubscription", "CREATE", GONE

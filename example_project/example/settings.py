@@ -61,6 +61,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 STATIC_URL = "/static/"
+# The page a person logs in on to change users and groups (see mutations.py and demo_admin).
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 GRAPHENE = {
     "SCHEMA": "example.schema.schema",

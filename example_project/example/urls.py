@@ -1,5 +1,6 @@
-"""HTTP routes: the live page at /, the GraphQL endpoint (with GraphiQL) at /graphql/."""
+"""HTTP routes: the live page at /, logging in and out, the GraphQL endpoint (with GraphiQL) at /graphql/."""
 
+from django.contrib.auth.views import LoginView, LogoutView
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import path
 
@@ -22,6 +23,9 @@ class LocalGraphiQLView(GraphQLView):
 
 urlpatterns = [
     path("", views.live_page, name="live"),
+    # Changing users and groups needs a user with permission (mutations.py): log in here.
+    path("login/", LoginView.as_view(template_name="example/login.html"), name="login"),
+    path("logout/", LogoutView.as_view(next_page="/"), name="logout"),
     # No csrf_exempt: the view asks for the CSRF token when a request carries the session cookie.
     # Channels 1 has no GraphqlWsConsumer for the page's subscriptions: the stock GraphiQL stays there.
     path("graphql/", (GraphQLView if LEGACY else LocalGraphiQLView).as_view(graphiql=True)),

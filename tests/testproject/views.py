@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
@@ -116,10 +116,24 @@ def groups(request):
     )
 
 
+def _user(body):
+    """The user named ``body["username"]``, made when missing, with the ``permissions`` it lists.
+
+    ``permissions`` are names such as ``"auth.change_user"``.
+    """
+    user, _ = User.objects.get_or_create(username=body["username"])
+    for name in body.get("permissions", ()):
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
 @csrf_exempt
 def login(request):
-    """Log the client in as the named user (created when missing); set the csrftoken cookie too."""
-    user, _ = User.objects.get_or_create(username=_body(request)["username"])
+    """Log the client in as the named user (see ``_user``); set the csrftoken cookie too."""
+    user = _user(_body(request))
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     get_token(request)
     return JsonResponse({"id": user.pk})
@@ -163,7 +177,7 @@ def edit_after_save(request):
 @csrf_exempt
 def token(request):
     """The DRF token of the named user (both made when missing): ``{"id": pk, "key": key}``."""
-    user, _ = User.objects.get_or_create(username=_body(request)["username"])
+    user = _user(_body(request))
     made, _ = Token.objects.get_or_create(user=user)
     return JsonResponse({"id": user.pk, "key": made.key})
 
