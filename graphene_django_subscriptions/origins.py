@@ -10,6 +10,7 @@ carries cookies is refused: no browser sends that, and any other client that
 holds cookies can send the site's origin too.
 """
 
+import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,8 +18,18 @@ from django.http.request import validate_host
 
 from .limits import echo
 
+logger = logging.getLogger(__name__)
+
 #: The hosts Django's development server accepts when ``ALLOWED_HOSTS`` is empty and ``DEBUG`` is on.
 DEBUG_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def refused(headers, path):
+    """Whether a socket to ``path`` opened with ``headers`` must be refused; a refusal is logged, with why."""
+    reason = refusal(headers)
+    if reason is not None:
+        logger.warning("Refused a WebSocket to %s: %s.", echo(path), reason)
+    return reason is not None
 
 
 def refusal(headers):

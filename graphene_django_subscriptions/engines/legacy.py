@@ -16,11 +16,10 @@ from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .. import channel_ids, dispatch, limits, origins, protocol, requests, sockets
+from .. import channel_ids, dispatch, origins, protocol, requests, sockets
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
-origins_logger = logging.getLogger(origins.__name__)
 
 _bindings = {}
 
@@ -81,11 +80,7 @@ def _check_origin(message):
 
     Channels 1 has no router-level validator: the demultiplexer checks on connect.
     """
-    reason = origins.refusal(message.content.get("headers", ()))
-    if reason is not None:
-        origins_logger.warning(
-            "Refused a WebSocket to %s: %s.", limits.echo(message.content.get("path", "")), reason
-        )
+    if origins.refused(message.content.get("headers", ()), message.content.get("path", "")):
         raise DenyConnection
 
 

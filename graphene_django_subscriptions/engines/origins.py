@@ -1,12 +1,8 @@
 """``BrowserOriginValidator`` (modern engine): the origin rule of ``origins`` as ASGI middleware."""
 
-import logging
-
 from channels.security.websocket import OriginValidator, WebsocketDenier
 
-from .. import limits, origins
-
-logger = logging.getLogger("graphene_django_subscriptions.origins")
+from .. import origins
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -25,8 +21,6 @@ class BrowserOriginValidator(OriginValidator):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             raise ValueError("BrowserOriginValidator wraps the websocket application only.")
-        reason = origins.refusal(scope.get("headers", ()))
-        if reason is None:
+        if not origins.refused(scope.get("headers", ()), scope.get("path", "")):
             return await self.application(scope, receive, send)
-        logger.warning("Refused a WebSocket to %s: %s.", limits.echo(scope.get("path", "")), reason)
         return await WebsocketDenier()(scope, receive, send)
