@@ -34,6 +34,12 @@ DEFAULTS = {
     #: The longest graphql-transport-ws result or event sent, in characters; a longer one ends its
     #: operation with an error (servers refuse to send messages beyond about a megabyte).
     "MAX_RESULT_CHARS": 1_000_000,
+    #: Threads of a process that run graphql-transport-ws queries and mutations (every socket's).
+    "OPERATION_THREADS": 8,
+    #: How many of one graphql-transport-ws socket's queries and mutations run at once; later ones wait.
+    "MAX_RUNNING_OPERATIONS_PER_SOCKET": 2,
+    #: How many of one socket's queries and mutations may wait to run; a further one is refused.
+    "MAX_WAITING_OPERATIONS_PER_SOCKET": 8,
     #: Seconds a graphql-transport-ws client has, once connected, to send ``connection_init`` (else 4408).
     "CONNECTION_INIT_WAIT_SECONDS": 3.0,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind

@@ -26,6 +26,7 @@ from graphql import ExecutionResult, GraphQLError, execute, subscribe
 from .. import changes, limits, operations, protocol, recipients, requests
 from .. import graphql_transport_ws as ws
 from .modern import RecordedSocket, _local
+from .operation_threads import SocketSlots
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._operations_rate = _Window()
         self._credential = None
         self._pings = _Window()
+        self._slots = SocketSlots()
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -199,6 +201,9 @@ class GraphqlWsConsumer(RecordedSocket):
         if prepared.kind == operations.CHANGES:
             await self._follow(id, prepared)
             return
+        if prepared.kind == operations.SINGLE and self._slots.full():
+            await self._error(id, self.too_many_waiting())
+            return
         run = self._run_single if prepared.kind == operations.SINGLE else self._run_subscription
         task = asyncio.ensure_future(run(id, prepared))
         self._operations[id] = task
@@ -249,6 +254,15 @@ class GraphqlWsConsumer(RecordedSocket):
         """
         return None if self._operations_rate.allows() else str(requests.too_many_requests())
 
+    def too_many_waiting(self):
+        """The error sentence for a query or mutation beyond the ones a socket may have waiting."""
+        running = limits.get("MAX_RUNNING_OPERATIONS_PER_SOCKET")
+        waiting = limits.get("MAX_WAITING_OPERATIONS_PER_SOCKET")
+        return (
+            f"This socket has {running} queries and mutations running and {waiting} waiting, its limit: "
+            "wait for their results before sending more."
+        )
+
     def result_too_long(self, id, length):
         """The error sentence for a result of ``length`` characters."""
         return (
@@ -282,7 +296,8 @@ class GraphqlWsConsumer(RecordedSocket):
         return True
 
     async def _run_single(self, id, prepared):
-        result = await database_sync_to_async(self._execute)(prepared)
+        # While it runs, the socket reads on: a ping, a complete, another operation.
+        result = await self._slots.run(self._execute, prepared)
         if await self._next(id, result):
             self._release(id)
             await self._send(ws.complete(id))
@@ -320,11 +335,13 @@ class GraphqlWsConsumer(RecordedSocket):
             async for result in stream:
                 if not await self._next(id, result):
                     return
-        except Exception:
-            # The project's generator failed: end this operation, keep the socket.
+        except Exception as exc:
+            # The project's generator failed: end this operation, keep the socket. Its message
+            # reaches the client word for word, as a query resolver's does (graphene's rule).
             logger.exception("A graphql-transport-ws subscription failed; it is ended.")
             self._release(id)
-            await self._error(id, "The subscription failed on the server and is ended.")
+            error = exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+            await self._send(ws.error(id, [error.formatted]))
             return
         finally:
             await stream.aclose()

@@ -2,6 +2,9 @@
 
 import asyncio
 import json
+import os
+import tempfile
+import time
 
 import graphene
 
@@ -54,12 +57,28 @@ class TestSubscription(RootSubscription):
             return number
 
 
+#: Where ``held`` queries find their gates (the tests' ``gates.Gate`` makes and opens them).
+GATES = os.path.join(tempfile.gettempdir(), "gds-gates")
+
+
 class TestQuery(RootQuery):
     class Meta:
         name = "RootQuery"  # as the example names it
 
     #: What a resolver reads of ``info.context``, as JSON.
     context_seen = graphene.String()
+
+    #: Waits until the test opens the gate ``key`` (at most 20 s): a query that runs as long as a test needs.
+    held = graphene.String(key=graphene.String(required=True))
+
+    def resolve_held(root, info, key):
+        gate = os.path.join(GATES, key)
+        os.makedirs(GATES, exist_ok=True)
+        open(gate + ".started", "w").close()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(gate + ".open") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return key
 
     def resolve_context_seen(root, info):
         context = info.context
