@@ -1,4 +1,4 @@
-"""Where graphql-transport-ws queries and mutations run (modern engine): threads of their own, a few per socket.
+"""Where graphql-transport-ws queries and mutations run (modern engine): threads of their own, a few a socket.
 
 Channels runs every ``database_sync_to_async`` call of a process on one
 thread. A query run there would hold up every other socket's database work
