@@ -11,7 +11,8 @@ Registered by the app's ``ready()``:
 * ``W005`` (``check --deploy``, Channels 4): the WebSocket route to a
   ``GraphqlAPIDemultiplexer`` or a ``GraphqlWsConsumer`` has no origin check.
 * ``W006`` (Channels 4): the Redis layer on redis-py 8 or later with the
-  client's default read timeout, which kills idle consumers.
+  client's default read timeout, which kills idle consumers (the package's
+  own read again).
 """
 
 import sys
@@ -141,8 +142,9 @@ def check_redis_read_timeout(app_configs=None, **kwargs):
 
     redis-py 8 gives up on any read after 5 s unless a host says otherwise;
     the layer's ``receive`` waits 5 s in Redis for a message. An idle socket's
-    consumer then dies at random with "Timeout reading from ...", and its
-    client is disconnected.
+    read then fails at random with "Timeout reading from ...": the package's
+    consumers read again, any other Channels consumer dies and its client is
+    disconnected.
     """
     if engines.channels_major_version() < 4:
         return []
@@ -164,8 +166,9 @@ def check_redis_read_timeout(app_configs=None, **kwargs):
         Warning(
             f"CHANNEL_LAYERS[{LAYER_ALIAS!r}] reads from Redis with a timeout of {REDIS_BLOCKING_READ} s "
             f"or less (redis-py {redis.__version__}'s default unless a host sets socket_timeout), while "
-            f"channels_redis waits up to {REDIS_BLOCKING_READ} s in Redis for each message: consumers of "
-            'idle sockets die at random with "Timeout reading from ..." and their clients are disconnected.',
+            f"channels_redis waits up to {REDIS_BLOCKING_READ} s in Redis for each message: reads of idle "
+            'sockets fail at random with "Timeout reading from ...". This package\'s consumers read again; '
+            "the project's other Channels consumers die and their clients are disconnected.",
             hint=(
                 f"Give each entry of CHANNEL_LAYERS[{LAYER_ALIAS!r}]['CONFIG']['hosts'] as "
                 '{"address": "redis://...", "socket_timeout": None} (or a timeout above '

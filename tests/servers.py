@@ -194,6 +194,9 @@ class RedisServer:
     def __init__(self, log_path):
         self.port = free_port()
         self._log = open(log_path, "w")
+        self._start()
+
+    def _start(self):
         self.process = subprocess.Popen(
             [
                 "redis-server",
@@ -225,6 +228,12 @@ class RedisServer:
 
     def resume(self):
         self.process.send_signal(signal.SIGCONT)
+
+    def restart(self):
+        """Stop and start again on the same port, empty (it keeps nothing on disk), as a restarted Redis would."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self._start()
 
     def stop(self):
         self.resume()

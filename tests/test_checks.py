@@ -167,8 +167,9 @@ def w006(redis_version):
     return (
         "?: (graphene_django_subscriptions.W006) CHANNEL_LAYERS['default'] reads from Redis with a timeout "
         f"of 5 s or less (redis-py {redis_version}'s default unless a host sets socket_timeout), while "
-        "channels_redis waits up to 5 s in Redis for each message: consumers of idle sockets die at random "
-        'with "Timeout reading from ..." and their clients are disconnected.\n'
+        "channels_redis waits up to 5 s in Redis for each message: reads of idle sockets fail at random "
+        "with \"Timeout reading from ...\". This package's consumers read again; the project's other Channels "
+        "consumers die and their clients are disconnected.\n"
         "\tHINT: Give each entry of CHANNEL_LAYERS['default']['CONFIG']['hosts'] as "
         '{"address": "redis://...", "socket_timeout": None} (or a timeout above 5 s).'
     )

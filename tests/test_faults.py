@@ -3,6 +3,7 @@
 import json
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,6 +19,7 @@ from client import (
     update_user,
     wait_for,
 )
+from graphql_ws_client import WsSocket
 from leftovers import memberships, recorded, redis_memberships
 from reliability import churn, mass_abort, soak
 from servers import LEGACY, RedisServer, Server, django_admin
@@ -265,4 +267,108 @@ if not LEGACY:
             assert server.log().count(LAGGING) == 1
         finally:
             sock.close()
+            server.stop()
+
+    @pytest.fixture
+    def restarted_redis(workdir):
+        redis = RedisServer(workdir / "restarted-redis.log")
+        yield redis
+        redis.stop()
+
+    # Modern engine only: on Channels 1 a Redis failure ends Channels' own worker threads (runserver's, or
+    # runworker, which its process manager restarts), and Redis held the sockets' groups (README, "Deploying").
+    def test_a_redis_restarted_empty_closes_no_socket_and_changes_flow_again_by_themselves(
+        workdir, project, restarted_redis
+    ):
+        env = project("redis-restart", layer="redis")
+        env["GDS_REDIS_URL"] = restarted_redis.url
+        server = Server(env, workdir / "redis-restart.log")
+        socks_2018 = [Socket(server) for _ in range(3)]
+        standard_socks = [WsSocket(server) for _ in range(3)]
+        try:
+            pk = create_user(server, unique("restart"))
+            with ThreadPoolExecutor(len(socks_2018)) as pool:
+                list(pool.map(lambda sock: subscribe(server, sock, id=pk, data=["LAST_NAME"]), socks_2018))
+            for sock in standard_socks:
+                sock.follow("u", 'subscription { userChanges(id: "%s") { action data { lastName } } }' % pk)
+            restarted_redis.restart()
+
+            def every_socket_heard_a_change():
+                name = unique("after")
+                try:
+                    update_user(server, pk, lastName=name)
+                except Exception:
+                    return False  # the server's own requests may fail while Redis is away
+                frames = [sock.drain(0.5) for sock in socks_2018 + standard_socks]
+                return frames == [
+                    [
+                        {
+                            "stream": "users",
+                            "payload": {
+                                "action": "update",
+                                "model": "auth.user",
+                                "data": {"last_name": name},
+                            },
+                        }
+                    ]
+                ] * len(socks_2018) + [
+                    [
+                        {
+                            "id": "u",
+                            "type": "next",
+                            "payload": {
+                                "data": {"userChanges": {"action": "UPDATE", "data": {"lastName": name}}}
+                            },
+                        }
+                    ]
+                ] * len(standard_socks)
+
+            wait_for(every_socket_heard_a_change, timeout=30)
+            # The sockets that were open all along heard it: none was closed. One line says the outage, one its end.
+            assert server.log().count("Cannot read the channel layer") == 1, server.log()
+            wait_for(lambda: "The channel layer answers this server again after" in server.log())
+        finally:
+            for sock in socks_2018 + standard_socks:
+                sock.close()
+            server.stop()
+
+    def test_on_redis_configured_as_channels_redis_shows_it_idle_sockets_outlive_redis_py_timeouts(
+        workdir, project
+    ):
+        # No socket_timeout: redis-py 8 gives up a read after 5 s, as long as channels_redis's blocking
+        # wait for a message, so idle consumers' reads time out at random (check W006 says so too).
+        env = project("plain-redis", layer="redis")
+        env["DJANGO_SETTINGS_MODULE"] = "testproject.settings_plainredis"
+        server = Server(env, workdir / "plain-redis.log")
+        socks_2018 = [Socket(server) for _ in range(40)]
+        standard_socks = [WsSocket(server) for _ in range(40)]
+        try:
+            pk = create_user(server, unique("idle"))
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda sock: subscribe(server, sock, id=pk, data=["LAST_NAME"]), socks_2018))
+            for sock in standard_socks:
+                sock.follow("u", 'subscription { userChanges(id: "%s") { data { lastName } } }' % pk)
+            time.sleep(16)  # idle past the read timeout three times
+            update_user(server, pk, lastName="after a while")
+            assert [sock.recv() for sock in socks_2018] == [
+                {
+                    "stream": "users",
+                    "payload": {
+                        "action": "update",
+                        "model": "auth.user",
+                        "data": {"last_name": "after a while"},
+                    },
+                }
+            ] * len(socks_2018)
+            assert [sock.recv() for sock in standard_socks] == [
+                {
+                    "id": "u",
+                    "type": "next",
+                    "payload": {"data": {"userChanges": {"data": {"lastName": "after a while"}}}},
+                }
+            ] * len(standard_socks)
+            assert_nothing_more(*socks_2018, *standard_socks)
+        finally:
+            for sock in socks_2018 + standard_socks:
+                sock.close()
             server.stop()

@@ -9,7 +9,10 @@ them: no layer message, no consumer dispatch, no copy per socket.
 """
 
 import asyncio
+import functools
 import logging
+
+from . import layer_reading
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +20,6 @@ logger = logging.getLogger(__name__)
 SERVERS = "gds.servers"
 #: The end of a server channel's name, after its process's part.
 _SERVER_SUFFIX = "gds-server"
-#: Seconds before reading the layer again after it failed.
-RETRY_DELAY = 1.0
 
 
 def server_channel_of(channel_name):
@@ -110,14 +111,19 @@ class ServerChannel:
                 self._joined = False
 
     async def _read(self, layer):
+        receive = functools.partial(layer.receive, self.name)
+        rejoin = functools.partial(self._rejoin, layer)
         while True:
-            try:
-                message = await layer.receive(self.name)
-            except Exception:
-                logger.exception("Could not read this server's notifications; trying again shortly.")
-                await asyncio.sleep(RETRY_DELAY)
-                continue
+            message = await layer_reading.survive(receive, recover=rejoin)
             try:
                 await self._handle(message)
             except Exception:
                 logger.exception("Could not write a notification to this server's sockets.")
+
+    async def _rejoin(self, layer):
+        # A layer restarted empty forgot that this process is in SERVERS.
+        async with self._lock:
+            if self._joined:
+                await layer.group_add(SERVERS, self.name)
+            else:
+                await layer.group_discard(SERVERS, self.name)

@@ -13,6 +13,7 @@ close), and forgets sockets of any process whose lease ran out.
 """
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, protocol, recipients, requests, sockets
+from . import layer_reading
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
@@ -334,6 +336,16 @@ class RecordedSocket(AsyncWebsocketConsumer):
             self.leave_groups(None)
             if self._recorded:
                 _orphans.add(self.channel_name)
+
+    @property
+    def channel_receive(self):
+        """Read the socket's channel on the layer; a failure of the layer does not end the socket."""
+        return functools.partial(layer_reading.survive, self._read_layer)
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        # Channels sets it (the layer's receive of this channel) before it reads the socket.
+        self._read_layer = receive
 
     async def dispatch(self, message):
         # Channels hops to a thread to close stale database connections before
