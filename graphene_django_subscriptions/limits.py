@@ -19,6 +19,15 @@ DEFAULTS = {
     "MAX_SUBSCRIPTIONS_PER_SOCKET": 100,
     #: How many subscribe and unsubscribe requests one socket may make in a second.
     "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 20,
+    #: How many of one socket's requests may be refused in a second (errors answered to bad frames,
+    #: refused subscribes); one more closes the socket (4508): answers the client ignores pile up.
+    "MAX_REFUSALS_PER_SOCKET_PER_SECOND": 20,
+    #: Bytes of messages the server may hold for a client that does not read them (modern engine, on
+    #: daphne); beyond, the socket is closed (4507) and its operations end.
+    "MAX_UNREAD_BYTES_PER_SOCKET": 2_000_000,
+    #: The longest ``connection_init`` payload (graphql-transport-ws), in characters of JSON: it is kept
+    #: as long as the socket lives (``info.context.connection_params``).
+    "MAX_CONNECTION_PARAMS_CHARS": 8192,
     #: Seconds a socket's row outlives its last renewal (modern engine): the longest a socket whose
     #: consumer or server died unseen stays recorded. Each process renews its sockets every third of it.
     "SOCKET_LEASE_SECONDS": 60,
@@ -31,9 +40,15 @@ DEFAULTS = {
     #: The most fields a graphql-transport-ws ChangesField subscription may select (aliases and fragments
     #: expanded): its selection runs for every change.
     "MAX_SELECTED_FIELDS": 500,
+    #: The most fields one graphql-transport-ws socket's ChangesField subscriptions select in all, each
+    #: distinct selection counted once: together they run for every change.
+    "MAX_SELECTED_FIELDS_PER_SOCKET": 2000,
     #: The longest graphql-transport-ws result or event sent, in characters; a longer one ends its
     #: operation with an error (servers refuse to send messages beyond about a megabyte).
     "MAX_RESULT_CHARS": 1_000_000,
+    #: Seconds of the server's time one graphql-transport-ws socket's new documents may take to parse and
+    #: validate in a minute; past it, documents the server has not seen yet are refused for a while.
+    "MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 3.0,
     #: Threads of a process that run graphql-transport-ws queries and mutations (every socket's).
     "OPERATION_THREADS": 8,
     #: How many of one graphql-transport-ws socket's queries and mutations run at once; later ones wait.

@@ -10,7 +10,10 @@ executed and encoded once for all of them.
 """
 
 import json
+import threading
+import time
 import weakref
+from collections import OrderedDict
 
 from graphql import (
     FieldNode,
@@ -35,15 +38,83 @@ SINGLE = "single"
 
 
 class OperationErrors(Exception):
-    """A payload that cannot run: ``errors`` are the GraphQL errors to answer with."""
+    """A payload that cannot run: ``errors`` are the GraphQL errors to answer with.
 
-    def __init__(self, errors):
+    ``cost`` is the thread time its document took to parse and validate (0.0 when it had been seen).
+    """
+
+    def __init__(self, errors, cost=0.0):
         super().__init__("; ".join(error.message for error in errors))
         self.errors = list(errors)
+        self.cost = cost
+
+
+class CheckedDocuments:
+    """Documents already parsed and validated, with their errors: the same document costs once.
+
+    Keyed by schema, extra rules and text; the least recently used go first
+    beyond ``most`` documents or ``most_chars`` characters of text in all.
+    """
+
+    def __init__(self, most=256, most_chars=2_000_000):
+        self.most = most
+        self.most_chars = most_chars
+        self._entries = OrderedDict()  # key: (document or None, errors)
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """The ``(document, errors)`` of ``key``, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key, entry):
+        """Keep ``entry`` for ``key`` (whose last item is the document's text)."""
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = entry
+            self._chars += len(key[-1])
+            while len(self._entries) > self.most or self._chars > self.most_chars:
+                old, _ = self._entries.popitem(last=False)
+                self._chars -= len(old[-1])
+
+
+#: This process's checked documents.
+checked_documents = CheckedDocuments()
+
+
+def document_key(schema, query, extra_rules=()):
+    """The key of ``query`` in ``checked_documents``."""
+    return (schema, tuple(extra_rules), query)
+
+
+def _checked(schema, query, extra_rules):
+    """``(document or None, errors, cost)``: from ``checked_documents``, else parsed and validated now."""
+    key = document_key(schema, query, extra_rules)
+    entry = checked_documents.get(key)
+    if entry is not None:
+        return (*entry, 0.0)
+    started = time.thread_time()
+    try:
+        document = parse(query)
+        # graphql-core 3.2 raises some errors (a skipped subscription root, say) instead of returning them.
+        errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
+    except GraphQLError as error:
+        document, errors = None, [error]
+    entry = (document if not errors else None, list(errors))
+    checked_documents.put(key, entry)
+    return (*entry, time.thread_time() - started)
 
 
 class Prepared:
     """A checked operation: its ``kind``, parsed ``document``, ``operation_name`` and raw ``variables``.
+
+    ``variables`` holds the ones the operation declares, as the client sent them;
+    ``cost`` is the thread time its document took to check (0.0 when it had been seen).
 
     A ``CHANGES`` operation also has the ``subscription`` it follows, its
     ``action`` and ``pk`` arguments, and its ``selection``.
@@ -58,6 +129,7 @@ class Prepared:
         self.action = None
         self.pk = None
         self.selection = None
+        self.cost = 0.0
 
 
 def prepare(schema, payload, extra_rules=()):
@@ -68,16 +140,19 @@ def prepare(schema, payload, extra_rules=()):
     query = payload["query"]
     operation_name = payload.get("operationName")
     variables = payload.get("variables") or {}
-    try:
-        document = parse(query)
-    except GraphQLError as error:
-        raise OperationErrors([error]) from None
-    try:
-        errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
-    except GraphQLError as error:  # graphql-core 3.2 raises some (a skipped subscription root, say)
-        raise OperationErrors([error]) from None
+    document, errors, cost = _checked(schema, query, extra_rules)
     if errors:
-        raise OperationErrors(errors)
+        raise OperationErrors(errors, cost)
+    try:
+        prepared = _prepare_checked(schema, query, document, operation_name, variables)
+    except OperationErrors as failed:
+        failed.cost = cost
+        raise
+    prepared.cost = cost
+    return prepared
+
+
+def _prepare_checked(schema, query, document, operation_name, variables):
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         message = (
@@ -86,6 +161,9 @@ def prepare(schema, payload, extra_rules=()):
             else "Must provide operation name if query contains multiple operations."
         )
         raise OperationErrors([GraphQLError(message)])
+    # Only what the operation declares is kept: the rest would be held, unread, as long as it lives.
+    declared = {definition.variable.name.value for definition in operation.variable_definitions or ()}
+    variables = {name: value for name, value in variables.items() if name in declared}
     if operation.operation != OperationType.SUBSCRIPTION:
         return Prepared(SINGLE, document, operation_name, variables)
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
@@ -104,18 +182,19 @@ def prepare(schema, payload, extra_rules=()):
     subscription = changes.subscription_of(field)
     if subscription is None:
         return Prepared(SUBSCRIPTION, document, operation_name, variables)
-    _check_size(field_nodes, fragments)
+    fields = _check_size(field_nodes, fragments)
     prepared = Prepared(CHANGES, document, operation_name, variables)
     arguments = get_argument_values(field, field_nodes[0], coerced)
     prepared.subscription = subscription
     prepared.action = _plain(arguments.get("action"))
     prepared.pk = arguments.get("id")
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables)
+    prepared.selection.fields = fields
     return prepared
 
 
 def _check_size(field_nodes, fragments):
-    """Refuse a ChangesField selection that would run more than ``MAX_SELECTED_FIELDS`` fields per event.
+    """The fields a ChangesField selection runs per event; refused beyond ``MAX_SELECTED_FIELDS``.
 
     Its selection runs for every change, for everyone's: a few aliases of a
     fragment of aliases would cost the whole process seconds each time.
@@ -149,6 +228,7 @@ def _check_size(field_nodes, fragments):
                 )
             ]
         )
+    return selected
 
 
 def _plain(value):
@@ -174,6 +254,8 @@ class Selection:
         self.document = document
         self.operation_name = operation_name
         self.variables = variables
+        #: How many fields it runs per event (aliases and fragments expanded).
+        self.fields = 0
 
     @classmethod
     def shared(cls, schema, query, document, operation_name, variables):

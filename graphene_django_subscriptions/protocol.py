@@ -35,6 +35,12 @@ CLOSE_ACCESS_ENDED = 4401
 #: The close code of a socket the server forgot while it was open (its lease ran
 #: out while its server stalled): reconnect and subscribe again.
 CLOSE_FORGOTTEN = 4410
+#: The close code of a socket that kept sending after its requests were refused: more
+#: than ``MAX_REFUSALS_PER_SOCKET_PER_SECOND`` refusals in a second (both protocols).
+CLOSE_REFUSED_TOO_OFTEN = 4508
+#: The close code of a socket whose client does not read: the server held more than
+#: ``MAX_UNREAD_BYTES_PER_SOCKET`` of the messages sent to it (modern engine).
+CLOSE_UNREAD = 4507
 
 
 class ProtocolError(Exception):
@@ -96,6 +102,11 @@ def reply_frame(stream, action, *, data=None, errors=(), status=STATUS_OK, reque
             "request_id": request_id,
         },
     }
+
+
+def is_refusal(frame):
+    """Whether ``frame`` answers a request with an error."""
+    return bool(frame.get("payload", {}).get("errors"))
 
 
 def error_frame(error, *, stream=None, action=None, request_id=None):

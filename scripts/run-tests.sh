@@ -10,8 +10,9 @@
 # otherwise they are installed from Debian's packages and started here. Each run
 # makes its own databases and Redis prefixes and removes them at the end, so
 # nothing else on those servers is touched. Chromium and chromium-driver come
-# from Debian's packages too, for the live page's browser tests, and Node.js
-# with npm when missing (Debian's, for the graphql-ws client from the npm registry).
+# from Debian's packages too, for the live page's browser tests, nginx for the
+# documented proxy, and Node.js with npm when missing (Debian's, for the graphql-ws
+# client from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 answers 5432 || command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# nginx runs README.rst's proxy block (tests/test_proxy.py), as a process of the test's own.
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 # Node runs the graphql-ws client of the npm registry; npm installs it and GraphiQL.
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -76,7 +76,9 @@ frames = st.one_of(
 def fuzzed(workdir, project):
     """A server whose per-socket limits the fuzzing would otherwise reach at once."""
     env = project("fuzz")
-    env["GDS_LIMITS"] = json.dumps({"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000})
+    env["GDS_LIMITS"] = json.dumps(
+        {"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000, "MAX_REFUSALS_PER_SOCKET_PER_SECOND": 100000}
+    )
     srv = Server(env, workdir / "fuzz.log")
     yield srv
     srv.stop()

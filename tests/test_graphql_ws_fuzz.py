@@ -64,7 +64,9 @@ messages = st.one_of(
 @pytest.fixture(scope="module")
 def fuzzed(workdir, project):
     env = project("graphql-ws-fuzz")
-    env["GDS_LIMITS"] = json.dumps({"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000})
+    env["GDS_LIMITS"] = json.dumps(
+        {"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000, "MAX_REFUSALS_PER_SOCKET_PER_SECOND": 100000}
+    )
     srv = Server(env, workdir / "graphql-ws-fuzz.log")
     yield srv
     srv.stop()

@@ -13,7 +13,6 @@ import inspect
 import itertools
 import json
 import logging
-import time
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -23,7 +22,7 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
-from .. import changes, limits, operations, protocol, recipients, requests
+from .. import changes, limits, operations, protocol, rates, recipients, requests
 from .. import graphql_transport_ws as ws
 from .modern import RecordedSocket, _local
 from .operation_threads import SocketSlots
@@ -98,10 +97,11 @@ class GraphqlWsConsumer(RecordedSocket):
         self._closing = False
         self._init_wait = None
         self._endings = set()
-        self._operations_rate = _Window()
+        self._operations_rate = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
         self._credential = None
-        self._pings = _Window()
+        self._pings = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
         self._slots = SocketSlots()
+        self._checking = rates.Budget("MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE")
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -161,6 +161,13 @@ class GraphqlWsConsumer(RecordedSocket):
         if self._init_received:
             raise ws.BadMessage(ws.REASONS[ws.CLOSE_TOO_MANY_INITS], ws.CLOSE_TOO_MANY_INITS)
         self._init_received = True
+        most = limits.get("MAX_CONNECTION_PARAMS_CHARS")
+        length = len(json.dumps(payload, separators=(",", ":")))
+        if length > most:
+            # Kept for the socket's life as info.context.connection_params.
+            raise ws.BadMessage(
+                f"The connection_init payload is {length} characters of JSON; this server takes up to {most}."
+            )
         try:
             user = await self.authenticate(payload)
         except PermissionDenied:
@@ -177,11 +184,11 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _start(self, id, payload):
         most = limits.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
         if len(self._operations) >= most:
-            await self._error(id, f"This socket runs {most} operations, its limit: complete one first.")
+            await self._refuse(id, f"This socket runs {most} operations, its limit: complete one first.")
             return
         refusal = self._over_rate()
         if refusal:
-            await self._error(id, refusal)
+            await self._refuse(id, refusal)
             return
         # Each operation runs as the user is now: a demotion or a quiet deactivation holds at once.
         user = await database_sync_to_async(recipients.current)(self.user)
@@ -189,20 +196,28 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._close(protocol.CLOSE_ACCESS_ENDED)
             return
         self.user = self.context.user = user
+        schema = self._graphql_schema()
+        if self._checking.exhausted() and not operations.checked_documents.get(
+            operations.document_key(schema, payload["query"], self.validation_rules)
+        ):
+            await self._refuse(id, self.checking_exhausted())
+            return
         try:
             # Off the event loop: validating a large document can take a second, and the
             # loop writes every socket of the process meanwhile.
             prepared = await sync_to_async(operations.prepare, thread_sensitive=False)(
-                self._graphql_schema(), payload, self.validation_rules
+                schema, payload, self.validation_rules
             )
         except operations.OperationErrors as failed:
-            await self._send(ws.error(id, [error.formatted for error in failed.errors]))
+            self._checking.spend(failed.cost)
+            await self._refuse(id, [error.formatted for error in failed.errors])
             return
+        self._checking.spend(prepared.cost)
         if prepared.kind == operations.CHANGES:
             await self._follow(id, prepared)
             return
         if prepared.kind == operations.SINGLE and self._slots.full():
-            await self._error(id, self.too_many_waiting())
+            await self._refuse(id, self.too_many_waiting())
             return
         run = self._run_single if prepared.kind == operations.SINGLE else self._run_subscription
         task = asyncio.ensure_future(run(id, prepared))
@@ -211,6 +226,17 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def _follow(self, id, prepared):
         """Record a subscription to a ChangesField and join its groups here."""
+        selections = {op.selection for op in self._operations.values() if isinstance(op, _Follower)}
+        if prepared.selection not in selections:
+            selected = sum(selection.fields for selection in selections) + prepared.selection.fields
+            most = limits.get("MAX_SELECTED_FIELDS_PER_SOCKET")
+            if selected > most:
+                await self._refuse(
+                    id,
+                    f"This socket's subscriptions would select {selected} fields an event in all; the limit "
+                    f"is {most}. Select fewer, or give subscriptions the same selection (it runs once).",
+                )
+                return
         number = str(next(self._numbers))
         try:
             groups = await database_sync_to_async(requests.start_operation)(
@@ -222,7 +248,7 @@ class GraphqlWsConsumer(RecordedSocket):
                 pk=prepared.pk,
             )
         except protocol.ProtocolError as refused:
-            await self._error(id, str(refused))
+            await self._refuse(id, str(refused))
             return
         except Exception:
             logger.exception(
@@ -253,6 +279,14 @@ class GraphqlWsConsumer(RecordedSocket):
         ChangesField subscription is also counted with the 2018 protocol's requests.)
         """
         return None if self._operations_rate.allows() else str(requests.too_many_requests())
+
+    def checking_exhausted(self):
+        """The error sentence for a new document once the socket's checking time is spent."""
+        return (
+            "This socket's new documents took the server more than "
+            f"{limits.get('MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE')} s to check in the last minute, its "
+            "limit. Send documents the server has already seen, or wait a moment, then try again."
+        )
 
     def too_many_waiting(self):
         """The error sentence for a query or mutation beyond the ones a socket may have waiting."""
@@ -388,6 +422,21 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _error(self, id, message):
         await self._send(ws.error(id, [{"message": message}]))
 
+    async def _refuse(self, id, errors):
+        """Answer a ``subscribe`` that will not run with ``errors`` (a sentence, or formatted errors).
+
+        Past ``MAX_REFUSALS_PER_SOCKET_PER_SECOND`` the socket is closed instead.
+        """
+        if await self.refused_too_often():
+            return
+        await self._send(ws.error(id, [{"message": errors}] if isinstance(errors, str) else errors))
+
+    async def close_for(self, code):
+        """Close the socket with ``code``: its operations end, it reads no further message."""
+        self._closing = True
+        self._stop_everything()
+        await self.close(code=code)
+
     async def _send(self, message):
         await self.send(text_data=ws.encode(message))
 
@@ -396,24 +445,12 @@ class GraphqlWsConsumer(RecordedSocket):
         await self.close(code=code, reason=reason or ws.REASONS.get(code))
 
 
-class _Window:
-    """A one-second window of at most ``MAX_REQUESTS_PER_SOCKET_PER_SECOND`` messages of one kind."""
-
-    def __init__(self):
-        self._started = 0.0
-        self._count = 0
-
-    def allows(self):
-        """Count one more message; whether the window has room for it."""
-        now = time.monotonic()
-        if now - self._started >= 1:
-            self._started, self._count = now, 0
-        self._count += 1
-        return self._count <= limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
-
-
 async def _awaited(awaitable):
     return await awaitable
+
+
+#: Selections of more fields than this run after the narrower ones of a change.
+WIDE_FIELDS = 50
 
 
 class _Follower:
@@ -428,10 +465,16 @@ class _Follower:
         self.selection = selection
         self.groups = list(groups)
         self._id_text = json.dumps(id)
+        #: Whether its selection is costly to run (see ``fanout.LocalGroups.write``).
+        self.wide = selection.fields > WIDE_FIELDS
 
     async def deliver(self, text, shared):
-        """Write the ``next`` message of a notification (the 2018 frame of every field)."""
+        """Write the ``next`` message of a notification (the 2018 frame of every field).
+
+        Returns whether it ran the selection (the first of the change's members with it).
+        """
         payload = shared.get(self.selection)
+        ran = payload is None
         if payload is None:
             try:
                 event = shared.get(None)
@@ -440,14 +483,15 @@ class _Follower:
                 payload = shared[self.selection] = self.selection.render(event)
             except Exception:
                 logger.exception("Could not run a subscription's selection on a change")
-                return
+                return True
         if len(payload) > limits.get("MAX_RESULT_CHARS"):
             too_long = self.consumer.result_too_long(self.id, len(payload))
             self.consumer.end_follower(self, ws.error(self.id, [{"message": too_long}]))
-            return
+            return ran
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
         if self.one_object and shared[None]["action"] == protocol.DELETE:
             self.consumer.end_follower(self, ws.complete(self.id))  # nothing more can come
+        return ran
 
     def leave(self, groups):
         """Leave ``groups`` here (None: every group of the operation)."""

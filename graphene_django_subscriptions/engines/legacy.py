@@ -16,7 +16,7 @@ from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .. import channel_ids, dispatch, origins, protocol, requests, sockets
+from .. import channel_ids, dispatch, origins, protocol, rates, requests, sockets
 from .streams import check_consumers
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,24 @@ def _copy_user(message):
 
 
 def _send_frame(reply_channel, frame):
+    if protocol.is_refusal(frame) and _refused_too_often(reply_channel):
+        return
     reply_channel.send({"text": protocol.encode(frame)})
+
+
+#: Each refused socket's window of refusals, in this process (Channels 1 consumers keep no state):
+#: with several workers, a socket may be refused up to the limit by each.
+_refusals = {}
+
+
+def _refused_too_often(reply_channel):
+    """Count one refusal; past the limit, close the socket (4508) and say True."""
+    window = _refusals.setdefault(reply_channel.name, rates.Window("MAX_REFUSALS_PER_SOCKET_PER_SECOND"))
+    if window.allows():
+        return False
+    rates.report_refusal_flood(reply_channel.name)
+    reply_channel.send({"close": protocol.CLOSE_REFUSED_TOO_OFTEN})
+    return True
 
 
 class SubscriptionBinding(ResourceBindingBase):
@@ -221,5 +238,6 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
     def disconnect(self, message, **kwargs):
         """Leave every group the socket joined, however it joined them."""
         name = message.reply_channel.name
+        _refusals.pop(name, None)
         for group in sockets.forget_one(name):
             Group(group).discard(name)

@@ -23,8 +23,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .. import channel_ids, dispatch, limits, protocol, recipients, requests, sockets
-from . import layer_reading
+from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
+from . import layer_reading, send_buffer
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
@@ -279,7 +279,7 @@ class SubscriptionBinding:
         except Exception:
             logger.exception("Socket request on stream %r failed", cls.stream)
             reply = request.error_frame(protocol.server_error())
-        await demultiplexer.send_frame(reply)
+        await demultiplexer.send_reply(reply)
 
 
 def _is_binding(candidate):
@@ -327,6 +327,10 @@ class RecordedSocket(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         self._recorded = False
+        self._transport = False  # not looked up yet
+        self._unread_closed = False
+        self._closing = False
+        self._refusals = rates.Window("MAX_REFUSALS_PER_SOCKET_PER_SECOND")
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -387,6 +391,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
         self.leave_groups(None)
         self._recorded = False
         await _server.serve(self.channel_layer, _serves_sockets)
+        memory.after_close(asyncio.get_running_loop())
 
     def leave_groups(self, groups):
         """Take the socket out of ``groups`` here (None: out of every group it is in)."""
@@ -409,6 +414,44 @@ class RecordedSocket(AsyncWebsocketConsumer):
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
         except (OSError, RuntimeError) as exc:
             logger.debug("Socket %s closed before a frame could be sent: %s", self.channel_name, exc)
+            return
+        if not close and self._over_unread_bytes():
+            logger.warning(
+                "Socket %s does not read what it is sent: the server holds over %s bytes for it "
+                "(MAX_UNREAD_BYTES_PER_SOCKET). It is closed (%s).",
+                self.channel_name,
+                limits.get("MAX_UNREAD_BYTES_PER_SOCKET"),
+                protocol.CLOSE_UNREAD,
+            )
+            await self.close_for(protocol.CLOSE_UNREAD)
+
+    def _over_unread_bytes(self):
+        if self._unread_closed:
+            return False
+        if self._transport is False:
+            self._transport = send_buffer.transport_of(self.base_send)
+        unsent = send_buffer.unsent_bytes(self._transport)
+        if unsent is None or unsent <= limits.get("MAX_UNREAD_BYTES_PER_SOCKET"):
+            return False
+        self._unread_closed = True
+        return True
+
+    async def refused_too_often(self):
+        """Count one refusal of the client's request; past the limit, close the socket (4508) and say True.
+
+        A client that sends on regardless of refusals would only pile up answers it never reads.
+        """
+        if self._refusals.allows():
+            return False
+        rates.report_refusal_flood(self.channel_name)
+        await self.close_for(protocol.CLOSE_REFUSED_TOO_OFTEN)
+        return True
+
+    async def close_for(self, code):
+        """Close the socket with ``code`` and end what it runs (a subclass ends its operations too)."""
+        self._closing = True
+        self.leave_groups(None)
+        await self.close(code=code)
 
 
 class GraphqlAPIDemultiplexer(RecordedSocket):
@@ -453,10 +496,12 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
 
     async def receive(self, text_data=None, bytes_data=None):
         """Parse a frame and hand it to its stream's binding."""
+        if self._closing:
+            return
         try:
             request = protocol.parse_frame(text_data, self.consumers)
         except protocol.FrameError as error:
-            await self.send_frame(error.frame)
+            await self.send_reply(error.frame)
             return
         await self.consumers[request.stream](self, request)
 
@@ -476,3 +521,9 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
     async def send_frame(self, frame):
         """Send one protocol frame."""
         await self.send(text_data=protocol.encode(frame))
+
+    async def send_reply(self, frame):
+        """Send the answer to a client's frame (a refusal counts, see ``refused_too_often``)."""
+        if protocol.is_refusal(frame) and await self.refused_too_often():
+            return
+        await self.send_frame(frame)

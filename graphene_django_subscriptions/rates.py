@@ -1,0 +1,63 @@
+"""What a socket did lately, for limits that are rates: events in a second, seconds of work in a minute."""
+
+import logging
+import time
+from collections import deque
+
+from . import limits, protocol
+
+logger = logging.getLogger(__name__)
+
+
+class Window:
+    """A one-second window of at most ``limits.get(limit)`` events of one kind (pings, refusals...)."""
+
+    def __init__(self, limit):
+        self._limit = limit
+        self._started = 0.0
+        self._count = 0
+
+    def allows(self):
+        """Count one more event; whether the window has room for it."""
+        now = time.monotonic()
+        if now - self._started >= 1:
+            self._started, self._count = now, 0
+        self._count += 1
+        return self._count <= limits.get(self._limit)
+
+
+class Budget:
+    """Seconds of work spent for one socket in the last ``window`` seconds, against ``limits.get(limit)``."""
+
+    def __init__(self, limit, window=60.0):
+        self._limit = limit
+        self._window = window
+        self._spent = deque()  # (monotonic time, seconds)
+        self._total = 0.0
+
+    def spend(self, seconds):
+        """Count ``seconds`` of work done now."""
+        if seconds > 0:
+            self._spent.append((time.monotonic(), seconds))
+            self._total += seconds
+
+    def spent(self):
+        """Seconds of work in the window."""
+        horizon = time.monotonic() - self._window
+        while self._spent and self._spent[0][0] < horizon:
+            self._total -= self._spent.popleft()[1]
+        return max(self._total, 0.0)
+
+    def exhausted(self):
+        """Whether the window holds the limit's worth of work or more."""
+        return self.spent() >= limits.get(self._limit)
+
+
+def report_refusal_flood(channel_name):
+    """Log that socket ``channel_name`` is closed: it sent on past its refusals' limit."""
+    logger.warning(
+        "Socket %s kept sending after more than %s refusals in a second; it is closed (%s).",
+        channel_name,
+        limits.get("MAX_REFUSALS_PER_SOCKET_PER_SECOND"),
+        protocol.CLOSE_REFUSED_TOO_OFTEN,
+    )

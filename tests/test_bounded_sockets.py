@@ -1,0 +1,252 @@
+"""Bounded sockets: what one client makes the server hold is bounded, and past a bound its socket is closed.
+
+Each test reproduces an attack on a running server (issue "No client can take
+the process") with a few hostile sockets at once, and checks that a bystander
+is still served.
+"""
+
+import json
+import socket as tcp
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from client import Socket, assert_nothing_more, create_user, still_served, unique, update_user, wait_for
+from graphql_ws_client import WsSocket, served
+from reliability import rss_kib
+from servers import LEGACY, Server
+
+REFUSALS = 20  # the default MAX_REFUSALS_PER_SOCKET_PER_SECOND
+
+
+def three_at_once(attack):
+    """``attack(n)`` for n = 0, 1, 2 at the same time; their results."""
+    with ThreadPoolExecutor(3) as pool:
+        return list(pool.map(attack, range(3)))
+
+
+def not_json_answer():
+    return {
+        "stream": None,
+        "payload": {
+            "action": None,
+            "data": None,
+            "errors": ["The frame is not valid JSON (at character 1)."],
+            "response_status": 400,
+            "request_id": None,
+        },
+    }
+
+
+def test_a_socket_that_sends_on_past_its_refusals_is_answered_twenty_times_then_closed_4508(server, socket):
+    def flood(_):
+        sock = Socket(server)
+        try:
+            for _ in range(REFUSALS + 10):  # well within a second
+                sock.conn.send("{not json")
+            answers = [sock.recv() for _ in range(REFUSALS)]
+            return answers, sock.recv_close()
+        finally:
+            sock.close()
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(flood, range(3)))
+    assert results == [([not_json_answer()] * REFUSALS, 4508)] * 3
+    still_served(server, socket)  # a socket that was open all along, and a new one
+
+
+if not LEGACY:
+
+    def test_a_standard_socket_that_subscribes_on_past_its_refusals_is_closed_4508(server):
+        def flood(_):
+            sock = WsSocket(server)
+            try:
+                for n in range(REFUSALS + 10):
+                    sock.subscribe(str(n), "{ nope }")
+                answers = [sock.recv() for _ in range(REFUSALS)]
+                return answers, sock.recv_close()
+            finally:
+                sock.close()
+
+        results = three_at_once(flood)
+        refusal = "Cannot query field 'nope' on type 'RootQuery'."
+        expected = [
+            {
+                "id": str(n),
+                "type": "error",
+                "payload": [{"message": refusal, "locations": [{"line": 1, "column": 3}]}],
+            }
+            for n in range(REFUSALS)
+        ]
+        assert results == [(expected, 4508)] * 3
+        served(server)
+
+    def test_a_connection_init_payload_over_its_bound_closes_the_socket_4400(server):
+        big = WsSocket(server, init=False)
+        big.send({"type": "connection_init", "payload": {"token": "x" * 8200}})
+        assert big.recv_close() == 4400
+        big.close()
+        # At the bound it is taken.
+        fits = WsSocket(server, payload={"token": "x" * (8192 - len('{"token":""}'))})
+        fits.close()
+        served(server)
+
+    @pytest.fixture(scope="module")
+    def bounded(workdir, project):
+        env = project("bounded-sockets")
+        env["GDS_LIMITS"] = json.dumps(
+            {"MAX_UNREAD_BYTES_PER_SOCKET": 500_000, "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 1000}
+        )
+        srv = Server(env, workdir / "bounded-sockets.log")
+        yield srv
+        srv.stop()
+
+    #: A ChangesField selection of 480 aliased fields: about 12 KB an event.
+    WIDE = "subscription { userChanges { %s } }" % " ".join(f"f{n}: stream" for n in range(480))
+    #: Operations of it a socket may hold (each follows three actions, of MAX_SUBSCRIPTIONS_PER_SOCKET).
+    WIDE_OPERATIONS = 33
+
+    def test_a_client_that_never_reads_is_closed_once_the_server_holds_its_bound_for_it(bounded):
+        # The attack: many wide operations on sockets that never read; each change makes the
+        # server hold another 33 × 12 KB for each of them.
+        hostile = []
+        for _ in range(3):
+            sock = WsSocket(bounded)
+            # The kernel's buffers take little, so the server's own buffer fills.
+            sock.conn.sock.setsockopt(tcp.SOL_SOCKET, tcp.SO_RCVBUF, 4096)
+            for n in range(WIDE_OPERATIONS):
+                sock.subscribe(str(n), WIDE)
+            hostile.append(sock)
+        bystander = WsSocket(bounded)
+        bystander.follow("b", "subscription { userChanges { action data { lastName } } }")
+        pk = create_user(bounded, unique("unread"))
+        assert bystander.recv()["payload"]["data"]["userChanges"]["action"] == "CREATE"
+        before = rss_kib(bounded)
+        closed = "does not read what it is sent: the server holds over 500000 bytes for it"
+        for n in range(30):
+            update_user(bounded, pk, lastName=f"change {n}")
+            event = bystander.recv()  # the bystander hears every change meanwhile
+            assert event == {
+                "id": "b",
+                "type": "next",
+                "payload": {
+                    "data": {"userChanges": {"action": "UPDATE", "data": {"lastName": f"change {n}"}}}
+                },
+            }
+        wait_for(lambda: bounded.log().count(closed) == 3)
+        # Each held at most its bound and one change's messages (unbounded: 30 MB more).
+        assert rss_kib(bounded) - before < 10_000
+        for sock in hostile:
+            sock.close()
+        bystander.close()
+
+    def test_an_operation_keeps_only_the_variables_it_declares(bounded):
+        # The attack: 100 operations a socket, each sent with 57 KB of variables it never declares.
+        unused = {"junk": [{"a": n} for n in range(4500)]}
+        before = rss_kib(bounded)
+
+        def attack(_):
+            sock = WsSocket(bounded)
+            for n in range(100):
+                sock.subscribe(
+                    str(n), "subscription { userChanges(action: CREATE) { action } }", dict(unused, n=n)
+                )
+            sock.send({"type": "ping"})
+            assert sock.recv() == {"type": "pong"}  # every subscribe was served before it
+            return sock
+
+        with ThreadPoolExecutor(5) as pool:
+            hostile = list(pool.map(attack, range(5)))
+        try:
+            # Kept, the variables cost about 30 MB a socket.
+            assert rss_kib(bounded) - before < 50_000
+            served(bounded)
+        finally:
+            for sock in hostile:
+                sock.close()
+
+    @pytest.fixture(scope="module")
+    def thrifty(workdir, project):
+        env = project("checking-budget")
+        env["GDS_LIMITS"] = json.dumps({"MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 0.05})
+        srv = Server(env, workdir / "checking-budget.log")
+        yield srv
+        srv.stop()
+
+    def heavy(n):
+        """A valid query that is slow to validate (its fields all overlap), different for each ``n``."""
+        return "{ %s }" % " ".join(f"x: groups {{ id name }} y{n}: groups {{ id }}" for _ in range(80))
+
+    def test_new_documents_past_a_sockets_checking_time_are_refused_and_seen_ones_still_run(thrifty):
+        def attack(n):
+            sock = WsSocket(thrifty)
+            try:
+                sock.subscribe("first", heavy(n))  # over the budget alone: the next new document waits
+                first = sock.recv()
+                assert sock.recv() == {"id": "first", "type": "complete"}
+                sock.subscribe("second", heavy(n + 100))
+                second = sock.recv()
+                sock.subscribe("again", heavy(n))  # checked already: it costs nothing, and runs
+                again = sock.recv()
+                assert sock.recv() == {"id": "again", "type": "complete"}
+                return first["type"], second, again["type"]
+            finally:
+                sock.close()
+
+        results = three_at_once(attack)
+        refused = (
+            "This socket's new documents took the server more than 0.05 s to check in the last minute, "
+            "its limit. Send documents the server has already seen, or wait a moment, then try again."
+        )
+        assert (
+            results
+            == [("next", {"id": "second", "type": "error", "payload": [{"message": refused}]}, "next")] * 3
+        )
+        served(thrifty)  # another socket's budget is its own
+
+    def wide_selection(n, fields=480):
+        """A ChangesField CREATE subscription of ``fields`` aliased fields, different for each ``n``."""
+        aliases = " ".join(f"s{n}_{k}: stream" for k in range(fields - 1))
+        return "subscription { userChanges(action: CREATE) { %s action } }" % aliases
+
+    def test_a_sockets_selections_together_are_bounded_and_a_shared_one_counts_once(bounded):
+        def attack(_):
+            sock = WsSocket(bounded)
+            try:
+                for n in range(4):  # 4 × 481 fields: within the 2000 a socket may select
+                    sock.follow(str(n), wide_selection(n))
+                sock.follow("same", wide_selection(0))  # runs once with operation 0: free
+                sock.subscribe("over", wide_selection(4))
+                return sock.recv()
+            finally:
+                sock.close()
+
+        results = three_at_once(attack)
+        refused = (
+            "This socket's subscriptions would select 2405 fields an event in all; the limit is 2000. "
+            "Select fewer, or give subscriptions the same selection (it runs once)."
+        )
+        assert results == [{"id": "over", "type": "error", "payload": [{"message": refused}]}] * 3
+        served(bounded)
+
+    def test_wide_selections_run_after_the_narrow_ones_of_the_same_change(bounded):
+        socks = [WsSocket(bounded) for _ in range(3)]
+        try:
+            for sock in socks:
+                sock.follow("wide", wide_selection(1, fields=100))
+                sock.follow("narrow", "subscription { userChanges(action: CREATE) { action } }")
+            create_user(bounded, unique("order"))
+            for sock in socks:
+                first, second = sock.recv(), sock.recv()
+                assert first == {
+                    "id": "narrow",
+                    "type": "next",
+                    "payload": {"data": {"userChanges": {"action": "CREATE"}}},
+                }
+                assert (
+                    second["id"] == "wide" and second["payload"]["data"]["userChanges"]["action"] == "CREATE"
+                )
+            assert_nothing_more(*socks)
+        finally:
+            for sock in socks:
+                sock.close()
