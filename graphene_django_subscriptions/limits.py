@@ -48,7 +48,11 @@ DEFAULTS = {
     "MAX_RESULT_CHARS": 1_000_000,
     #: Seconds of the server's time one graphql-transport-ws socket's new documents may take to parse and
     #: validate in a minute; past it, documents the server has not seen yet are refused for a while.
-    "MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 3.0,
+    "MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 1.0,
+    #: How often one selection set of a graphql-transport-ws document may hold fields of one response name
+    #: (fragments included; Relay spreads many fragments that each select ``id``): validation compares
+    #: every two of them, so its cost grows with the square.
+    "MAX_REPEATED_FIELDS": 30,
     #: Threads of a process that run graphql-transport-ws queries and mutations (every socket's).
     "OPERATION_THREADS": 8,
     #: How many of one graphql-transport-ws socket's queries and mutations run at once; later ones wait.

@@ -53,10 +53,11 @@ class CheckedDocuments:
     """Documents already parsed and validated, with their errors: the same document costs once.
 
     Keyed by schema, extra rules and text; the least recently used go first
-    beyond ``most`` documents or ``most_chars`` characters of text in all.
+    beyond ``most`` documents or ``most_chars`` characters of text in all. A
+    parsed document takes about 140 bytes of memory per character of text.
     """
 
-    def __init__(self, most=256, most_chars=2_000_000):
+    def __init__(self, most=256, most_chars=200_000):
         self.most = most
         self.most_chars = most_chars
         self._entries = OrderedDict()  # key: (document or None, errors)
@@ -101,8 +102,10 @@ def _checked(schema, query, extra_rules):
     started = time.thread_time()
     try:
         document = parse(query)
-        # graphql-core 3.2 raises some errors (a skipped subscription root, say) instead of returning them.
-        errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
+        errors = _too_costly_to_validate(document)
+        if not errors:
+            # graphql-core 3.2 raises some errors (a skipped subscription root, say) instead of returning.
+            errors = validate(schema, document, [*specified_rules, *extra_rules] if extra_rules else None)
     except GraphQLError as error:
         document, errors = None, [error]
     entry = (document if not errors else None, list(errors))
@@ -130,6 +133,60 @@ class Prepared:
         self.pk = None
         self.selection = None
         self.cost = 0.0
+
+
+def _too_costly_to_validate(document):
+    """Errors for a document one of whose selection sets repeats a response name too often.
+
+    Validation compares every two fields of a selection set that share a
+    response name (fragments spread in it included): the cost grows with the
+    square of their number. ``MAX_REPEATED_FIELDS`` bounds it, in one pass over
+    the document, before validation runs.
+    """
+    most = limits.get("MAX_REPEATED_FIELDS")
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def names(selection_set, seen):
+        # The response names of the fields a selection set holds, its fragments' included.
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield (selection.alias or selection.name).value
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None and fragment.name.value not in seen:  # cycles: validation's to say
+                    yield from names(fragment.selection_set, seen | {fragment.name.value})
+            elif selection.selection_set is not None:
+                yield from names(selection.selection_set, seen)
+
+    def selection_sets(node):
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            yield selection_set
+            for selection in selection_set.selections:
+                yield from selection_sets(selection)
+
+    # Fragments spread in fragments can multiply: the whole pass counts at most this many fields.
+    left = _MOST_FIELDS_COUNTED
+    for definition in document.definitions:
+        for selection_set in selection_sets(definition):
+            counts = {}
+            for name in names(selection_set, frozenset()):
+                counts[name] = counts.get(name, 0) + 1
+                left -= 1
+                if counts[name] > most:
+                    message = (
+                        f"This document selects {name!r} more than {most} times in one selection "
+                        "(aliases and fragments included): select it once."
+                    )
+                    return [GraphQLError(message, selection_set)]
+                if left < 0:
+                    message = "This document's fragments expand to too many fields: spread fewer."
+                    return [GraphQLError(message, selection_set)]
+    return []
+
+
+#: The most fields ``_too_costly_to_validate`` counts in one document.
+_MOST_FIELDS_COUNTED = 100_000
 
 
 def prepare(schema, payload, extra_rules=()):

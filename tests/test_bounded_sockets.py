@@ -168,14 +168,14 @@ if not LEGACY:
     @pytest.fixture(scope="module")
     def thrifty(workdir, project):
         env = project("checking-budget")
-        env["GDS_LIMITS"] = json.dumps({"MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 0.05})
+        env["GDS_LIMITS"] = json.dumps({"MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 0.01})
         srv = Server(env, workdir / "checking-budget.log")
         yield srv
         srv.stop()
 
     def heavy(n):
-        """A valid query that is slow to validate (its fields all overlap), different for each ``n``."""
-        return "{ %s }" % " ".join(f"x: groups {{ id name }} y{n}: groups {{ id }}" for _ in range(80))
+        """A valid query that is slow to validate (each name as often as allowed), different for each ``n``."""
+        return "{ %s }" % " ".join(f"n{n}x{j}: groups {{ id name }}" for j in range(10) for _ in range(30))
 
     def test_new_documents_past_a_sockets_checking_time_are_refused_and_seen_ones_still_run(thrifty):
         def attack(n):
@@ -195,7 +195,7 @@ if not LEGACY:
 
         results = three_at_once(attack)
         refused = (
-            "This socket's new documents took the server more than 0.05 s to check in the last minute, "
+            "This socket's new documents took the server more than 0.01 s to check in the last minute, "
             "its limit. Send documents the server has already seen, or wait a moment, then try again."
         )
         assert (
@@ -250,3 +250,39 @@ if not LEGACY:
         finally:
             for sock in socks:
                 sock.close()
+
+    def test_a_document_that_repeats_a_field_too_often_is_refused_before_validation(thrifty):
+        # Validation compares every two fields of one name in a selection: 31 are refused at once,
+        # by a pass over the document, and cost the socket's budget next to nothing.
+        fragments = " ".join(f"fragment F{n} on GroupType {{ id }}" for n in range(16))
+        spreads = " ".join(f"...F{n}" for n in range(16))
+        too_often = "{ groups { %s %s } } %s" % (" ".join(["id"] * 15), spreads, fragments)
+
+        def attack(_):
+            sock = WsSocket(thrifty)
+            try:
+                sock.subscribe("1", too_often)
+                refused = sock.recv()
+                sock.subscribe("2", heavy(50))  # the budget is untouched: a new document still runs
+                return refused, sock.recv()["type"]
+            finally:
+                sock.close()
+
+        message = (
+            "This document selects 'id' more than 30 times in one selection (aliases and fragments "
+            "included): select it once."
+        )
+        assert (
+            three_at_once(attack)
+            == [
+                (
+                    {
+                        "id": "1",
+                        "type": "error",
+                        "payload": [{"message": message, "locations": [{"line": 1, "column": 10}]}],
+                    },
+                    "next",
+                )
+            ]
+            * 3
+        )

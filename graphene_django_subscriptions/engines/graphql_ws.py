@@ -13,6 +13,7 @@ import inspect
 import itertools
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -203,9 +204,10 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._refuse(id, self.checking_exhausted())
             return
         try:
-            # Off the event loop: validating a large document can take a second, and the
-            # loop writes every socket of the process meanwhile.
-            prepared = await sync_to_async(operations.prepare, thread_sensitive=False)(
+            # Off the event loop, on one thread for the whole process: validating a large
+            # document can take a second, and the more threads do such work at once, the
+            # longer the loop (which writes every socket) waits for Python's lock each time.
+            prepared = await sync_to_async(operations.prepare, thread_sensitive=False, executor=_checking())(
                 schema, payload, self.validation_rules
             )
         except operations.OperationErrors as failed:
@@ -447,6 +449,19 @@ class GraphqlWsConsumer(RecordedSocket):
 
 async def _awaited(awaitable):
     return await awaitable
+
+
+_checking_thread = None
+
+
+def _checking():
+    """The one thread of this process that parses and validates new documents."""
+    global _checking_thread
+    if _checking_thread is None:
+        _checking_thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="graphene-django-subscriptions"
+        )
+    return _checking_thread
 
 
 #: Selections of more fields than this run after the narrower ones of a change.
