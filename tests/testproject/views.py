@@ -129,11 +129,15 @@ def _user(body):
     ``permissions`` are names such as ``"auth.change_user"``.
     """
     user, _ = User.objects.get_or_create(username=body["username"])
-    for name in body.get("permissions", ()):
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
+    with transaction.atomic():
+        # SQLite: adding a permission reads, then writes; a transaction that read first fails at
+        # once ("database is locked") when another writes meanwhile, one that wrote first waits.
+        Permission.objects.filter(pk=-1).update(name="")
+        for name in body.get("permissions", ()):
+            app_label, codename = name.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
     return user
 
 
