@@ -245,8 +245,7 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     prepared.subscription = subscription
     prepared.action = _plain(arguments.get("action"))
     prepared.pk = arguments.get("id")
-    prepared.selection = Selection.shared(schema, query, document, operation_name, variables)
-    prepared.selection.fields = fields
+    prepared.selection = Selection.shared(schema, query, document, operation_name, variables, fields)
     return prepared
 
 
@@ -306,21 +305,21 @@ class Selection:
 
     _shared = weakref.WeakValueDictionary()
 
-    def __init__(self, schema, document, operation_name, variables):
+    def __init__(self, schema, document, operation_name, variables, fields):
         self.schema = schema
         self.document = document
         self.operation_name = operation_name
         self.variables = variables
         #: How many fields it runs per event (aliases and fragments expanded).
-        self.fields = 0
+        self.fields = fields
 
     @classmethod
-    def shared(cls, schema, query, document, operation_name, variables):
+    def shared(cls, schema, query, document, operation_name, variables, fields):
         """The selection of this process for the same query, operation name and variables."""
         key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True))
         selection = cls._shared.get(key)
         if selection is None:
-            selection = cls._shared[key] = cls(schema, document, operation_name, variables)
+            selection = cls._shared[key] = cls(schema, document, operation_name, variables, fields)
         return selection
 
     def render(self, event):

@@ -74,6 +74,16 @@ def ping(sock, payload):
     assert sock.recv() == {"type": "pong", "payload": payload}
 
 
+def three_held(sockets, id):
+    """Three sockets, each running a held query under ``id``; the sockets and their gates, once all started."""
+    socks = [sockets() for _ in range(3)]
+    gates = [Gate() for _ in socks]
+    for sock, gate in zip(socks, gates):
+        sock.subscribe(id, gate.query)
+    wait_for(lambda: all(gate.started() for gate in gates))
+    return socks, gates
+
+
 def groups_query(sock, id):
     sock.subscribe(id, "{ groups { id } }")
     assert sock.recv()["id"] == id
@@ -82,12 +92,8 @@ def groups_query(sock, id):
 
 def test_while_queries_run_their_sockets_and_every_other_socket_are_served(sockets):
     # graphql-ws: "should not block other operations while one is running"
-    held = [sockets() for _ in range(3)]
+    held, gates = three_held(sockets, "slow")
     others = [sockets() for _ in range(3)]
-    gates = [Gate() for _ in held]
-    for sock, gate in zip(held, gates):
-        sock.subscribe("slow", gate.query)
-    wait_for(lambda: all(gate.started() for gate in gates))
 
     def served_meanwhile(n):
         # Each socket, held ones included, pings and runs a query while the held queries run.
@@ -108,11 +114,7 @@ def test_while_queries_run_their_sockets_and_every_other_socket_are_served(socke
 def test_a_query_completed_by_the_client_sends_nothing_more_and_its_id_is_free(sockets):
     # graphql-ws: "should not send a result after the client completes the operation";
     # strawberry: "test_subscription_cancellation" (a query here, not a subscription).
-    socks = [sockets() for _ in range(3)]
-    gates = [Gate() for _ in socks]
-    for sock, gate in zip(socks, gates):
-        sock.subscribe("q", gate.query)
-    wait_for(lambda: all(gate.started() for gate in gates))
+    socks, gates = three_held(sockets, "q")
     for sock in socks:
         sock.complete("q")
         ping(sock, {"completed": True})  # the complete was read while the query ran
@@ -126,11 +128,7 @@ def test_a_query_completed_by_the_client_sends_nothing_more_and_its_id_is_free(s
 def test_an_id_in_use_by_a_running_query_closes_the_socket_with_4409_at_once(sockets):
     # graphql-ws: "should close the socket on duplicate operation requests";
     # strawberry: "test_duplicated_operation_ids".
-    socks = [sockets() for _ in range(3)]
-    gates = [Gate() for _ in socks]
-    for sock, gate in zip(socks, gates):
-        sock.subscribe("same", gate.query)
-    wait_for(lambda: all(gate.started() for gate in gates))
+    socks, gates = three_held(sockets, "same")
     for sock in socks:
         sock.subscribe("same", "{ groups { id } }")
     assert [sock.recv_close() for sock in socks] == [4409] * 3

@@ -43,8 +43,8 @@ class LocalGroups:
     def join(self, member, group, key=None):
         """Put ``member`` in ``group`` under ``key`` (default: its socket's channel name).
 
-        A member has ``deliver(text, shared)``: a socket's consumer, or one
-        graphql-transport-ws operation of a socket (several may share a group).
+        A member has ``deliver(text, shared)`` and ``wide``: a socket's consumer, or
+        one graphql-transport-ws operation of a socket (several may share a group).
         """
         self._members.setdefault(group, {})[key or member.channel_name] = member
 
@@ -63,8 +63,8 @@ class LocalGroups:
 
         Members of one group share ``shared``, a dict for what they make of the
         text (one execution per distinct graphql-transport-ws operation). Members
-        that say they are ``wide`` go after the others; ``deliver`` returns whether
-        it ran a selection.
+        whose ``wide`` is true go after the others; ``deliver`` returns whether it
+        ran a selection.
         """
         wide = []
         for group, text in texts:
@@ -72,7 +72,7 @@ class LocalGroups:
             if members:
                 shared = {}
                 for member in list(members.values()):
-                    if getattr(member, "wide", False):
+                    if member.wide:
                         wide.append((member, text, shared))
                     else:
                         await member.deliver(text, shared)

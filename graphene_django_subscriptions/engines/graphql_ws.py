@@ -13,7 +13,6 @@ import inspect
 import itertools
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -26,7 +25,7 @@ from graphql import ExecutionResult, GraphQLError, execute, subscribe
 from .. import changes, limits, operations, protocol, rates, recipients, requests
 from .. import graphql_transport_ws as ws
 from .modern import RecordedSocket, _local
-from .operation_threads import SocketSlots
+from .operation_threads import SocketSlots, checking_thread
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,6 @@ class GraphqlWsConsumer(RecordedSocket):
         self._numbers = itertools.count(1)
         self._init_received = False
         self._acked = False
-        self._closing = False
         self._init_wait = None
         self._endings = set()
         self._operations_rate = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
@@ -204,12 +202,9 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._refuse(id, self.checking_exhausted())
             return
         try:
-            # Off the event loop, on one thread for the whole process: validating a large
-            # document can take a second, and the more threads do such work at once, the
-            # longer the loop (which writes every socket) waits for Python's lock each time.
-            prepared = await sync_to_async(operations.prepare, thread_sensitive=False, executor=_checking())(
-                schema, payload, self.validation_rules
-            )
+            # Off the event loop: validating a large document can take a second.
+            check = sync_to_async(operations.prepare, thread_sensitive=False, executor=checking_thread())
+            prepared = await check(schema, payload, self.validation_rules)
         except operations.OperationErrors as failed:
             self._checking.spend(failed.cost)
             await self._refuse(id, [error.formatted for error in failed.errors])
@@ -435,9 +430,8 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def close_for(self, code):
         """Close the socket with ``code``: its operations end, it reads no further message."""
-        self._closing = True
         self._stop_everything()
-        await self.close(code=code)
+        await super().close_for(code)
 
     async def _send(self, message):
         await self.send(text_data=ws.encode(message))
@@ -449,19 +443,6 @@ class GraphqlWsConsumer(RecordedSocket):
 
 async def _awaited(awaitable):
     return await awaitable
-
-
-_checking_thread = None
-
-
-def _checking():
-    """The one thread of this process that parses and validates new documents."""
-    global _checking_thread
-    if _checking_thread is None:
-        _checking_thread = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="graphene-django-subscriptions"
-        )
-    return _checking_thread
 
 
 #: Selections of more fields than this run after the narrower ones of a change.

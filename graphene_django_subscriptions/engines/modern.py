@@ -328,7 +328,6 @@ class RecordedSocket(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         self._recorded = False
         self._transport = False  # not looked up yet
-        self._unread_closed = False
         self._closing = False
         self._refusals = rates.Window("MAX_REFUSALS_PER_SOCKET_PER_SECOND")
         try:
@@ -397,6 +396,9 @@ class RecordedSocket(AsyncWebsocketConsumer):
         """Take the socket out of ``groups`` here (None: out of every group it is in)."""
         raise NotImplementedError
 
+    #: A 2018 socket's notification is ready-made text: never a wide selection (see ``fanout.LocalGroups``).
+    wide = False
+
     async def deliver(self, text, shared):
         """Write a notification's ``text`` from one of the socket's groups (see ``fanout.LocalGroups``)."""
         await self.send(text_data=text)
@@ -426,15 +428,12 @@ class RecordedSocket(AsyncWebsocketConsumer):
             await self.close_for(protocol.CLOSE_UNREAD)
 
     def _over_unread_bytes(self):
-        if self._unread_closed:
+        if self._closing:
             return False
         if self._transport is False:
             self._transport = send_buffer.transport_of(self.base_send)
         unsent = send_buffer.unsent_bytes(self._transport)
-        if unsent is None or unsent <= limits.get("MAX_UNREAD_BYTES_PER_SOCKET"):
-            return False
-        self._unread_closed = True
-        return True
+        return unsent is not None and unsent > limits.get("MAX_UNREAD_BYTES_PER_SOCKET")
 
     async def refused_too_often(self):
         """Count one refusal of the client's request; past the limit, close the socket (4508) and say True.

@@ -1,4 +1,4 @@
-"""Where graphql-transport-ws queries and mutations run (modern engine): threads of their own, a few a socket.
+"""Where graphql-transport-ws work runs (modern engine): queries on threads of their own, a few a socket.
 
 Channels runs every ``database_sync_to_async`` call of a process on one
 thread. A query run there would hold up every other socket's database work
@@ -6,7 +6,7 @@ thread. A query run there would hold up every other socket's database work
 operations run on a pool of ``OPERATION_THREADS`` threads, and each socket
 holds at most ``MAX_RUNNING_OPERATIONS_PER_SOCKET`` of them: its further
 operations wait their turn while the socket reads on, and no socket can take
-the whole pool.
+the whole pool. New documents are checked on one thread of their own.
 """
 
 import asyncio
@@ -17,19 +17,27 @@ from channels.db import database_sync_to_async
 
 from .. import limits
 
-_pool = None
-_pool_lock = threading.Lock()
+_pools = {}
+_pools_lock = threading.Lock()
 
 
-def _threads():
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=limits.get("OPERATION_THREADS"),
-                thread_name_prefix="graphene-django-subscriptions",
+def _pool(name, threads):
+    """This process's pool ``name`` of ``threads`` threads, made on first use."""
+    with _pools_lock:
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(
+                threads, thread_name_prefix=f"graphene-django-subscriptions {name}"
             )
-        return _pool
+        return _pools[name]
+
+
+def checking_thread():
+    """The one thread of this process that parses and validates new documents.
+
+    One, because the more threads do such work at once, the longer the event
+    loop (which writes every socket) waits for Python's lock each time.
+    """
+    return _pool("checking", 1)
 
 
 class SocketSlots:
@@ -57,7 +65,8 @@ class SocketSlots:
             self.waiting -= 1
         # Channels' wrapper: stale connections closed around the call, and async resolvers
         # (async_to_sync inside) still run on the server's loop.
-        call = database_sync_to_async(function, thread_sensitive=False, executor=_threads())
+        executor = _pool("operations", limits.get("OPERATION_THREADS"))
+        call = database_sync_to_async(function, thread_sensitive=False, executor=executor)
         running = asyncio.ensure_future(call(*args))
         running.add_done_callback(lambda _: self._running.release())
         return await asyncio.shield(running)
