@@ -214,7 +214,7 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     if operation is None:
         message = (
             f"Unknown operation named {operation_name!r}."
-            if operation_name
+            if operation_name is not None  # "" names no operation, as graphql-core's execute says
             else "Must provide operation name if query contains multiple operations."
         )
         raise OperationErrors([GraphQLError(message)])

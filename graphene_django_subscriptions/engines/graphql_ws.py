@@ -318,7 +318,15 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def _next(self, id, result):
         """Send a ``next`` message; False (after an ``error`` instead) when it is too long to send."""
-        text = ws.encode({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        try:
+            text = ws.encode({"id": id, "type": ws.NEXT, "payload": operations.result_payload(result)})
+        except (TypeError, ValueError):
+            # A resolver returned what JSON cannot hold (a set, a model instance): the project's
+            # bug, but the client must still hear that its operation is over.
+            logger.exception("The result of graphql-transport-ws operation %r is not JSON", id)
+            self._release(id)
+            await self._error(id, f"The server could not encode the result of operation {id!r}; it is ended.")
+            return False
         if len(text) > limits.get("MAX_RESULT_CHARS"):
             self._release(id)
             await self._error(id, self.result_too_long(id, len(text)))

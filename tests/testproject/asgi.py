@@ -16,6 +16,7 @@ from graphene_django_subscriptions import BrowserOriginValidator, GraphqlWsConsu
 from .consumers import (  # noqa: E402
     FaultyGraphqlWsConsumer,
     ShallowGraphqlWsConsumer,
+    SlowToAuthenticateGraphqlWsConsumer,
     SlowToCloseDemultiplexer,
     TestDemultiplexer,
     TokenGraphqlWsConsumer,
@@ -28,6 +29,7 @@ websocket_routes = [
     path("graphql-token/", TokenGraphqlWsConsumer.as_asgi()),
     path("graphql-shallow/", ShallowGraphqlWsConsumer.as_asgi()),
     path("graphql-faulty/", FaultyGraphqlWsConsumer.as_asgi()),
+    path("graphql-slow-to-authenticate/", SlowToAuthenticateGraphqlWsConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

@@ -62,6 +62,13 @@ if not LEGACY:
         async def authenticate(self, payload):
             raise RuntimeError("a deliberate fault in authenticate")
 
+    class SlowToAuthenticateGraphqlWsConsumer(GraphqlWsConsumer):
+        """Takes 1.5 s to authenticate: longer than the init wait of a strict server."""
+
+        async def authenticate(self, payload):
+            await asyncio.sleep(1.5)
+            return await super().authenticate(payload)
+
     class ShallowGraphqlWsConsumer(GraphqlWsConsumer):
         """Refuses documents nested deeper than a field and its fields, as a project would limit its HTTP view."""
 

@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import graphene
+from graphene.types.generic import GenericScalar
 
 from example.schema import RootMutation, RootQuery, RootSubscription
 from example.settings import LEGACY
@@ -56,9 +57,46 @@ class TestSubscription(RootSubscription):
         def resolve_countdown(number, info, start):
             return number
 
+        #: Three events; the second is not an Int, so that event alone carries an error.
+        shaky = graphene.Int()
 
-#: Where ``held`` queries find their gates (the tests' ``gates.Gate`` makes and opens them).
+        async def subscribe_shaky(root, info):
+            for value in (1, "not a number", 3):
+                yield value
+
+        def resolve_shaky(value, info):
+            return value
+
+        #: Waits at gate ``key`` before its one event, and at gate ``key-finally`` as it ends.
+        gated = graphene.String(key=graphene.String(required=True))
+
+        async def subscribe_gated(root, info, key):
+            try:
+                await _passed(key)
+                yield key
+            finally:
+                await _passed(key + "-finally")  # an end slow to run, even when cancelled
+                open(os.path.join(GATES, key + ".ended"), "w").close()
+
+        def resolve_gated(value, info, key):
+            return value
+
+
+#: Where ``held`` queries and ``gated`` subscriptions find their gates (tests/gates.py opens them).
 GATES = os.path.join(tempfile.gettempdir(), "gds-gates")
+
+
+def _arrive(gate):
+    """Mark ``gate`` reached; the file that opens it, and how long to wait for it at most."""
+    os.makedirs(GATES, exist_ok=True)
+    open(os.path.join(GATES, gate + ".started"), "w").close()
+    return os.path.join(GATES, gate + ".open"), time.monotonic() + 20
+
+
+async def _passed(gate):
+    opened, deadline = _arrive(gate)
+    while not os.path.exists(opened) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 class TestQuery(RootQuery):
@@ -71,14 +109,30 @@ class TestQuery(RootQuery):
     #: Waits until the test opens the gate ``key`` (at most 20 s): a query that runs as long as a test needs.
     held = graphene.String(key=graphene.String(required=True))
 
+    #: Raises: its message reaches the client word for word.
+    always_fails = graphene.String()
+
+    #: Answered by an async resolver.
+    later = graphene.String()
+
+    #: A value JSON cannot encode (a set): the result cannot be sent.
+    unencodable = GenericScalar()
+
     def resolve_held(root, info, key):
-        gate = os.path.join(GATES, key)
-        os.makedirs(GATES, exist_ok=True)
-        open(gate + ".started", "w").close()
-        deadline = time.monotonic() + 20
-        while not os.path.exists(gate + ".open") and time.monotonic() < deadline:
+        opened, deadline = _arrive(key)
+        while not os.path.exists(opened) and time.monotonic() < deadline:
             time.sleep(0.01)
         return key
+
+    def resolve_always_fails(root, info):
+        raise ValueError("This field always fails.")
+
+    async def resolve_later(root, info):
+        await asyncio.sleep(0.01)
+        return "later"
+
+    def resolve_unencodable(root, info):
+        return {"numbers": {1, 2}}
 
     def resolve_context_seen(root, info):
         context = info.context
