@@ -25,6 +25,9 @@ DEFAULTS = {
     #: Bytes of messages the server may hold for a client that does not read them (modern engine, on
     #: daphne); beyond, the socket is closed (4507) and its operations end.
     "MAX_UNREAD_BYTES_PER_SOCKET": 2_000_000,
+    #: Bytes of messages a client has sent that its consumer has not handled yet (modern engine, on
+    #: daphne); beyond, the server stops reading that socket until it has handled half (no message is lost).
+    "MAX_QUEUED_BYTES_PER_SOCKET": 262_144,
     #: The longest ``connection_init`` payload (graphql-transport-ws), in characters of JSON: it is kept
     #: as long as the socket lives (``info.context.connection_params``).
     "MAX_CONNECTION_PARAMS_CHARS": 8192,
@@ -49,6 +52,9 @@ DEFAULTS = {
     #: Seconds of the server's time one graphql-transport-ws socket's new documents may take to parse and
     #: validate in a minute; past it, documents the server has not seen yet are refused for a while.
     "MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 1.0,
+    #: Seconds of an operation thread's time one graphql-transport-ws socket's queries and mutations may
+    #: take in a minute; past it, its new ones are refused for a while (its subscriptions go on).
+    "MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE": 2.0,
     #: How often one selection set of a graphql-transport-ws document may hold fields of one response name
     #: (fragments included; Relay spreads many fragments that each select ``id``): validation compares
     #: every two of them, so its cost grows with the square.

@@ -10,8 +10,19 @@ import socket as tcp
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import websocket
 
-from client import Socket, assert_nothing_more, create_user, still_served, unique, update_user
+from client import (
+    Socket,
+    assert_nothing_more,
+    create_group,
+    create_user,
+    still_served,
+    unique,
+    update_user,
+    wait_for,
+)
+from gates import Gate
 from graphql_ws_client import WsSocket, served
 from reliability import rss_kib
 from servers import LEGACY, Server
@@ -289,3 +300,104 @@ if not LEGACY:
             ]
             * 3
         )
+
+    def test_pings_are_answered_while_another_sockets_database_work_holds_the_database_thread(server):
+        # Channels hopped to its one database thread before every message a client sent: one
+        # socket's slow database work (here an authenticate waiting at a gate) held every ping.
+        pinging = [WsSocket(server) for _ in range(3)]
+        gate = Gate()
+        holding = WsSocket(server, path="/graphql-holding/", init=False)
+        holding.send({"type": "connection_init", "payload": {"hold": gate.key}})
+        wait_for(gate.started)
+
+        def ping(n):
+            pinging[n].send({"type": "ping", "payload": {"n": n}})
+            return pinging[n].recv()
+
+        try:
+            assert three_at_once(ping) == [{"type": "pong", "payload": {"n": n}} for n in range(3)]
+            assert not gate.opened()  # answered while the database thread was held
+        finally:
+            gate.open()
+        assert holding.recv() == {"type": "connection_ack"}
+        assert_nothing_more(*pinging, holding)
+
+    def test_a_client_that_sends_faster_than_its_socket_is_served_is_read_no_faster(server):
+        # The attack: a socket whose consumer is busy (its first subscribe waits for the database
+        # thread, held here) while the client writes on. daphne read all of it into the server.
+        gate = Gate()
+        holding = WsSocket(server, path="/graphql-holding/", init=False)
+        flooding = [WsSocket(server) for _ in range(3)]
+        holding.send({"type": "connection_init", "payload": {"hold": gate.key}})
+        wait_for(gate.started)
+        start = rss_kib(server)
+        frame = json.dumps(
+            {"id": "f", "type": "subscribe", "payload": {"query": "{ groups { id } } #" + "x" * 8000}}
+        )
+
+        def flood(n):
+            """Megabytes written before a write blocks for 3 s (at most 60)."""
+            sock = flooding[n].conn
+            sock.settimeout(3)
+            written = 0
+            try:
+                while written < 60_000_000:
+                    sock.send(frame)
+                    written += len(frame)
+            except (websocket.WebSocketTimeoutException, tcp.timeout):
+                pass  # blocked: the server reads no more of it
+            return written // 1_000_000
+
+        try:
+            written = three_at_once(flood)
+            grown = (rss_kib(server) - start) // 1024
+        finally:
+            gate.open()
+        # Each client wrote what the kernel's buffers take, then waited; the server held little of it.
+        assert all(megabytes < 60 for megabytes in written), written
+        assert grown < 30, f"the server grew by {grown} MiB for three flooding sockets ({written} MB written)"
+        assert holding.recv() == {"type": "connection_ack"}
+        served(server)
+
+    @pytest.fixture(scope="module")
+    def busy(workdir, project):
+        env = project("running-budget")
+        env["GDS_LIMITS"] = json.dumps({"MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE": 0.05})
+        srv = Server(env, workdir / "running-budget.log")
+        yield srv
+        srv.stop()
+
+    def test_queries_past_a_sockets_running_time_are_refused_and_its_subscriptions_go_on(busy):
+        refused = (
+            "This socket's queries and mutations took the server more than 0.05 s in the last minute, "
+            "its limit. Wait a moment, then try again."
+        )
+
+        def attack(n):
+            sock = WsSocket(busy)
+            try:
+                for k in range(100):
+                    sock.subscribe(f"q{k}", heavy(n))
+                    answer = sock.recv()
+                    if answer["type"] == "error":
+                        break
+                    assert answer["type"] == "next" and sock.recv() == {"id": f"q{k}", "type": "complete"}
+                sock.follow("s", "subscription { groupChanges(action: CREATE) { action } }")
+                return k, answer, sock
+            except BaseException:
+                sock.close()
+                raise
+
+        results = three_at_once(attack)
+        for k, answer, _ in results:
+            assert 1 <= k < 100
+            assert answer == {"id": f"q{k}", "type": "error", "payload": [{"message": refused}]}
+        create_group(busy, unique("g"))  # the subscriptions of the refused sockets go on
+        for _, _, sock in results:
+            assert sock.recv() == {
+                "id": "s",
+                "type": "next",
+                "payload": {"data": {"groupChanges": {"action": "CREATE"}}},
+            }
+            sock.close()
+        served(busy)

@@ -6,6 +6,7 @@ The server here has small limits (GDS_LIMITS) so that a test can reach them.
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,10 @@ def test_a_socket_makes_so_many_requests_a_second_and_refused_ones_count(limited
         if sock is not None:
             sock.close()
         other.close()
+
+
+def test_every_limit_is_a_documented_setting():
+    from graphene_django_subscriptions.limits import DEFAULTS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.rst").read_text()
+    assert [name for name in DEFAULTS if f"``{name}``" not in readme] == []

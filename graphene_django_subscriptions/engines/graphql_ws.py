@@ -9,10 +9,12 @@ fields run too, as graphql-core runs them.
 """
 
 import asyncio
+import functools
 import inspect
 import itertools
 import json
 import logging
+import time
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
@@ -101,6 +103,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._pings = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
         self._slots = SocketSlots()
         self._checking = rates.Budget("MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE")
+        self._running = rates.Budget("MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE")
         self.context = None
         try:
             await super().__call__(scope, receive, send)
@@ -216,6 +219,9 @@ class GraphqlWsConsumer(RecordedSocket):
         if prepared.kind == operations.SINGLE and self._slots.full():
             await self._refuse(id, self.too_many_waiting())
             return
+        if prepared.kind == operations.SINGLE and self._running.exhausted():
+            await self._refuse(id, self.running_exhausted())
+            return
         run = self._run_single if prepared.kind == operations.SINGLE else self._run_subscription
         task = asyncio.ensure_future(run(id, prepared))
         self._operations[id] = task
@@ -285,6 +291,14 @@ class GraphqlWsConsumer(RecordedSocket):
             "limit. Send documents the server has already seen, or wait a moment, then try again."
         )
 
+    def running_exhausted(self):
+        """The error sentence for a query or mutation once the socket's running time is spent."""
+        return (
+            "This socket's queries and mutations took the server more than "
+            f"{limits.get('MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE')} s in the last minute, its limit. "
+            "Wait a moment, then try again."
+        )
+
     def too_many_waiting(self):
         """The error sentence for a query or mutation beyond the ones a socket may have waiting."""
         running = limits.get("MAX_RUNNING_OPERATIONS_PER_SOCKET")
@@ -336,12 +350,16 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def _run_single(self, id, prepared):
         # While it runs, the socket reads on: a ping, a complete, another operation.
-        result = await self._slots.run(self._execute, prepared)
+        # Counted when the thread is done, even after a complete: the time was taken.
+        spend = functools.partial(asyncio.get_running_loop().call_soon_threadsafe, self._running.spend)
+        result = await self._slots.run(self._execute, prepared, spend)
         if await self._next(id, result):
             self._release(id)
             await self._send(ws.complete(id))
 
-    def _execute(self, prepared):
+    def _execute(self, prepared, spend):
+        """The operation's result; ``spend`` is told the seconds of this thread's time it took."""
+        started = time.thread_time()
         try:
             result = execute(
                 self._graphql_schema(),
@@ -356,6 +374,8 @@ class GraphqlWsConsumer(RecordedSocket):
         except Exception as exc:
             logger.exception("A graphql-transport-ws operation failed")
             result = ExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
+        finally:
+            spend(time.thread_time() - started)
         return result
 
     async def _run_subscription(self, id, prepared):

@@ -24,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
-from . import layer_reading, send_buffer
+from . import inbound, layer_reading, send_buffer
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
@@ -327,9 +327,10 @@ class RecordedSocket(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         self._recorded = False
-        self._transport = False  # not looked up yet
+        self._transport = send_buffer.transport_of(send)  # daphne's, or None
         self._closing = False
         self._refusals = rates.Window("MAX_REFUSALS_PER_SOCKET_PER_SECOND")
+        receive = inbound.bounded(receive, self._transport)
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -351,11 +352,15 @@ class RecordedSocket(AsyncWebsocketConsumer):
         self._read_layer = receive
 
     async def dispatch(self, message):
-        # Channels hops to a thread to close stale database connections before
-        # every handler; these messages never touch the database, so skip it.
+        # Channels hops to its one database thread to close stale connections before
+        # every handler. A close never touches the database; what a client sends does
+        # only through database_sync_to_async, which closes them itself. Without the
+        # hop, a ping waits for no other socket's database work.
         if message["type"] == CLOSE:
             self.leave_groups(message["leave"])
             await self.close(code=message["code"])
+        elif message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
         else:
             await super().dispatch(message)
 
@@ -430,8 +435,6 @@ class RecordedSocket(AsyncWebsocketConsumer):
     def _over_unread_bytes(self):
         if self._closing:
             return False
-        if self._transport is False:
-            self._transport = send_buffer.transport_of(self.base_send)
         unsent = send_buffer.unsent_bytes(self._transport)
         return unsent is not None and unsent > limits.get("MAX_UNREAD_BYTES_PER_SOCKET")
 

@@ -15,6 +15,7 @@ from graphene_django_subscriptions import BrowserOriginValidator, GraphqlWsConsu
 
 from .consumers import (  # noqa: E402
     FaultyGraphqlWsConsumer,
+    HoldingGraphqlWsConsumer,
     ShallowGraphqlWsConsumer,
     SlowToAuthenticateGraphqlWsConsumer,
     SlowToCloseDemultiplexer,
@@ -29,6 +30,7 @@ websocket_routes = [
     path("graphql-token/", TokenGraphqlWsConsumer.as_asgi()),
     path("graphql-shallow/", ShallowGraphqlWsConsumer.as_asgi()),
     path("graphql-faulty/", FaultyGraphqlWsConsumer.as_asgi()),
+    path("graphql-holding/", HoldingGraphqlWsConsumer.as_asgi()),
     path("graphql-slow-to-authenticate/", SlowToAuthenticateGraphqlWsConsumer.as_asgi()),
 ]
 

@@ -43,6 +43,8 @@ if not LEGACY:
 
     from graphene_django_subscriptions import GraphqlWsConsumer
 
+    from .schema import wait_at
+
     # Takes {"token": "<key>"} in connection_init: a DRF token. README.rst shows this very class.
     class TokenGraphqlWsConsumer(GraphqlWsConsumer):
         async def authenticate(self, payload):
@@ -67,6 +69,14 @@ if not LEGACY:
 
         async def authenticate(self, payload):
             await asyncio.sleep(1.5)
+            return await super().authenticate(payload)
+
+    class HoldingGraphqlWsConsumer(GraphqlWsConsumer):
+        """With ``{"hold": key}`` in connection_init, holds Channels' one database thread at gate ``key``."""
+
+        async def authenticate(self, payload):
+            if "hold" in payload:
+                await database_sync_to_async(wait_at)(str(payload["hold"]))
             return await super().authenticate(payload)
 
     class ShallowGraphqlWsConsumer(GraphqlWsConsumer):

@@ -93,6 +93,13 @@ def _arrive(gate):
     return os.path.join(GATES, gate + ".open"), time.monotonic() + 20
 
 
+def wait_at(gate):
+    """Wait, on this thread, until the test opens ``gate`` (at most 20 s)."""
+    opened, deadline = _arrive(gate)
+    while not os.path.exists(opened) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 async def _passed(gate):
     opened, deadline = _arrive(gate)
     while not os.path.exists(opened) and time.monotonic() < deadline:
@@ -119,9 +126,7 @@ class TestQuery(RootQuery):
     unencodable = GenericScalar()
 
     def resolve_held(root, info, key):
-        opened, deadline = _arrive(key)
-        while not os.path.exists(opened) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_at(key)
         return key
 
     def resolve_always_fails(root, info):
