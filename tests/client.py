@@ -75,6 +75,12 @@ class Socket:
         self.conn.close()
 
 
+def at_once(count, function):
+    """``function(n)`` for n in 0..count-1, all at the same time; their results in order."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(function, range(count)))
+
+
 def close_codes(sockets):
     """The close code each of ``sockets`` receives, read at once on all of them."""
     with ThreadPoolExecutor(max(1, len(sockets))) as pool:

@@ -15,6 +15,7 @@ import websocket
 from client import (
     Socket,
     assert_nothing_more,
+    at_once,
     create_group,
     create_user,
     still_served,
@@ -28,12 +29,6 @@ from reliability import rss_kib
 from servers import LEGACY, Server
 
 REFUSALS = 20  # the default MAX_REFUSALS_PER_SOCKET_PER_SECOND
-
-
-def three_at_once(attack):
-    """``attack(n)`` for n = 0, 1, 2 at the same time; their results."""
-    with ThreadPoolExecutor(3) as pool:
-        return list(pool.map(attack, range(3)))
 
 
 def not_json_answer():
@@ -79,7 +74,7 @@ if not LEGACY:
             finally:
                 sock.close()
 
-        results = three_at_once(flood)
+        results = at_once(3, flood)
         refusal = "Cannot query field 'nope' on type 'RootQuery'."
         expected = [
             {
@@ -209,7 +204,7 @@ if not LEGACY:
             finally:
                 sock.close()
 
-        results = three_at_once(attack)
+        results = at_once(3, attack)
         refused = (
             "This socket's new documents took the server more than 0.01 s to check in the last minute, "
             "its limit. Send documents the server has already seen, or wait a moment, then try again."
@@ -237,7 +232,7 @@ if not LEGACY:
             finally:
                 sock.close()
 
-        results = three_at_once(attack)
+        results = at_once(3, attack)
         refused = (
             "This socket's subscriptions would select 2405 fields an event in all; the limit is 2000. "
             "Select fewer, or give subscriptions the same selection (it runs once)."
@@ -289,7 +284,7 @@ if not LEGACY:
             "included): select it once."
         )
         assert (
-            three_at_once(attack)
+            at_once(3, attack)
             == [
                 (
                     {
@@ -317,7 +312,7 @@ if not LEGACY:
             return pinging[n].recv()
 
         try:
-            assert three_at_once(ping) == [{"type": "pong", "payload": {"n": n}} for n in range(3)]
+            assert at_once(3, ping) == [{"type": "pong", "payload": {"n": n}} for n in range(3)]
             assert not gate.opened()  # answered while the database thread was held
         finally:
             gate.open()
@@ -351,7 +346,7 @@ if not LEGACY:
             return written // 1_000_000
 
         try:
-            written = three_at_once(flood)
+            written = at_once(3, flood)
             grown = (rss_kib(server) - start) // 1024
         finally:
             gate.open()
@@ -390,7 +385,7 @@ if not LEGACY:
                 sock.close()
                 raise
 
-        results = three_at_once(attack)
+        results = at_once(3, attack)
         for k, answer, _ in results:
             assert 1 <= k < 100
             assert answer == {"id": f"q{k}", "type": "error", "payload": [{"message": refused}]}

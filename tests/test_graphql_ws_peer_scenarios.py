@@ -8,24 +8,17 @@ says where and why the package answers differently.
 """
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websocket
 
-from client import TIMEOUT, assert_nothing_more, wait_for
+from client import TIMEOUT, assert_nothing_more, at_once, wait_for
 from gates import Gate
 from graphql_ws_client import WsSocket, operations_on, served
 from reliability import abort
 from servers import Server
 
 COUNTDOWN = "subscription { countdown(start: 500) }"
-
-
-def at_once(count, function):
-    """``function(n)`` for n in 0..count-1, all at the same time; their results in order."""
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(function, range(count)))
 
 
 def counting(id, number):

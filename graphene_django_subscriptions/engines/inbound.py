@@ -55,8 +55,10 @@ class BoundedInbound:
 def bounded(receive, transport):
     """``receive`` bounded as above when it is daphne's queue and ``transport`` is known; else ``receive``."""
     queue = getattr(receive, "__self__", None)
-    if not isinstance(queue, asyncio.Queue) or receive != queue.get or transport is None:
-        return receive
-    if not hasattr(transport, "pauseProducing"):
+    if (
+        not isinstance(queue, asyncio.Queue)
+        or receive != queue.get
+        or not hasattr(transport, "pauseProducing")
+    ):
         return receive
     return BoundedInbound(queue, transport).receive
