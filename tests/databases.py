@@ -8,6 +8,7 @@ database, a Redis key or a channel-layer group.
 """
 
 import os
+import shutil
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,19 +40,41 @@ class Databases:
     def __init__(self, workdir):
         self.workdir = workdir
         self.made = []
+        self._templates = {}
 
-    def new(self, name):
-        """The ``GDS_DATABASE`` value of a new, empty database called ``name`` in this run."""
+    def new(self, name, template=None):
+        """The ``GDS_DATABASE`` value of a new database called ``name`` in this run.
+
+        It is empty, or on PostgreSQL a copy of ``template`` (a URL this method returned).
+        """
         if KIND == "sqlite":
             return str(self.workdir / f"{name}.sqlite3")
         database = f"gds_{RUN}_{name}".replace("-", "_").lower()
+        copied = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}"' if template else ""
         connection = _postgres()
         try:
-            connection.cursor().execute(f'CREATE DATABASE "{database}"')
+            connection.cursor().execute(f'CREATE DATABASE "{database}"{copied}')
         finally:
             connection.close()
         self.made.append(database)
         return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{database}"))
+
+    def migrated(self, name, key, migrate):
+        """A new database called ``name`` with what ``migrate(database)`` puts in one.
+
+        ``migrate`` runs once per ``key`` (a project and its interpreter), on a template
+        database; every later database of that key is a copy of it, not a second run of
+        every migration (about 1.5 s of a CPU each time).
+        """
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self.new(f"template-{len(self._templates)}")
+            migrate(template)
+        if KIND == "sqlite":
+            copy = str(self.workdir / f"{name}.sqlite3")
+            shutil.copyfile(template, copy)
+            return copy
+        return self.new(name, template=template)
 
     def drop_all(self):
         if not self.made:

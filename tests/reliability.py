@@ -95,9 +95,14 @@ def mass_abort(server, count, redis_url=None, bound=60):
         list(pool.map(lambda sock: subscribe(server, sock, id=pk), crowd))
     with ThreadPoolExecutor(64) as pool:
         list(pool.map(abort, crowd))
+    # Connects must not queue behind the crowd's forgetting (daphne drops a connect after 5 s).
+    started = time.monotonic()
+    Socket(server).close()
+    connect = time.monotonic() - started
     waited, kept = wait_until_clean(server, crowd, redis_url, timeout=bound)
     return {
         "aborted": count,
+        "next connect (s)": connect,
         "rows left": kept[0] + kept[1],
         "places left": kept[2],
         "forgotten after (s)": waited,

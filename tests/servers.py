@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CWD = ROOT / "tests"
 LEGACY = channels.__version__.startswith("1.")
 ENGINE = "legacy" if LEGACY else "modern"
+#: An env that varies only the Django version (tox.ini): tests marked ``stack`` are left out, crowds are smaller.
+SMALL = os.environ.get("GDS_TEST_SIZE") == "small"
 
 
 def free_port():
@@ -57,16 +59,18 @@ def project_environment(
     ``settings``, ``path`` and ``python`` name another project and the interpreter it runs on (the benchmarks'
     peers); by default, the test project on this interpreter.
     """
-    env = environment(
+
+    def migrate(database):
+        django_admin(environment(settings, database, path=path), "migrate", "--noinput", python=python)
+
+    return environment(
         settings,
-        made.new(name),
+        made.migrated(name, (settings, python, tuple(map(str, path))), migrate),
         layer=layer,
         redis_url=redis_url,
         redis_prefix=databases.redis_prefix(name),
         path=path,
     )
-    django_admin(env, "migrate", "--noinput", python=python)
-    return env
 
 
 def django_admin(env, *args, timeout=120, python=None):

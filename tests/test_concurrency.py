@@ -25,11 +25,12 @@ from client import (
     update_user,
 )
 from leftovers import memberships, recorded
+from servers import SMALL
 
-SOCKETS = 200
+SOCKETS = 50 if SMALL else 200
 IN_FLIGHT = 32
 CHANGES = 20
-LEAVING = 100
+LEAVING = SOCKETS // 2
 FIELDS = ["ID", "FIRST_NAME"]
 
 CONFIRMED = {"action": "update", "operation": "subscribe", "ok": True, "stream": "users", "error": None}

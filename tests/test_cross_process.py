@@ -4,6 +4,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from client import (
     Socket,
     create_user,
@@ -91,6 +93,7 @@ def test_disconnect_on_one_server_ends_memberships_made_through_another(redis_cl
 
 if not LEGACY:
 
+    @pytest.mark.stack
     def test_the_layer_holds_one_place_per_server_process_however_many_sockets(workdir, project, redis_url):
         """Local fan-out (modern engine): a change crosses Redis once per process, which writes to its sockets."""
         env = project("one-place-per-process", layer="redis")

@@ -68,6 +68,7 @@ def test_a_change_nobody_follows_runs_no_serializer(server):
         sock.close()
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("layer", LAYERS)
 def test_sockets_that_connect_together_to_a_new_server_each_hear_a_change_once(workdir, project, layer):
     # The first sockets of a process set up its fan-out; done twice, a change would arrive twice.

@@ -61,6 +61,7 @@ def churned(workdir, project, redis_url):
     srv.stop()
 
 
+@pytest.mark.stack
 def test_connect_subscribe_leave_cycles_on_redis_leave_no_row_and_no_group_place(churned, redis_url):
     figures = churn(churned, 200, redis_url)
     assert (figures["cycles"], figures["rows left"], figures["places left"]) == (200, 0, 0), figures
@@ -76,6 +77,7 @@ def soaked(workdir, project, redis_url):
     srv.stop()
 
 
+@pytest.mark.stack
 def test_a_short_soak_on_redis_delivers_every_change_once_and_in_commit_order(soaked):
     figures = soak(soaked, sockets=50, rate=10, seconds=5)
     assert (figures["lost"], figures["duplicated"], figures["out of order"]) == (0, 0, 0), figures
@@ -120,6 +122,7 @@ OUTAGE = (
 )
 
 
+@pytest.mark.stack
 def test_a_hung_channel_layer_costs_a_save_a_bounded_time_and_changes_flow_again_when_it_answers(
     workdir, project, hung_redis
 ):
@@ -172,6 +175,7 @@ def test_a_hung_channel_layer_costs_a_save_a_bounded_time_and_changes_flow_again
 
 if not LEGACY:
 
+    @pytest.mark.stack
     def test_a_consumer_killed_while_it_closes_is_forgotten_within_the_lease(workdir, project):
         env = project("killed-consumers")
         env["GDS_LIMITS"] = json.dumps({"SOCKET_LEASE_SECONDS": LEASE})
@@ -201,6 +205,7 @@ if not LEGACY:
         finally:
             server.stop()
 
+    @pytest.mark.stack
     @pytest.mark.parametrize("layer", ["redis", "pubsub"])
     def test_sockets_of_a_killed_server_are_forgotten_by_another_within_the_lease(
         workdir, project, redis_url, layer
@@ -241,6 +246,7 @@ LAGGING = "Notifications reach this server's sockets"
 
 if not LEGACY:
 
+    @pytest.mark.stack
     def test_a_server_that_falls_behind_its_notifications_says_so_once(workdir, project):
         env = project("lagging", layer="redis")
         env["GDS_LIMITS"] = json.dumps({"NOTIFICATION_LAG_WARNING": 1.0})
@@ -277,6 +283,7 @@ if not LEGACY:
 
     # Modern engine only: on Channels 1 a Redis failure ends Channels' own worker threads (runserver's, or
     # runworker, which its process manager restarts), and Redis held the sockets' groups (README, "Deploying").
+    @pytest.mark.stack
     def test_a_redis_restarted_empty_closes_no_socket_and_changes_flow_again_by_themselves(
         workdir, project, restarted_redis
     ):
@@ -332,6 +339,7 @@ if not LEGACY:
                 sock.close()
             server.stop()
 
+    @pytest.mark.stack
     def test_on_redis_configured_as_channels_redis_shows_it_idle_sockets_outlive_redis_py_timeouts(
         workdir, project
     ):

@@ -16,6 +16,9 @@ from client import TIMEOUT, create_group, graphql, unique, wait_for
 from graphql_ws_client import operations_on
 from servers import Server
 
+#: A browser (or a proxy) in front of the server: the same whatever the Django version.
+pytestmark = pytest.mark.stack
+
 VENDOR = "/static/example/vendor/"
 INSTALL_HINT = "bash scripts/install-js.sh"
 

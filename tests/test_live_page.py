@@ -11,6 +11,9 @@ from browser import Chromium
 from client import create_user, graphql, unique
 from servers import ROOT, Server, environment, example_server
 
+#: A browser (or a proxy) in front of the server: the same whatever the Django version.
+pytestmark = pytest.mark.stack
+
 SCREENSHOT = ROOT / "docs" / "live-page.png"
 
 

@@ -18,6 +18,9 @@ import pytest
 from client import Socket, create_group, subscribe, unique
 from servers import LEGACY, free_port, listens
 
+#: A browser (or a proxy) in front of the server: the same whatever the Django version.
+pytestmark = pytest.mark.stack
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: The block's deadline for a request's headers, in seconds.

@@ -25,6 +25,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
 from . import inbound, layer_reading, send_buffer
+from .coalesced import Coalesced
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 from .streams import check_consumers
 
@@ -310,6 +311,10 @@ def binding_for(subscription):
     return binding
 
 
+#: Sockets that close together are forgotten together (see ``coalesced``).
+_forget_closed = Coalesced(database_sync_to_async(sockets.forget_named))
+
+
 def _remember(channel_name, *, user, session_key, process_local):
     """Record the socket; return the sockets the connect-time sweep forgot, with their groups."""
     sockets.remember(channel_name, user=user, session_key=session_key)
@@ -390,8 +395,8 @@ class RecordedSocket(AsyncWebsocketConsumer):
             return
         # No renewal now: its row is going, and a renewal that found it gone would close it again.
         _open.pop(self.channel_name, None)
-        groups = await database_sync_to_async(sockets.forget_one)(self.channel_name)
-        self.leave_groups(groups)
+        groups = await _forget_closed(self.channel_name)
+        self.leave_groups(groups or set())
         self.leave_groups(None)
         self._recorded = False
         await _server.serve(self.channel_layer, _serves_sockets)
