@@ -55,8 +55,8 @@ def fuzz(workdir, examples):
     """Run the fuzz tests with ``examples`` examples each; return (tests, failed)."""
     report = workdir / "fuzz.xml"
     subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider", "-p", "no:django"]
-        + [f"--basetemp={workdir / 'fuzz'}", f"--junitxml={report}"],
+        [sys.executable, "-m", "pytest", "tests/test_fuzz.py", "-q", "-p", "no:cacheprovider"]
+        + ["-p", "no:django", f"--basetemp={workdir / 'fuzz'}", f"--junitxml={report}"],
         cwd=str(ROOT),
         env=dict(os.environ, GDS_FUZZ_EXAMPLES=str(examples)),
         stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ protocol closes the socket with one of the codes below.
 
 import json
 
-from . import limits
+from . import limits, protocol
 
 SUBPROTOCOL = "graphql-transport-ws"
 
@@ -71,7 +71,7 @@ def parse(text):
     if len(text) > largest:
         raise BadMessage(f"The message is {len(text)} characters long; this server reads up to {largest}.")
     try:
-        content = json.loads(text, parse_constant=_not_json)
+        content = json.loads(text, parse_constant=protocol.refuse_constant)
     except (ValueError, RecursionError):
         raise BadMessage("Invalid message: it is not JSON text.") from None
     if not isinstance(content, dict):
@@ -87,11 +87,6 @@ def parse(text):
     if payload is not None and not isinstance(payload, dict):
         raise BadMessage(f"\"{kind}\" message expects the 'payload' property to be an object or missing.")
     return Message(kind, payload=payload)
-
-
-def _not_json(constant):
-    # Python reads NaN and Infinity, which JSON has not (and a pong would echo them).
-    raise ValueError(constant)
 
 
 def _id(content):

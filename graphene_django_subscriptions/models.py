@@ -43,7 +43,7 @@ class SubscriptionRecord(models.Model):
     action = models.CharField(max_length=8)
     #: The followed object's primary key as text; empty for every object.
     object_key = models.CharField(max_length=255, blank=True, default="")
-    #: Which serializer fields this socket wants (see ``fields.FieldSelection``).
+    #: Which serializer fields this socket wants (see ``fields.FieldCatalog``).
     fields_key = models.CharField(max_length=64)
     #: The socket's user key on a stream with a per-recipient rule; empty on the others.
     audience = models.CharField(max_length=255, blank=True, default="")

@@ -30,7 +30,7 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from . import changes, limits
+from . import changes, limits, protocol
 
 CHANGES = "changes"
 SUBSCRIPTION = "subscription"
@@ -243,7 +243,7 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     prepared = Prepared(CHANGES, document, operation_name, variables)
     arguments = get_argument_values(field, field_nodes[0], coerced)
     prepared.subscription = subscription
-    prepared.action = _plain(arguments.get("action"))
+    prepared.action = protocol.enum_value(arguments.get("action"))
     prepared.pk = arguments.get("id")
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables, fields)
     return prepared
@@ -285,11 +285,6 @@ def _check_size(field_nodes, fragments):
             ]
         )
     return selected
-
-
-def _plain(value):
-    # graphene passes enum members to resolvers; the delivery path keeps their values.
-    return getattr(value, "value", value)
 
 
 def result_payload(result):

@@ -202,11 +202,30 @@ def parse_frame(text, streams):
 DATA_KEYS = ("action", "fields")
 
 
+def enum_value(value):
+    """The value of a graphene enum argument (an action, a field name).
+
+    graphene 3 passes enum members to resolvers, graphene 2 their values.
+    """
+    return getattr(value, "value", value)
+
+
+class NotJson(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a message: Python reads them, JSON has none."""
+
+
+def refuse_constant(constant):
+    """``json.loads``'s ``parse_constant`` for both protocols: JSON has no such value."""
+    raise NotJson(constant)
+
+
 def _decoded(text):
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse_constant)
     except RecursionError:
         raise FrameError(ProtocolError("The frame nests JSON deeper than this server reads.")) from None
+    except NotJson as exc:
+        raise FrameError(ProtocolError(f"The frame is not valid JSON ({exc} is not a JSON value).")) from None
     except json.JSONDecodeError as exc:
         raise FrameError(ProtocolError(f"The frame is not valid JSON (at character {exc.pos}).")) from None
     except ValueError:

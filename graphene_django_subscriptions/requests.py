@@ -145,18 +145,22 @@ def _claim_socket(channel_name):
     )
 
 
-def admit(channel_name, user):
+def admit(channel_name, user, counted=True):
     """Let a request through to ``plan``: its user owns the socket, and the socket's rate allows it.
 
     Returns the socket's row (see ``_claim_socket``); otherwise raises
     ``ProtocolError``. Runs inside the request's transaction, first (see
     ``_admit_and_plan``). Requests naming another user's socket are refused here
-    and count against nobody.
+    and count against nobody. A request not ``counted`` here was counted by
+    the socket's own consumer (a graphql-transport-ws operation: no other
+    process can ask for one, as the socket has no channelId).
     """
-    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
-    now = timezone.now()
     socket = _claim_socket(channel_name)
     _check_owner(socket.user_key, recipients.normalize(user))
+    if not counted:
+        return socket
+    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+    now = timezone.now()
     sockets = SubscriberSocket.objects.filter(pk=socket.pk)
     started, made = socket.window_started, socket.window_requests
     if started is None or now - started >= timedelta(seconds=1):
@@ -185,7 +189,7 @@ def too_many_requests():
     )
 
 
-def _admit_and_plan(subscription, channel_name, user, then=None, **request):
+def _admit_and_plan(subscription, channel_name, user, then=None, counted=True, **request):
     """``admit``, then ``plan`` and ``then(change)``, in one transaction; return the change.
 
     ``plan`` runs in a savepoint: a request it refuses (an unknown id, say)
@@ -193,7 +197,7 @@ def _admit_and_plan(subscription, channel_name, user, then=None, **request):
     requests cannot be sent without limit either. One commit a request.
     """
     with transaction.atomic():
-        socket = admit(channel_name, user)
+        socket = admit(channel_name, user, counted)
         try:
             with transaction.atomic():
                 change = plan(subscription, socket=socket, user=user, **request)
@@ -346,14 +350,16 @@ def run_socket_request(subscription, request, channel_name, user):
 def start_operation(subscription, channel_name, user, operation_key, *, action, pk):
     """Record a graphql-transport-ws subscription to ``subscription``'s changes; return the groups to join.
 
-    The same checks as a 2018 subscribe request (the socket's rate, permissions,
-    ``get_queryset``, the socket's limit of subscriptions), under the socket's
-    own number for the operation. Raises ``ProtocolError`` when refused.
+    The same checks as a 2018 subscribe request (permissions, ``get_queryset``,
+    the socket's limit of subscriptions), under the socket's own number for the
+    operation; its consumer checked the socket's rate. Raises ``ProtocolError``
+    when refused.
     """
     change = _admit_and_plan(
         subscription,
         channel_name,
         user,
+        counted=False,
         operation=protocol.SUBSCRIBE,
         action=action,
         pk=pk,

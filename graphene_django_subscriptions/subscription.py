@@ -9,7 +9,7 @@ from rest_framework.serializers import BaseSerializer
 
 from . import cross_site, dispatch, engines, registry, requests
 from .fields import FieldCatalog
-from .protocol import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE
+from .protocol import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, enum_value
 
 STREAM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -155,11 +155,6 @@ def _arguments(cls, catalog, model):
     }
 
 
-def _plain(value):
-    # graphene 3 passes enum members, graphene 2 their values.
-    return getattr(value, "value", value)
-
-
 class Subscription(graphene.ObjectType):
     """Live notifications of one model's changes, on one stream.
 
@@ -258,10 +253,10 @@ class Subscription(graphene.ObjectType):
     @classmethod
     def resolve_request(cls, root, info, **kwargs):
         """Run one subscribe or unsubscribe request made over HTTP."""
-        operation = _plain(kwargs["operation"])
-        action = _plain(kwargs["action"])
+        operation = enum_value(kwargs["operation"])
+        action = enum_value(kwargs["action"])
         data = kwargs.get("data")
-        fields = None if data is None else [_plain(name) for name in data]
+        fields = None if data is None else [enum_value(name) for name in data]
         error = cross_site.refusal(info.context) or requests.run_http_request(
             cls,
             operation=operation,

@@ -3,12 +3,14 @@
 A per-recipient stream stops delivering to a user deactivated without a signal;
 the package's view refuses a cookie-carrying mutation without the CSRF token;
 the outbox drops what passes ``MAX_PENDING_CHANGES`` and says so; a live socket
-whose row was forgotten is closed with 4410 (modern engine: leases).
+whose row was forgotten is closed with 4410 (modern engine: leases); without
+a channel layer, both consumers refuse their sockets and the log says why.
 """
 
 import json
 
 import pytest
+import websocket
 
 from client import (
     TIMEOUT,
@@ -148,3 +150,26 @@ if not LEGACY:
         finally:
             forgotten.close()
             kept.close()
+
+
+if not LEGACY:  # Channels 1's runserver does not start without a channel layer.
+
+    def test_without_a_channel_layer_both_consumers_refuse_their_sockets_and_say_why(workdir, project):
+        env = project("no-layer")
+        env["DJANGO_SETTINGS_MODULE"] = "testproject.settings_nolayer"
+        server = Server(env, workdir / "no-layer.log")
+        try:
+            refusals = []
+            for path, subprotocols in (("/subscriptions/", None), ("/graphql/", ["graphql-transport-ws"])):
+                with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                    websocket.create_connection(
+                        f"ws://127.0.0.1:{server.port}{path}", timeout=TIMEOUT, subprotocols=subprotocols
+                    )
+                refusals.append(refused.value.status_code)
+            assert refusals == [403, 403]
+            for consumer in ("GraphqlAPIDemultiplexer", "GraphqlWsConsumer"):
+                assert f"{consumer} needs a channel layer: set CHANNEL_LAYERS in settings." in server.log()
+            # The rest of the site serves on.
+            assert graphql(server, "{ users { id } }")["data"]["users"] is not None
+        finally:
+            server.stop()

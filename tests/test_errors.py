@@ -174,6 +174,11 @@ def error_frame(stream, action, error, status=400, request_id=None):
             ),
         ),
         (
+            # Python reads NaN; JSON has none (and graphql-transport-ws refuses it too, test_graphql_ws.py).
+            '{"stream": "users", "payload": {"action": "subscribe", "pk": NaN}}',
+            error_frame(None, None, "The frame is not valid JSON (NaN is not a JSON value)."),
+        ),
+        (
             "[1, 2]",
             error_frame(
                 None,
@@ -330,6 +335,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
     ],
     ids=[
         "not-json",
+        "nan",
         "not-an-object",
         "no-stream",
         "unknown-stream",

@@ -1,4 +1,4 @@
-"""Every message of the wire protocol, pinned as whole dicts (design.md section 2)."""
+"""Every message of the wire protocol, pinned as whole dicts (README.rst documents each)."""
 
 import pytest
 

@@ -112,9 +112,7 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def connect(self):
         """Accept with the subprotocol, and wait (a while) for ``connection_init``."""
-        if self.channel_layer is None:
-            logger.error("GraphqlWsConsumer needs a channel layer: set CHANNEL_LAYERS in settings.")
-            await self.close()
+        if await self.closed_without_layer("GraphqlWsConsumer"):
             return
         if ws.SUBPROTOCOL not in self.scope.get("subprotocols", ()):
             await self.accept()
@@ -278,8 +276,8 @@ class GraphqlWsConsumer(RecordedSocket):
         """Why this operation is refused for the socket's rate, or None.
 
         Every ``subscribe`` counts, queries included: each one costs the server a
-        validation, and most a turn of the thread that serves the database. (A
-        ChangesField subscription is also counted with the 2018 protocol's requests.)
+        validation, and most a turn of the thread that serves the database. This
+        is the socket's one count (``requests.admit`` counts 2018 requests only).
         """
         return None if self._operations_rate.allows() else str(requests.too_many_requests())
 

@@ -17,11 +17,9 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .. import channel_ids, dispatch, origins, protocol, rates, requests, sockets
-from .streams import check_consumers
+from .streams import Bindings, check_consumers
 
 logger = logging.getLogger(__name__)
-
-_bindings = {}
 
 #: The channel layer to name when one process is not enough.
 REDIS_LAYER = "asgi_redis.RedisChannelLayer"
@@ -156,33 +154,15 @@ class SubscriptionBinding(ResourceBindingBase):
         _send_frame(reply_channel, reply)
 
 
-def _is_binding(candidate):
-    return (
-        isinstance(candidate, type)
-        and issubclass(candidate, SubscriptionBinding)
-        and candidate.subscription is not None
-    )
-
-
-def binding_for(subscription):
-    """The one binding of ``subscription``'s stream."""
-    meta = subscription._meta
-    binding = _bindings.get(meta.stream)
-    if binding is None or binding.subscription is not subscription:
-        binding = type(
-            f"{subscription.__name__}Binding",
-            (SubscriptionBinding,),
-            {
-                "__module__": __name__,
-                "model": meta.model,
-                "stream": meta.stream,
-                "serializer_class": meta.serializer_class,
-                "queryset": subscription.scope(),
-                "subscription": subscription,
-            },
-        )
-        _bindings[meta.stream] = binding
-    return binding
+#: The one binding of a Subscription's stream.
+binding_for = Bindings(
+    SubscriptionBinding,
+    lambda subscription: {
+        "model": subscription._meta.model,
+        "serializer_class": subscription._meta.serializer_class,
+        "queryset": subscription.scope(),
+    },
+)
 
 
 class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
@@ -196,7 +176,7 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        check_consumers(cls, _is_binding)
+        check_consumers(cls, binding_for.made)
 
     def connect(self, message, **kwargs):
         """Check the origin, accept, remember the socket and its user, and send its channel id.

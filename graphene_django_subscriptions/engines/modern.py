@@ -27,15 +27,13 @@ from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipient
 from . import inbound, layer_reading, send_buffer
 from .coalesced import Coalesced
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
-from .streams import check_consumers
+from .streams import Bindings, check_consumers
 
 logger = logging.getLogger(__name__)
 
 NOTIFY = "gds.notify"
 CHANGE = "gds.change"
 CLOSE = "gds.close"
-
-_bindings = {}
 
 #: The channel layer to name when one process is not enough.
 REDIS_LAYER = "channels_redis.core.RedisChannelLayer"
@@ -283,32 +281,14 @@ class SubscriptionBinding:
         await demultiplexer.send_reply(reply)
 
 
-def _is_binding(candidate):
-    return (
-        isinstance(candidate, type)
-        and issubclass(candidate, SubscriptionBinding)
-        and candidate.subscription is not None
-    )
-
-
-def binding_for(subscription):
-    """The one binding of ``subscription``'s stream."""
-    meta = subscription._meta
-    binding = _bindings.get(meta.stream)
-    if binding is None or binding.subscription is not subscription:
-        binding = type(
-            f"{subscription.__name__}Binding",
-            (SubscriptionBinding,),
-            {
-                "__module__": __name__,
-                "subscription": subscription,
-                "stream": meta.stream,
-                "model": meta.model,
-                "serializer_class": meta.serializer_class,
-            },
-        )
-        _bindings[meta.stream] = binding
-    return binding
+#: The one binding of a Subscription's stream.
+binding_for = Bindings(
+    SubscriptionBinding,
+    lambda subscription: {
+        "model": subscription._meta.model,
+        "serializer_class": subscription._meta.serializer_class,
+    },
+)
 
 
 #: Sockets that close together are forgotten together (see ``coalesced``).
@@ -368,6 +348,17 @@ class RecordedSocket(AsyncWebsocketConsumer):
             await self.websocket_receive(message)
         else:
             await super().dispatch(message)
+
+    async def closed_without_layer(self, consumer):
+        """Refuse the socket, saying why, when settings name no channel layer; whether it did.
+
+        ``consumer`` is the package's class the project routed (its name goes in the log).
+        """
+        if self.channel_layer is not None:
+            return False
+        logger.error("%s needs a channel layer: set CHANNEL_LAYERS in settings.", consumer)
+        await self.close()
+        return True
 
     async def record(self, user, credential=None):
         """Remember the accepted socket and ``user``, who opened it; make this process serve it.
@@ -473,7 +464,7 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        check_consumers(cls, _is_binding)
+        check_consumers(cls, binding_for.made)
 
     async def __call__(self, scope, receive, send):
         self._groups = set()
@@ -492,9 +483,7 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
         Route it behind ``BrowserOriginValidator``, so that pages of other sites
         cannot open sockets with a visitor's cookies.
         """
-        if self.channel_layer is None:
-            logger.error("GraphqlAPIDemultiplexer needs a channel layer: set CHANNEL_LAYERS in settings.")
-            await self.close()
+        if await self.closed_without_layer("GraphqlAPIDemultiplexer"):
             return
         await self.accept()
         await self.record(self.scope.get("user"))

@@ -1,4 +1,43 @@
-"""What both engines' demultiplexers check about their ``consumers`` mapping."""
+"""Streams on both engines: one binding class per stream, and the check of a demultiplexer's ``consumers``."""
+
+
+class Bindings:
+    """Makes and keeps the one binding class of each stream, a subclass of the engine's ``base``.
+
+    ``attributes(subscription)`` gives the class attributes the engine's binding
+    needs besides ``subscription`` and ``stream``. A stream whose Subscription
+    class was replaced (a reload, a test) gets a new binding.
+    """
+
+    def __init__(self, base, attributes):
+        self.base = base
+        self._attributes = attributes
+        self._made = {}
+
+    def __call__(self, subscription):
+        """The one binding of ``subscription``'s stream."""
+        stream = subscription._meta.stream
+        binding = self._made.get(stream)
+        if binding is None or binding.subscription is not subscription:
+            binding = self._made[stream] = type(
+                f"{subscription.__name__}Binding",
+                (self.base,),
+                {
+                    "__module__": self.base.__module__,
+                    "subscription": subscription,
+                    "stream": stream,
+                    **self._attributes(subscription),
+                },
+            )
+        return binding
+
+    def made(self, candidate):
+        """Whether ``candidate`` is a stream's binding of this engine."""
+        return (
+            isinstance(candidate, type)
+            and issubclass(candidate, self.base)
+            and candidate.subscription is not None
+        )
 
 
 def check_consumers(demultiplexer, is_binding):
