@@ -26,8 +26,9 @@ from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
 from .. import changes, limits, operations, protocol, rates, recipients, requests
 from .. import graphql_transport_ws as ws
-from .modern import RecordedSocket, _local
+from .modern import RecordedSocket
 from .operation_threads import SocketSlots, checking_thread
+from .serving import this_process
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class GraphqlWsConsumer(RecordedSocket):
         follower = _Follower(self, id, number, prepared.selection, groups, one_object=prepared.pk is not None)
         self._operations[id] = follower
         for group in groups:
-            _local.join(follower, group, key=follower.key)
+            this_process.groups.join(follower, group, key=follower.key)
 
     async def _complete(self, id):
         operation = self._operations.get(id)
@@ -519,4 +520,4 @@ class _Follower:
         """Leave ``groups`` here (None: every group of the operation)."""
         leaving = self.groups if groups is None else set(self.groups).intersection(groups)
         for group in leaving:
-            _local.leave(self.key, group)
+            this_process.groups.leave(self.key, group)

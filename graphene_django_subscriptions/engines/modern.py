@@ -6,10 +6,7 @@ request served by another process sends the socket's consumer a
 ``gds.change`` message; one served by the socket's own process changes the
 socket's groups on its event loop, ahead of any later notification.
 
-Each server process keeps a heartbeat task: it renews the lease of the
-process's open sockets, forgets the sockets whose consumer ended before its
-``disconnect()`` was done (daphne kills consumers that take too long to
-close), and forgets sockets of any process whose lease ran out.
+What the process serves, and its heartbeat, are ``serving.this_process``'s.
 """
 
 import asyncio
@@ -25,8 +22,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
 from . import inbound, layer_reading, send_buffer
-from .coalesced import Coalesced
-from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
+from .fanout import SERVERS
+from .serving import this_process
 from .streams import Bindings, check_consumers
 
 logger = logging.getLogger(__name__)
@@ -44,10 +41,6 @@ def layer_is_process_local():
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
-#: The event loop of this process's server, once a socket has connected to it.
-_server_loop = None
-
-
 def _run(coroutine):
     """Run ``coroutine`` from synchronous code, within ``LAYER_SEND_TIMEOUT`` (else ``TimeoutError``).
 
@@ -59,8 +52,9 @@ def _run(coroutine):
     Never call it on the server's loop.
     """
     bounded = asyncio.wait_for(coroutine, limits.get("LAYER_SEND_TIMEOUT"))
-    if _server_loop is not None and _server_loop.is_running():
-        return asyncio.run_coroutine_threadsafe(bounded, _server_loop).result()
+    server_loop = this_process.serving_loop()
+    if server_loop is not None:
+        return asyncio.run_coroutine_threadsafe(bounded, server_loop).result()
     loop = getattr(_thread_loops, "loop", None)
     if loop is None:
         loop = _thread_loops.loop = asyncio.new_event_loop()
@@ -97,40 +91,6 @@ async def _send_to_groups(layer, messages):
     await layer.group_send(SERVERS, {"type": NOTIFY, "texts": list(messages), "sent": time.time()})
 
 
-async def _notify(message):
-    _check_lag(message)
-    await _local.write(message["texts"])
-
-
-#: When this process last said that its notifications arrive late (a monotonic time).
-_lag_reported = None
-#: Seconds between two reports of late notifications.
-LAG_REPORT_INTERVAL = 60
-
-
-def _check_lag(message):
-    """Say (at most once a minute) when notifications reach this process late.
-
-    A process that cannot write frames as fast as changes arrive falls
-    behind, and a Redis layer drops messages that wait longer than its
-    ``expiry`` without a word: this is the only sign of it.
-    """
-    global _lag_reported
-    lag = time.time() - message.get("sent", time.time())
-    if lag < limits.get("NOTIFICATION_LAG_WARNING"):
-        return
-    now = time.monotonic()
-    if _lag_reported is not None and now - _lag_reported < LAG_REPORT_INTERVAL:
-        return
-    _lag_reported = now
-    logger.warning(
-        "Notifications reach this server's sockets %.1f s after they were sent: it writes frames more slowly "
-        "than changes arrive, and a Redis channel layer drops the messages that wait longer than its expiry "
-        "(60 s by default). Run more server processes. Logged at most once a minute.",
-        lag,
-    )
-
-
 def apply_change(channel_name, change, text):
     """Make the socket leave and join groups, then send it ``text``.
 
@@ -140,23 +100,11 @@ def apply_change(channel_name, change, text):
     thousand connecting sockets must not fail the request. Another process's
     socket is asked to change with a message to its consumer.
     """
-    if channel_name in _open:
-        _server_loop.call_soon_threadsafe(_apply_here, channel_name, change.join, change.leave, text)
+    if channel_name in this_process.open:
+        this_process.apply_soon(channel_name, change.join, change.leave, text)
         return
     message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
     _run(get_channel_layer().send(channel_name, message))
-
-
-def _apply_here(channel_name, join, leave, text):
-    consumer = _open.get(channel_name)
-    if consumer is not None:  # it may have closed meanwhile
-        consumer.change_groups(join, leave)
-        sending = asyncio.ensure_future(consumer.send(text_data=text))
-        _sending.add(sending)  # the loop keeps only a weak reference to a task
-        sending.add_done_callback(_sending.discard)
-
-
-_sending = set()
 
 
 def local_groups():
@@ -165,7 +113,7 @@ def local_groups():
 
 
 async def _table():
-    return _local.table()
+    return this_process.groups.table()
 
 
 def close_sockets(closing, code):
@@ -179,83 +127,6 @@ def close_sockets(closing, code):
 async def _close_sockets(layer, closing, code):
     for channel_name, groups in closing.items():
         await layer.send(channel_name, {"type": CLOSE, "code": code, "leave": sorted(groups)})
-
-
-#: This process's open sockets: channel name to consumer.
-_open = {}
-#: Sockets whose consumer ended before its disconnect() was done (channel names).
-_orphans = set()
-#: Which of this process's sockets are in which group.
-_local = LocalGroups()
-#: This process's channel on the layer, where notifications for its sockets arrive.
-_server = ServerChannel(_notify)
-_heartbeat = None
-
-
-async def _start_serving(layer):
-    """Start this process's heartbeat and server channel, and put the channel in ``SERVERS``."""
-    global _heartbeat, _server_loop
-    _server_loop = asyncio.get_running_loop()
-    if _heartbeat is None or _heartbeat.done():
-        _heartbeat = _server_loop.create_task(_beat(layer))
-    await _server.start(layer)
-    await _server.serve(layer, _serves_sockets)
-
-
-def _serves_sockets():
-    return bool(_open)
-
-
-async def _beat(layer):
-    while True:
-        await asyncio.sleep(sockets.lease_interval())
-        try:
-            await _beat_once(layer)
-        except Exception:
-            logger.exception("The socket heartbeat failed this time; it runs again shortly.")
-
-
-async def _beat_once(layer):
-    """Renew this process's leases, forget its orphans and every expired socket, leave their groups."""
-    orphans = set(_orphans)
-    _orphans.clear()
-    try:
-        gone, forgotten = await database_sync_to_async(_renew_and_sweep)(list(_open), list(orphans))
-    except Exception:
-        _orphans.update(orphans)  # the next beat tries again
-        raise
-    await _leave(layer, forgotten)
-    for name in gone:
-        consumer = _open.get(name)
-        if consumer is not None:
-            logger.warning("Socket %s was forgotten while open (its lease ran out); closing it.", name)
-            await consumer.close(code=protocol.CLOSE_FORGOTTEN)
-    await _server.serve(layer, _serves_sockets, refresh=True)
-
-
-def _renew_and_sweep(open_names, orphan_names):
-    gone = sockets.renew(open_names)
-    forgotten = sockets.forget_named(orphan_names)
-    forgotten.update(sockets.forget_expired())
-    return gone, forgotten
-
-
-async def _leave(layer, forgotten):
-    """Take forgotten sockets out of their groups, and dead processes' server channels out of ``SERVERS``.
-
-    A socket of another process is forgotten when its lease ran out: its whole
-    process has stopped renewing (if it is only slow, its heartbeat adds its
-    channel again).
-    """
-    dead = set()
-    for name, groups in forgotten.items():
-        for group in groups:
-            _local.leave(name, group)
-        server = server_channel_of(name)
-        if name not in _open and server is not None and server != _server.name:
-            dead.add(server)
-    for server in dead:
-        await layer.group_discard(SERVERS, server)
 
 
 class SubscriptionBinding:
@@ -291,10 +162,6 @@ binding_for = Bindings(
 )
 
 
-#: Sockets that close together are forgotten together (see ``coalesced``).
-_forget_closed = Coalesced(database_sync_to_async(sockets.forget_named))
-
-
 def _remember(channel_name, *, user, session_key, process_local):
     """Record the socket; return the sockets the connect-time sweep forgot, with their groups."""
     sockets.remember(channel_name, user=user, session_key=session_key)
@@ -321,10 +188,8 @@ class RecordedSocket(AsyncWebsocketConsumer):
         finally:
             # Also when daphne kills the consumer mid-disconnect: its socket leaves its
             # groups here at once, and the heartbeat forgets its rows.
-            _open.pop(getattr(self, "channel_name", None), None)
+            this_process.ended(getattr(self, "channel_name", None), self._recorded)
             self.leave_groups(None)
-            if self._recorded:
-                _orphans.add(self.channel_name)
 
     @property
     def channel_receive(self):
@@ -369,28 +234,25 @@ class RecordedSocket(AsyncWebsocketConsumer):
         dispatch.socket_connected()
         session = self.scope.get("session")
         session_key = recipients.credential_key(credential) if credential is not None else None
-        _open[self.channel_name] = self
         self._recorded = True
-        await _start_serving(self.channel_layer)
+        await this_process.serve(self, self.channel_layer)
         stale = await database_sync_to_async(_remember)(
             self.channel_name,
             user=user,
             session_key=session_key or getattr(session, "session_key", None),
             process_local=isinstance(self.channel_layer, InMemoryChannelLayer),
         )
-        await _leave(self.channel_layer, stale)
+        await this_process.forget_stale(self.channel_layer, stale)
 
     async def disconnect(self, code):
         """Leave every group the socket joined, however it joined them, and forget the socket."""
         if self.channel_layer is None or not self._recorded:
             return
-        # No renewal now: its row is going, and a renewal that found it gone would close it again.
-        _open.pop(self.channel_name, None)
-        groups = await _forget_closed(self.channel_name)
-        self.leave_groups(groups or set())
+        groups = await this_process.closed(self.channel_name)
+        self.leave_groups(groups)
         self.leave_groups(None)
         self._recorded = False
-        await _server.serve(self.channel_layer, _serves_sockets)
+        await this_process.update_channel(self.channel_layer)
         memory.after_close(asyncio.get_running_loop())
 
     def leave_groups(self, groups):
@@ -508,10 +370,10 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
     def change_groups(self, join, leave):
         """Leave then join groups (this process's own: see ``fanout``)."""
         for group in leave:
-            _local.leave(self.channel_name, group)
+            this_process.groups.leave(self.channel_name, group)
             self._groups.discard(group)
         for group in join:
-            _local.join(self, group)
+            this_process.groups.join(self, group)
             self._groups.add(group)
 
     async def send_frame(self, frame):
