@@ -1,4 +1,29 @@
-"""Fixtures: real servers of the installed engine, on in-memory and Redis channel layers."""
+"""Fixtures: real servers of the installed engine, on in-memory and Redis channel layers.
+
+Where a new test goes (the first that fits):
+
+* a message shape of the 2018 protocol: ``test_protocol``; of graphql-transport-ws: ``test_graphql_ws``;
+* bad input from a client, and the error it reads: ``test_errors`` (2018 frames and HTTP
+  arguments), ``test_graphql_ws`` (graphql-transport-ws); generated input: ``test_fuzz``,
+  ``test_graphql_ws_fuzz``;
+* a setting's bound (a rate, a size, a count): ``test_limits``; what one hostile socket can
+  make the server hold or spend: ``test_bounded_sockets``;
+* an attack on access (another user's socket, a forged id, a page of another site): ``test_security``;
+  who may follow what: ``test_scope_and_permissions``; what is sent and to whom, judged at
+  commit: ``test_judged_at_commit``;
+* many clients at once: ``test_concurrency``; one change to many sockets: ``test_fanout``;
+  several processes: ``test_cross_process``, ``test_other_processes``;
+* a failing part (Redis, a killed server or consumer): ``test_faults``, ``test_stale_sockets``;
+* a sentence of README.rst pinned as behaviour: ``test_documented_edges`` (graphql-transport-ws:
+  ``test_graphql_ws_edges``); its snippets: ``test_graphql_ws_readme``; a peer's scenario:
+  ``test_graphql_ws_peer_scenarios``;
+* the browser and other clients: ``test_live_page``, ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
+* a pure function, in process (no server): a module of its own, as ``test_coalesced``.
+
+Tests of the server stack that do not depend on Django's version are marked ``stack``
+(see ``pytest_collection_modifyitems``). Helpers: ``client`` (2018 sockets, HTTP),
+``graphql_ws_client``, ``servers``, ``databases``, ``gates``, ``leftovers``, ``reliability``.
+"""
 
 import os
 import sys
