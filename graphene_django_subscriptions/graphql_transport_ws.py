@@ -12,6 +12,7 @@ protocol closes the socket with one of the codes below.
 import json
 
 from . import limits, protocol
+from .close_codes import CloseCode
 
 SUBPROTOCOL = "graphql-transport-ws"
 
@@ -26,30 +27,21 @@ COMPLETE = "complete"
 #: The message types a client may send.
 CLIENT_TYPES = (CONNECTION_INIT, PING, PONG, SUBSCRIBE, COMPLETE)
 
-CLOSE_BAD_REQUEST = 4400
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_SUBPROTOCOL = 4406
-CLOSE_INIT_TIMEOUT = 4408
-CLOSE_DUPLICATE_ID = 4409
-CLOSE_TOO_MANY_INITS = 4429
-CLOSE_INTERNAL_ERROR = 4500
-
 #: The reason sent with each close code that has a fixed one.
 REASONS = {
-    CLOSE_UNAUTHORIZED: "Unauthorized",
-    CLOSE_FORBIDDEN: "Forbidden",
-    CLOSE_SUBPROTOCOL: "Subprotocol not acceptable",
-    CLOSE_INIT_TIMEOUT: "Connection initialisation timeout",
-    CLOSE_TOO_MANY_INITS: "Too many initialisation requests",
-    CLOSE_INTERNAL_ERROR: "Internal server error",
+    CloseCode.UNAUTHORIZED: "Unauthorized",
+    CloseCode.FORBIDDEN: "Forbidden",
+    CloseCode.SUBPROTOCOL: "Subprotocol not acceptable",
+    CloseCode.INIT_TIMEOUT: "Connection initialisation timeout",
+    CloseCode.TOO_MANY_INITS: "Too many initialisation requests",
+    CloseCode.INTERNAL_ERROR: "Internal server error",
 }
 
 
 class BadMessage(Exception):
     """A message that breaks the protocol: close with ``code``; ``str()`` is the reason."""
 
-    def __init__(self, reason, code=CLOSE_BAD_REQUEST):
+    def __init__(self, reason, code=CloseCode.BAD_REQUEST):
         super().__init__(reason)
         self.code = code
 

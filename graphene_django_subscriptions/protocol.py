@@ -29,19 +29,6 @@ STATUS_FORBIDDEN = 403
 STATUS_NOT_FOUND = 404
 STATUS_TOO_MANY = 429
 
-#: The WebSocket close code of a socket whose user's access ended: the session
-#: it was opened with logged out, or the user was deactivated or deleted.
-CLOSE_ACCESS_ENDED = 4401
-#: The close code of a socket the server forgot while it was open (its lease ran
-#: out while its server stalled): reconnect and subscribe again.
-CLOSE_FORGOTTEN = 4410
-#: The close code of a socket that kept sending after its requests were refused: more
-#: than ``MAX_REFUSALS_PER_SOCKET_PER_SECOND`` refusals in a second (both protocols).
-CLOSE_REFUSED_TOO_OFTEN = 4508
-#: The close code of a socket whose client does not read: the server held more than
-#: ``MAX_UNREAD_BYTES_PER_SOCKET`` of the messages sent to it (modern engine).
-CLOSE_UNREAD = 4507
-
 
 class ProtocolError(Exception):
     """A request that cannot be served; ``str()`` is the sentence the client reads."""

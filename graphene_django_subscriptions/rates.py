@@ -4,7 +4,8 @@ import logging
 import time
 from collections import deque
 
-from . import limits, protocol
+from . import limits
+from .close_codes import CloseCode
 
 logger = logging.getLogger(__name__)
 
@@ -59,5 +60,5 @@ def report_refusal_flood(channel_name):
         "Socket %s kept sending after more than %s refusals in a second; it is closed (%s).",
         channel_name,
         limits.get("MAX_REFUSALS_PER_SOCKET_PER_SECOND"),
-        protocol.CLOSE_REFUSED_TOO_OFTEN,
+        CloseCode.REFUSED_TOO_OFTEN,
     )

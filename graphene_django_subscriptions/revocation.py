@@ -6,7 +6,7 @@ opened with logs out or is deleted (another user logging in on that browser,
 password changes (Django ends the user's other sessions then), or when the
 user is deactivated or deleted, the socket's records go at once (so its
 ``channelId`` names nothing), and its consumer, in whichever process holds it,
-leaves its groups and closes the socket with ``protocol.CLOSE_ACCESS_ENDED``.
+leaves its groups and closes the socket with ``CloseCode.UNAUTHORIZED``.
 """
 
 import logging
@@ -17,7 +17,8 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import protocol, recipients, transport
+from . import recipients, transport
+from .close_codes import CloseCode
 from .models import SubscriberSocket
 from .sockets import forget
 
@@ -41,7 +42,7 @@ def revoke(credential, using=None):
     """Close every socket that ``credential`` authenticated, in every process, once the transaction commits.
 
     Call it when a token a ``GraphqlWsConsumer.authenticate`` accepted ends
-    (deleted, expired): the sockets it opened close with ``protocol.CLOSE_ACCESS_ENDED``.
+    (deleted, expired): the sockets it opened close with ``CloseCode.UNAUTHORIZED``.
     """
     sockets = SubscriberSocket.objects.filter(session_key=recipients.credential_key(credential))
     _close_after_commit(sockets, "their credential was revoked", using)
@@ -51,7 +52,7 @@ def close_sockets(sockets, reason):
     """Forget the ``sockets`` queryset and close each of them; return how many were closed."""
     closing = forget(sockets)
     if closing:
-        transport.close_sockets(closing, protocol.CLOSE_ACCESS_ENDED)
+        transport.close_sockets(closing, CloseCode.UNAUTHORIZED)
         logger.info("Closed %d socket(s): %s.", len(closing), reason)
     return len(closing)
 

@@ -26,6 +26,7 @@ from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
 from .. import changes, limits, operations, protocol, rates, recipients, requests
 from .. import graphql_transport_ws as ws
+from ..close_codes import CloseCode
 from .modern import RecordedSocket
 from .operation_threads import SocketSlots, checking_thread
 from .serving import this_process
@@ -117,7 +118,7 @@ class GraphqlWsConsumer(RecordedSocket):
             return
         if ws.SUBPROTOCOL not in self.scope.get("subprotocols", ()):
             await self.accept()
-            await self._close(ws.CLOSE_SUBPROTOCOL)
+            await self._close(CloseCode.SUBPROTOCOL)
             return
         await self.accept(subprotocol=ws.SUBPROTOCOL)
         self._init_wait = asyncio.ensure_future(self._close_unless_initialised())
@@ -125,7 +126,7 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _close_unless_initialised(self):
         await asyncio.sleep(limits.get("CONNECTION_INIT_WAIT_SECONDS"))
         if not self._init_received:
-            await self._close(ws.CLOSE_INIT_TIMEOUT)
+            await self._close(CloseCode.INIT_TIMEOUT)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Read one message and act on it; a message that breaks the protocol closes the socket."""
@@ -138,7 +139,7 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._close(bad.code, str(bad))
         except Exception:
             logger.exception("A graphql-transport-ws message could not be served; the socket is closed.")
-            await self._close(ws.CLOSE_INTERNAL_ERROR)
+            await self._close(CloseCode.INTERNAL_ERROR)
 
     async def _handle(self, message):
         if message.type == ws.CONNECTION_INIT:
@@ -150,9 +151,9 @@ class GraphqlWsConsumer(RecordedSocket):
                 await self._send(ws.pong(message.payload))
         elif message.type == ws.SUBSCRIBE:
             if not self._acked:
-                raise ws.BadMessage(ws.REASONS[ws.CLOSE_UNAUTHORIZED], ws.CLOSE_UNAUTHORIZED)
+                raise ws.BadMessage(ws.REASONS[CloseCode.UNAUTHORIZED], CloseCode.UNAUTHORIZED)
             if message.id in self._operations:
-                raise ws.BadMessage(f"Subscriber for {message.id} already exists", ws.CLOSE_DUPLICATE_ID)
+                raise ws.BadMessage(f"Subscriber for {message.id} already exists", CloseCode.DUPLICATE_ID)
             await self._start(message.id, message.payload)
         elif message.type == ws.COMPLETE:
             await self._complete(message.id)
@@ -160,7 +161,7 @@ class GraphqlWsConsumer(RecordedSocket):
 
     async def _initialise(self, payload):
         if self._init_received:
-            raise ws.BadMessage(ws.REASONS[ws.CLOSE_TOO_MANY_INITS], ws.CLOSE_TOO_MANY_INITS)
+            raise ws.BadMessage(ws.REASONS[CloseCode.TOO_MANY_INITS], CloseCode.TOO_MANY_INITS)
         self._init_received = True
         most = limits.get("MAX_CONNECTION_PARAMS_CHARS")
         length = len(json.dumps(payload, separators=(",", ":")))
@@ -172,10 +173,10 @@ class GraphqlWsConsumer(RecordedSocket):
         try:
             user = await self.authenticate(payload)
         except PermissionDenied:
-            raise ws.BadMessage(ws.REASONS[ws.CLOSE_FORBIDDEN], ws.CLOSE_FORBIDDEN) from None
+            raise ws.BadMessage(ws.REASONS[CloseCode.FORBIDDEN], CloseCode.FORBIDDEN) from None
         # A token may still name a user who is no longer active.
         if await database_sync_to_async(recipients.current)(user) is None:
-            raise ws.BadMessage(ws.REASONS[ws.CLOSE_FORBIDDEN], ws.CLOSE_FORBIDDEN)
+            raise ws.BadMessage(ws.REASONS[CloseCode.FORBIDDEN], CloseCode.FORBIDDEN)
         self.user = user
         self.context = GraphqlWsContext(user, self.scope, payload)
         await self.record(user, self._credential)
@@ -194,7 +195,7 @@ class GraphqlWsConsumer(RecordedSocket):
         # Each operation runs as the user is now: a demotion or a quiet deactivation holds at once.
         user = await database_sync_to_async(recipients.current)(self.user)
         if user is None:
-            await self._close(protocol.CLOSE_ACCESS_ENDED)
+            await self._close(CloseCode.UNAUTHORIZED)
             return
         self.user = self.context.user = user
         schema = self._graphql_schema()

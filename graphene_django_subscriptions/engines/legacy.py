@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .. import channel_ids, dispatch, origins, protocol, rates, requests, sockets
+from ..close_codes import CloseCode
 from .streams import Bindings, check_consumers
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def _refused_too_often(reply_channel):
     if window.allows():
         return False
     rates.report_refusal_flood(reply_channel.name)
-    reply_channel.send({"close": protocol.CLOSE_REFUSED_TOO_OFTEN})
+    reply_channel.send({"close": CloseCode.REFUSED_TOO_OFTEN})
     return True
 
 

@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
+from ..close_codes import CloseCode
 from . import inbound, layer_reading, send_buffer
 from .fanout import SERVERS
 from .serving import this_process
@@ -286,9 +287,9 @@ class RecordedSocket(AsyncWebsocketConsumer):
                 "(MAX_UNREAD_BYTES_PER_SOCKET). It is closed (%s).",
                 self.channel_name,
                 limits.get("MAX_UNREAD_BYTES_PER_SOCKET"),
-                protocol.CLOSE_UNREAD,
+                CloseCode.UNREAD,
             )
-            await self.close_for(protocol.CLOSE_UNREAD)
+            await self.close_for(CloseCode.UNREAD)
 
     def _over_unread_bytes(self):
         if self._closing:
@@ -304,7 +305,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
         if self._refusals.allows():
             return False
         rates.report_refusal_flood(self.channel_name)
-        await self.close_for(protocol.CLOSE_REFUSED_TOO_OFTEN)
+        await self.close_for(CloseCode.REFUSED_TOO_OFTEN)
         return True
 
     async def close_for(self, code):

@@ -17,7 +17,8 @@ import time
 
 from channels.db import database_sync_to_async
 
-from .. import limits, protocol, sockets
+from .. import limits, sockets
+from ..close_codes import CloseCode
 from .coalesced import Coalesced
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
 
@@ -154,7 +155,7 @@ class ServingProcess:
             consumer = self.open.get(name)
             if consumer is not None:
                 logger.warning("Socket %s was forgotten while open (its lease ran out); closing it.", name)
-                await consumer.close(code=protocol.CLOSE_FORGOTTEN)
+                await consumer.close(code=CloseCode.FORGOTTEN)
         await self.channel.serve(layer, self._serves_sockets, refresh=True)
 
 
