@@ -5,6 +5,7 @@ that saved the object straight to every socket, with no worker in between.
 """
 
 import logging
+import threading
 
 from asgiref.inmemory import ChannelLayer as InMemoryChannelLayer
 from channels import DEFAULT_CHANNEL_LAYER, Channel, Group
@@ -93,14 +94,20 @@ def _copy_user(message):
 
 
 def _send_frame(reply_channel, frame):
-    if protocol.is_refusal(frame) and _refused_too_often(reply_channel):
+    if not protocol.is_refusal(frame):
+        reply_channel.send({"text": protocol.encode(frame)})
         return
-    reply_channel.send({"text": protocol.encode(frame)})
+    # Several worker threads serve one socket's frames: a refusal is counted and sent
+    # under one lock, so the last answered refusal reaches the socket before the close.
+    with _refusals_lock:
+        if not _refused_too_often(reply_channel):
+            reply_channel.send({"text": protocol.encode(frame)})
 
 
 #: Each refused socket's window of refusals, in this process (Channels 1 consumers keep no state):
 #: with several workers, a socket may be refused up to the limit by each.
 _refusals = {}
+_refusals_lock = threading.Lock()
 
 
 def _refused_too_often(reply_channel):
