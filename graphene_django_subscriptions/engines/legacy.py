@@ -163,14 +163,7 @@ class SubscriptionBinding(ResourceBindingBase):
 
 
 #: The one binding of a Subscription's stream.
-binding_for = Bindings(
-    SubscriptionBinding,
-    lambda subscription: {
-        "model": subscription._meta.model,
-        "serializer_class": subscription._meta.serializer_class,
-        "queryset": subscription.scope(),
-    },
-)
+binding_for = Bindings(SubscriptionBinding, lambda subscription: {"queryset": subscription.scope()})
 
 
 class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):

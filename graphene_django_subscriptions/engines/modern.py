@@ -154,13 +154,7 @@ class SubscriptionBinding:
 
 
 #: The one binding of a Subscription's stream.
-binding_for = Bindings(
-    SubscriptionBinding,
-    lambda subscription: {
-        "model": subscription._meta.model,
-        "serializer_class": subscription._meta.serializer_class,
-    },
-)
+binding_for = Bindings(SubscriptionBinding)
 
 
 def _remember(channel_name, *, user, session_key, process_local):

@@ -4,14 +4,15 @@
 class Bindings:
     """Makes and keeps the one binding class of each stream, a subclass of the engine's ``base``.
 
-    ``attributes(subscription)`` gives the class attributes the engine's binding
-    needs besides ``subscription`` and ``stream``. A stream whose Subscription
-    class was replaced (a reload, a test) gets a new binding.
+    Each binding has its ``subscription``, ``stream``, ``model`` and
+    ``serializer_class``; ``extra(subscription)`` gives whatever else the engine's
+    binding needs. A stream whose Subscription class was replaced (a reload, a
+    test) gets a new binding.
     """
 
-    def __init__(self, base, attributes):
+    def __init__(self, base, extra=lambda subscription: {}):
         self.base = base
-        self._attributes = attributes
+        self._extra = extra
         self._made = {}
 
     def __call__(self, subscription):
@@ -26,7 +27,9 @@ class Bindings:
                     "__module__": self.base.__module__,
                     "subscription": subscription,
                     "stream": stream,
-                    **self._attributes(subscription),
+                    "model": subscription._meta.model,
+                    "serializer_class": subscription._meta.serializer_class,
+                    **self._extra(subscription),
                 },
             )
         return binding
