@@ -14,7 +14,7 @@ from graphene_django.rest_framework.serializer_converter import convert_serializ
 from graphql import GraphQLError
 from rest_framework import serializers
 
-from .protocol import CREATE, DELETE, UPDATE
+from .protocols.common import CREATE, DELETE, UPDATE
 
 
 class ChangeActionEnum(graphene.Enum):

@@ -25,7 +25,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router
 from django.utils.module_loading import import_string
 
-from . import engines, protocol, registry
+from . import engines, registry
+from .protocols import common
 
 APP_LABEL = "graphene_django_subscriptions"
 #: The alias of the channel layer the engines use (Channels 1 and 4 agree).
@@ -181,7 +182,7 @@ def check_redis_read_timeout(app_configs=None, **kwargs):
 
 def _anonymous_may_follow(subscription):
     anonymous = AnonymousUser()
-    for action in protocol.CHANGE_ACTIONS:
+    for action in common.CHANGE_ACTIONS:
         granted = True
         for permission_class in subscription._meta.permission_classes:
             try:

@@ -1,7 +1,7 @@
 """The WebSocket close codes the package sends, one name each, on both protocols.
 
 Plain integers: they go to ``close(code=...)`` and into log lines as numbers.
-README.rst's "Close codes" table lists them all (a test compares the two).
+The "Close codes" table of docs/reference.rst lists them all (a test compares the two).
 """
 
 

@@ -21,4 +21,4 @@ def __getattr__(name):
             "GraphqlWsConsumer (graphql-transport-ws) needs Channels 4; on Channels 1 the package serves the "
             "2018 channelId protocol only (GraphqlAPIDemultiplexer)."
         )
-    return import_module("graphene_django_subscriptions.engines.graphql_ws").GraphqlWsConsumer
+    return import_module("graphene_django_subscriptions.engines.graphql_transport_ws").GraphqlWsConsumer

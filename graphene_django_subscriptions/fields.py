@@ -5,13 +5,13 @@ key is short, valid in a group name, and can be turned back into field names
 by any process that knows the serializer.
 """
 
-from . import limits
-from .protocol import ProtocolError
+from . import app_settings
+from .protocols.common import ProtocolError
 
 ALL_FIELDS = "all"
 #: The key of a graphql-transport-ws subscriber: it gets every field, and its own
 #: process cuts them down to the operation's selection set (see ``operations``).
-STANDARD = "gql"
+SELECTED_BY_OPERATION = "gql"
 
 
 class FieldCatalog:
@@ -36,7 +36,7 @@ class FieldCatalog:
             bit = self._bits.get(name) if isinstance(name, str) else None
             if bit is None:
                 raise ProtocolError(
-                    f"Unknown field {limits.echo(name)} for stream {self.stream!r}: "
+                    f"Unknown field {app_settings.echo(name)} for stream {self.stream!r}: "
                     f"choose from {', '.join(self.names)}."
                 )
             if mask & bit:

@@ -30,7 +30,8 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from . import changes, limits, protocol
+from . import app_settings, changes
+from .protocols import common
 
 CHANGES = "changes"
 SUBSCRIPTION = "subscription"
@@ -143,7 +144,7 @@ def _too_costly_to_validate(document):
     square of their number. ``MAX_REPEATED_FIELDS`` bounds it, in one pass over
     the document, before validation runs.
     """
-    most = limits.get("MAX_REPEATED_FIELDS")
+    most = app_settings.get("MAX_REPEATED_FIELDS")
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
     def names(selection_set, seen):
@@ -243,7 +244,7 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     prepared = Prepared(CHANGES, document, operation_name, variables)
     arguments = get_argument_values(field, field_nodes[0], coerced)
     prepared.subscription = subscription
-    prepared.action = protocol.enum_value(arguments.get("action"))
+    prepared.action = common.enum_value(arguments.get("action"))
     prepared.pk = arguments.get("id")
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables, fields)
     return prepared
@@ -255,7 +256,7 @@ def _check_size(field_nodes, fragments):
     Its selection runs for every change, for everyone's: a few aliases of a
     fragment of aliases would cost the whole process seconds each time.
     """
-    most = limits.get("MAX_SELECTED_FIELDS")
+    most = app_settings.get("MAX_SELECTED_FIELDS")
     sizes = {}
 
     def size(selection_set):

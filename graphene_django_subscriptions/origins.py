@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http.request import validate_host
 
-from .limits import echo
+from .app_settings import echo
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import time
 
 from django.db import close_old_connections, connections
 
-from . import limits
+from . import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Outbox:
         return True
 
     def _start(self):
-        self._queue = queue.Queue(maxsize=limits.get("MAX_PENDING_CHANGES"))
+        self._queue = queue.Queue(maxsize=app_settings.get("MAX_PENDING_CHANGES"))
         # Both threads start now: Python 3.12 starts no thread while the interpreter
         # exits, and the exit flush below may be the first to deliver.
         for target, name in ((self._run, "outbox"), (self._watch, "outbox watchdog")):
@@ -95,7 +95,7 @@ class Outbox:
             close_old_connections()  # a database connection that broke is not used again
             self._missed += 1
             if isinstance(exc, TIMEOUTS):
-                self._begin_outage(f"no answer within {limits.get('LAYER_SEND_TIMEOUT')} s")
+                self._begin_outage(f"no answer within {app_settings.get('LAYER_SEND_TIMEOUT')} s")
             else:
                 self._begin_outage(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             return
@@ -106,7 +106,7 @@ class Outbox:
 
     def _watch(self):
         """Report a send that hangs (a layer that stopped answering) while it hangs."""
-        bound = limits.get("LAYER_SEND_TIMEOUT")
+        bound = app_settings.get("LAYER_SEND_TIMEOUT")
         while True:
             time.sleep(bound / 10)
             since = self._sending_since
@@ -138,7 +138,7 @@ class Outbox:
         )
 
     def _flush_at_exit(self):
-        wait = limits.get("OUTBOX_EXIT_WAIT")
+        wait = app_settings.get("OUTBOX_EXIT_WAIT")
         if not self.flush(wait):
             logger.error(
                 "Exiting with notifications still queued after waiting %s s; they are dropped.", wait

@@ -4,14 +4,14 @@ import logging
 import time
 from collections import deque
 
-from . import limits
+from . import app_settings
 from .close_codes import CloseCode
 
 logger = logging.getLogger(__name__)
 
 
 class Window:
-    """A one-second window of at most ``limits.get(limit)`` events of one kind (pings, refusals...)."""
+    """A one-second window of at most ``app_settings.get(limit)`` events of one kind (pings, refusals...)."""
 
     def __init__(self, limit):
         self._limit = limit
@@ -24,11 +24,11 @@ class Window:
         if now - self._started >= 1:
             self._started, self._count = now, 0
         self._count += 1
-        return self._count <= limits.get(self._limit)
+        return self._count <= app_settings.get(self._limit)
 
 
 class Budget:
-    """Seconds of work spent for one socket in the last ``window`` seconds, against ``limits.get(limit)``."""
+    """Seconds of work spent for one socket in the last ``window`` seconds, against the setting ``limit``."""
 
     def __init__(self, limit, window=60.0):
         self._limit = limit
@@ -51,7 +51,7 @@ class Budget:
 
     def exhausted(self):
         """Whether the window holds the limit's worth of work or more."""
-        return self.spent() >= limits.get(self._limit)
+        return self.spent() >= app_settings.get(self._limit)
 
 
 def report_refusal_flood(channel_name):
@@ -59,6 +59,6 @@ def report_refusal_flood(channel_name):
     logger.warning(
         "Socket %s kept sending after more than %s refusals in a second; it is closed (%s).",
         channel_name,
-        limits.get("MAX_REFUSALS_PER_SOCKET_PER_SECOND"),
+        app_settings.get("MAX_REFUSALS_PER_SOCKET_PER_SECOND"),
         CloseCode.REFUSED_TOO_OFTEN,
     )

@@ -21,7 +21,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import limits, recipients
+from . import app_settings, recipients
 from .models import SubscriberSocket, SubscriptionRecord
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def forget(sockets):
     Returns ``{channel_name: groups}``: the groups each forgotten socket was in.
     """
     with transaction.atomic():
-        # Lock first (see requests._claim_socket): a request naming one of these sockets
+        # Lock first (see subscribe_requests._claim_socket): a request naming one of these sockets
         # either finishes before, and its records are found below, or finds none.
         if not sockets.update(connected_at=F("connected_at")):
             return {}
@@ -118,12 +118,12 @@ def renew(channel_names):
 
 def lease_interval():
     """Seconds between two renewals of a process's leases: a third of the lease."""
-    return limits.get("SOCKET_LEASE_SECONDS") / 3
+    return app_settings.get("SOCKET_LEASE_SECONDS") / 3
 
 
 def forget_expired():
     """Forget the sockets whose lease ran out; return ``{channel_name: groups}``."""
-    cutoff = timezone.now() - timedelta(seconds=limits.get("SOCKET_LEASE_SECONDS"))
+    cutoff = timezone.now() - timedelta(seconds=app_settings.get("SOCKET_LEASE_SECONDS"))
     return _forget_logged(SubscriberSocket.objects.filter(renewed_at__lt=cutoff), "whose lease ran out")
 
 

@@ -7,9 +7,9 @@ from django.db.models.query import QuerySet
 from graphene.types.objecttype import ObjectTypeOptions
 from rest_framework.serializers import BaseSerializer
 
-from . import cross_site, dispatch, engines, registry, requests
+from . import cross_site, engines, notifications, registry, subscribe_requests
 from .fields import FieldCatalog
-from .protocol import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, enum_value
+from .protocols.common import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, enum_value
 
 STREAM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -203,7 +203,7 @@ class Subscription(graphene.ObjectType):
         description = description or f"Subscription to {model.__name__} changes."
         super().__init_subclass_with_meta__(_meta=_meta, description=description, **options)
         registry.register(cls)
-        dispatch.watch(model)
+        notifications.watch(model)
 
     @classmethod
     def scope(cls):
@@ -257,7 +257,7 @@ class Subscription(graphene.ObjectType):
         action = enum_value(kwargs["action"])
         data = kwargs.get("data")
         fields = None if data is None else [enum_value(name) for name in data]
-        error = cross_site.refusal(info.context) or requests.run_http_request(
+        error = cross_site.refusal(info.context) or subscribe_requests.run_http_request(
             cls,
             operation=operation,
             action=action,

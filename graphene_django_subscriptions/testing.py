@@ -24,7 +24,7 @@ import json
 
 from channels.testing import WebsocketCommunicator
 
-from .graphql_transport_ws import SUBPROTOCOL
+from .protocols.graphql_transport_ws import SUBPROTOCOL
 
 
 class ServerClosed(AssertionError):

@@ -1,6 +1,6 @@
 """The engine's few operations, as the core sees them: handed over at start-up, never imported.
 
-The core (``dispatch``, ``requests``, ``revocation``) moves messages only
+The core (``notifications``, ``subscribe_requests``, ``revocation``) moves messages only
 through these names, so it does not know which engine runs it. The app's
 ``ready()`` installs the engine of the installed Channels (see ``engines``).
 """
@@ -30,9 +30,9 @@ def send_to_groups(messages):
     _installed().send_to_groups(messages)
 
 
-def apply_change(channel_name, change, text):
-    """Make a socket leave and join groups (``change.leave``, ``change.join``), then send it ``text``."""
-    _installed().apply_change(channel_name, change, text)
+def move_groups(channel_name, moves, text):
+    """Make a socket leave and join groups (``moves.leave``, ``moves.join``), then send it ``text``."""
+    _installed().move_groups(channel_name, moves, text)
 
 
 def close_sockets(closing, code):

@@ -14,8 +14,8 @@ Where a new test goes (the first that fits):
 * many clients at once: ``test_concurrency``; one change to many sockets: ``test_fanout``;
   several processes: ``test_cross_process``, ``test_other_processes``;
 * a failing part (Redis, a killed server or consumer): ``test_faults``, ``test_stale_sockets``;
-* a sentence of README.rst pinned as behaviour: ``test_documented_edges`` (graphql-transport-ws:
-  ``test_graphql_ws_edges``); its snippets: ``test_graphql_ws_readme``; a peer's scenario:
+* a sentence of the documentation (``docs/``) pinned as behaviour: ``test_documented_edges`` (graphql-transport-ws:
+  ``test_graphql_ws_edges``); its snippets: ``test_graphql_ws_snippets``; a peer's scenario:
   ``test_graphql_ws_peer_scenarios``;
 * the browser and other clients: ``test_live_page``, ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
 * a pure function, in process (no server): a module of its own, as ``test_coalesced``.
@@ -59,7 +59,7 @@ def pytest_addoption(parser):
     parser.addoption(
         "--update-screenshot",
         action="store_true",
-        help="write the live page's screenshot to docs/live-page.png (the one README.rst shows)",
+        help="write the live page's screenshot to docs/live-page.png (the one docs/tutorial.rst shows)",
     )
 
 

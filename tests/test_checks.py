@@ -158,7 +158,7 @@ def test_a_socket_route_without_an_origin_check_is_a_deployment_warning_on_the_m
         # Channels 1 routes no ASGI application: the demultiplexer checks the origin itself.
         assert "graphene_django_subscriptions.W005" not in stderr
     else:
-        assert w005("graphene_django_subscriptions.engines.graphql_ws.GraphqlWsConsumer") in stderr
+        assert w005("graphene_django_subscriptions.engines.graphql_transport_ws.GraphqlWsConsumer") in stderr
         assert w005("testproject.consumers.TestDemultiplexer") in stderr
         assert stderr.count("(graphene_django_subscriptions.W005)") == 2
 

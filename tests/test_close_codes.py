@@ -1,21 +1,21 @@
-"""README.rst's close-code table lists every close code the package sends, under its one name (in process)."""
+"""The close-code table of docs/reference.rst lists every close code the package sends, under its one name (in process)."""
 
 import re
 from pathlib import Path
 
 from graphene_django_subscriptions import close_codes
 
-README = Path(__file__).resolve().parent.parent / "README.rst"
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.rst"
 
 
-def readme_table():
-    """``{code: name}`` from the rows of README's "Close codes" table."""
-    section = README.read_text().split("\nClose codes\n~~~~~~~~~~~\n", 1)[1].split("\n---", 1)[0]
+def reference_table():
+    """``{code: name}`` from the rows of the reference's "Close codes" table."""
+    section = REFERENCE.read_text().split("\nClose codes\n-----------\n", 1)[1].split("\n---", 1)[0]
     return {int(code): name for code, name in re.findall(r"^(\d{4})  ([A-Z_]+) ", section, re.M)}
 
 
-def test_the_readme_table_lists_every_close_code_by_its_name():
-    assert readme_table() == close_codes.named()
+def test_the_reference_table_lists_every_close_code_by_its_name():
+    assert reference_table() == close_codes.named()
 
 
 def test_each_code_has_one_name():

@@ -1,4 +1,4 @@
-"""Each defect of the 2018 package (README.rst's change log lists them under 1.0.0), with the test that catches it."""
+"""Each defect of the 2018 package (docs/changelog.rst lists them under 1.0.0), with the test that catches it."""
 
 import json
 

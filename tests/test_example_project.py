@@ -3,7 +3,7 @@
 from client import Socket, create_user, graphql, subscribe, unique, update_user
 
 
-def test_the_readme_walkthrough_works_on_the_example_project(example):
+def test_the_documented_walkthrough_works_on_the_example_project(example):
     sock = Socket(example)
     try:
         assert sock.hello == {"channel_id": sock.channel_id, "connect": "success"}

@@ -282,7 +282,7 @@ if not LEGACY:
         redis.stop()
 
     # Modern engine only: on Channels 1 a Redis failure ends Channels' own worker threads (runserver's, or
-    # runworker, which its process manager restarts), and Redis held the sockets' groups (README, "Deploying").
+    # runworker, which its process manager restarts), and Redis held the sockets' groups (docs/delivery.rst).
     @pytest.mark.stack
     def test_a_redis_restarted_empty_closes_no_socket_and_changes_flow_again_by_themselves(
         workdir, project, restarted_redis

@@ -1,4 +1,4 @@
-"""graphql-transport-ws behaviours the README documents, each pinned: what ``info.context`` holds,
+"""graphql-transport-ws behaviours the documentation gives, each pinned: what ``info.context`` holds,
 how a ChangesField types nested, choice, date and time fields, and 4500 on a server fault.
 """
 

@@ -44,3 +44,34 @@ def test_a_star_import_gives_the_public_names_of_the_engine(server):
         "revoke",
     ]
     assert names == sorted(expected + standard)
+
+
+#: Every import path the documentation gives, and those of the 2018 package (0.0.9), by engine.
+PATHS = [
+    "graphene_django_subscriptions.subscription.Subscription",  # 2018
+    "graphene_django_subscriptions.consumers.GraphqlAPIDemultiplexer",  # 2018
+    "graphene_django_subscriptions.middleware.SubscriptionMiddleware",  # 2018
+    "graphene_django_subscriptions.depromise_subscription",  # 2018, GRAPHENE["MIDDLEWARE"]
+    "graphene_django_subscriptions.views.GraphQLView",
+    "graphene_django_subscriptions.permissions.AllowAny",
+    "graphene_django_subscriptions.permissions.IsAuthenticated",
+    "graphene_django_subscriptions.close_codes.CloseCode",
+    "graphene_django_subscriptions.revoke",
+]
+MODERN_PATHS = [
+    "graphene_django_subscriptions.consumers.GraphqlWsConsumer",
+    "graphene_django_subscriptions.BrowserOriginValidator",
+    "graphene_django_subscriptions.testing.GraphqlWsCommunicator",
+]
+# A loop, not a comprehension: Django 2.2's ``shell -c`` runs the code in a function's scope.
+RESOLVE = (
+    "import json; from django.utils.module_loading import import_string; unresolved = []\n"
+    "for path in %s:\n    callable(import_string(path)) or unresolved.append(path)\n"
+    "print(json.dumps(unresolved))"
+)
+
+
+def test_the_documented_and_the_2018_import_paths_resolve(server):
+    paths = PATHS + ([] if LEGACY else MODERN_PATHS)
+    unresolved = django_admin(server.env, "shell", "-c", RESOLVE % json.dumps(paths)).stdout.splitlines()[-1]
+    assert json.loads(unresolved) == []

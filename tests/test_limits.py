@@ -115,7 +115,7 @@ def test_a_socket_makes_so_many_requests_a_second_and_refused_ones_count(limited
 
 
 def test_every_limit_is_a_documented_setting():
-    from graphene_django_subscriptions.limits import DEFAULTS
+    from graphene_django_subscriptions.app_settings import DEFAULTS
 
-    readme = (Path(__file__).resolve().parent.parent / "README.rst").read_text()
-    assert [name for name in DEFAULTS if f"``{name}``" not in readme] == []
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "reference.rst").read_text()
+    assert [name for name in DEFAULTS if f"``{name}``" not in reference] == []

@@ -125,7 +125,7 @@ def test_a_tab_sees_another_tabs_edit_with_only_the_fields_it_chose(example, tab
     # The watcher's table caught up with the change too.
     watcher.wait(lambda: watcher.rows("user").get(pk) == [str(pk), name, "Meaghan"], "table not refreshed")
 
-    # The picture README.rst shows; --update-screenshot replaces it.
+    # The picture docs/tutorial.rst shows; --update-screenshot replaces it.
     shot = workdir / "live-page.png"
     watcher.screenshot(shot)
     assert shot.read_bytes().startswith(b"\x89PNG")

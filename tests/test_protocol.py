@@ -1,4 +1,4 @@
-"""Every message of the wire protocol, pinned as whole dicts (README.rst documents each)."""
+"""Every message of the wire protocol, pinned as whole dicts (docs/protocol-2018.rst documents each)."""
 
 import pytest
 

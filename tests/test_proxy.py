@@ -1,4 +1,4 @@
-"""The proxy block of README.rst ("In front of daphne: a proxy"), run as written in a real nginx.
+"""The proxy block of docs/deploying.rst ("In front of daphne: a proxy"), run as written in a real nginx.
 
 Only its ports are changed: nginx listens on a free port and passes on to
 the test server's. Slow headers are cut off at its deadline, and sockets of
@@ -27,9 +27,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HEADER_DEADLINE = 10
 
 
-def readme_block():
-    """The nginx block of README.rst, as a user would paste it."""
-    text = (ROOT / "README.rst").read_text()
+def documented_block():
+    """The nginx block of docs/deploying.rst, as a user would paste it."""
+    text = (ROOT / "docs" / "deploying.rst").read_text()
     section = text[text.index("In front of daphne: a proxy") :]
     block = section[section.index("::\n\n") + 4 :]
     lines = []
@@ -42,7 +42,7 @@ def readme_block():
 
 @pytest.fixture(scope="module")
 def proxy(server, workdir):
-    block = readme_block()
+    block = documented_block()
     assert f"client_header_timeout {HEADER_DEADLINE}s;" in block
     port = free_port()
     block = block.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{server.port};")

@@ -3,12 +3,12 @@
 Every engine module offers the same few names:
 
 * ``send_to_groups(messages)``: send ``(group, text)`` pairs;
-* ``apply_change(channel_name, change, text)``: make a socket join and leave
+* ``move_groups(channel_name, moves, text)``: make a socket join and leave
   groups, then send it ``text`` (called from synchronous code, in a transaction);
 * ``binding_for(subscription)``: the stream's binding (one per stream);
 * ``GraphqlAPIDemultiplexer``: the WebSocket consumer of the 2018 protocol (the
   modern engine's also has ``RecordedSocket``, the base it shares with
-  ``graphql_ws.GraphqlWsConsumer``, its graphql-transport-ws consumer);
+  ``graphql_transport_ws.GraphqlWsConsumer``, its graphql-transport-ws consumer);
 * ``layer_is_process_local()``: whether the channel layer reaches this process only;
 * ``REDIS_LAYER``: the layer that reaches every process, to name in advice.
 

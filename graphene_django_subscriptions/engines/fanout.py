@@ -34,6 +34,18 @@ def server_channel_of(channel_name):
     return f"{process}!{_SERVER_SUFFIX}" if bang else None
 
 
+class MadeOnce:
+    """What the members of one group make of one change's text, made by the first that needs it."""
+
+    __slots__ = ("event", "payloads")
+
+    def __init__(self):
+        #: The change as a graphql-transport-ws event (``changes.event_from_frame``), or None.
+        self.event = None
+        #: ``{selection: payload text}`` for each operation's selection run on the event.
+        self.payloads = {}
+
+
 class LocalGroups:
     """Which of this process's sockets are in which group."""
 
@@ -43,7 +55,7 @@ class LocalGroups:
     def join(self, member, group, key=None):
         """Put ``member`` in ``group`` under ``key`` (default: its socket's channel name).
 
-        A member has ``deliver(text, shared)`` and ``wide``: a socket's consumer, or
+        A member has ``deliver(text, made)`` and ``wide``: a socket's consumer, or
         one graphql-transport-ws operation of a socket (several may share a group).
         """
         self._members.setdefault(group, {})[key or member.channel_name] = member
@@ -61,7 +73,7 @@ class LocalGroups:
     async def write(self, texts):
         """Hand each ``(group, text)`` pair's text to the members of the group here.
 
-        Members of one group share ``shared``, a dict for what they make of the
+        Members of one group share one ``MadeOnce`` for what they make of the
         text (one execution per distinct graphql-transport-ws operation). Members
         whose ``wide`` is true go after the others; ``deliver`` returns whether it
         ran a selection.
@@ -70,16 +82,16 @@ class LocalGroups:
         for group, text in texts:
             members = self._members.get(group)
             if members:
-                shared = {}
+                made = MadeOnce()
                 for member in list(members.values()):
                     if member.wide:
-                        wide.append((member, text, shared))
+                        wide.append((member, text, made))
                     else:
-                        await member.deliver(text, shared)
+                        await member.deliver(text, made)
         # Wide selections last, with the loop free after each one run: a socket's hundred wide
         # selections delay no narrow one, no ping and no other socket's message.
-        for member, text, shared in wide:
-            if await member.deliver(text, shared):
+        for member, text, made in wide:
+            if await member.deliver(text, made):
                 await asyncio.sleep(0)
 
 

@@ -12,7 +12,7 @@ Other ASGI servers hand the application no queue the package can see.
 
 import asyncio
 
-from .. import limits
+from .. import app_settings
 
 #: What one queued message costs besides its text: daphne's dict and strings, the queue's slot.
 MESSAGE_OVERHEAD = 256
@@ -35,7 +35,7 @@ class BoundedInbound:
         def put_nowait(message):
             put(message)
             self._bytes += _size(message)
-            if not self.paused and self._bytes >= limits.get("MAX_QUEUED_BYTES_PER_SOCKET"):
+            if not self.paused and self._bytes >= app_settings.get("MAX_QUEUED_BYTES_PER_SOCKET"):
                 self.paused = True
                 transport.pauseProducing()
 
@@ -46,7 +46,7 @@ class BoundedInbound:
         """The next message the client sent; reading resumes once half the bound is handled."""
         message = await self._queue.get()
         self._bytes -= _size(message)
-        if self.paused and self._bytes <= limits.get("MAX_QUEUED_BYTES_PER_SOCKET") // 2:
+        if self.paused and self._bytes <= app_settings.get("MAX_QUEUED_BYTES_PER_SOCKET") // 2:
             self.paused = False
             self._transport.resumeProducing()
         return message

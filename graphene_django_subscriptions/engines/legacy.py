@@ -17,8 +17,9 @@ from channels_api.bindings import ResourceBindingBase
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .. import channel_ids, dispatch, origins, protocol, rates, requests, sockets
+from .. import channel_ids, notifications, origins, rates, sockets, subscribe_requests
 from ..close_codes import CloseCode
+from ..protocols import channels_api, common
 from .streams import Bindings, check_consumers
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,9 @@ def send_to_groups(messages):
         Group(group).send({"text": text}, immediately=True)
 
 
-def apply_change(channel_name, change, text):
+def move_groups(channel_name, moves, text):
     """Make a socket leave and join groups, then send it ``text``."""
-    _apply(channel_name, change)
+    _apply(channel_name, moves)
     Channel(channel_name).send({"text": text})
 
 
@@ -57,10 +58,10 @@ def close_sockets(closing, code):
         Channel(channel_name).send({"close": code})
 
 
-def _apply(channel_name, change):
-    for group in change.leave:
+def _apply(channel_name, moves):
+    for group in moves.leave:
         Group(group).discard(channel_name)
-    for group in change.join:
+    for group in moves.join:
         Group(group).add(channel_name)
 
 
@@ -94,14 +95,14 @@ def _copy_user(message):
 
 
 def _send_frame(reply_channel, frame):
-    if not protocol.is_refusal(frame):
-        reply_channel.send({"text": protocol.encode(frame)})
+    if not channels_api.is_refusal(frame):
+        reply_channel.send({"text": channels_api.encode(frame)})
         return
     # Several worker threads serve one socket's frames: a refusal is counted and sent
     # under one lock, so the last answered refusal reaches the socket before the close.
     with _refusals_lock:
         if not _refused_too_often(reply_channel):
-            reply_channel.send({"text": protocol.encode(frame)})
+            reply_channel.send({"text": channels_api.encode(frame)})
 
 
 #: Each refused socket's window of refusals, in this process (Channels 1 consumers keep no state):
@@ -151,14 +152,14 @@ class SubscriptionBinding(ResourceBindingBase):
         """Serve the request through the package's rules and reply on the socket."""
         reply_channel = self.message.reply_channel
         try:
-            change, reply = requests.run_socket_request(
+            moves, reply = subscribe_requests.run_socket_request(
                 self.subscription, self.request, reply_channel.name, self.user
             )
-            if change is not None:
-                _apply(reply_channel.name, change)
+            if moves is not None:
+                _apply(reply_channel.name, moves)
         except Exception:
             logger.exception("Socket request on stream %r failed", self.stream)
-            reply = self.request.error_frame(protocol.server_error())
+            reply = self.request.error_frame(common.server_error())
         _send_frame(reply_channel, reply)
 
 
@@ -187,7 +188,7 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
         """
         _check_origin(message)
         _keep_http_user(message)
-        dispatch.socket_connected()
+        notifications.socket_connected()
         name = message.reply_channel.name
         layer = message.channel_layer.channel_layer
         sockets.remember(
@@ -203,14 +204,14 @@ class GraphqlAPIDemultiplexer(WebsocketDemultiplexer):
         for stale_name, groups in stale.items():
             for group in groups:
                 Group(group).discard(stale_name)
-        frame = protocol.connect_frame(channel_ids.issue(name))
-        message.reply_channel.send({"accept": True, "text": protocol.encode(frame)})
+        frame = channels_api.connect_frame(channel_ids.issue(name))
+        message.reply_channel.send({"accept": True, "text": channels_api.encode(frame)})
 
     def raw_receive(self, message, **kwargs):
         """Parse a frame and hand it to its stream's binding."""
         try:
-            request = protocol.parse_frame(message.content.get("text"), self.consumers)
-        except protocol.FrameError as error:
+            request = channels_api.parse_frame(message.content.get("text"), self.consumers)
+        except channels_api.FrameError as error:
             _send_frame(message.reply_channel, error.frame)
             return
         kwargs["multiplexer"] = self.multiplexer_class(request.stream, message.reply_channel)

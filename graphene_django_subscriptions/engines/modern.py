@@ -3,7 +3,7 @@
 Groups are local to each server process (see ``fanout``): a change crosses
 the layer once per process, which writes it to its own sockets. A subscribe
 request served by another process sends the socket's consumer a
-``gds.change`` message; one served by the socket's own process changes the
+``gds.move_groups`` message; one served by the socket's own process changes the
 socket's groups on its event loop, ahead of any later notification.
 
 What the process serves, and its heartbeat, are ``serving.this_process``'s.
@@ -20,8 +20,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from .. import channel_ids, dispatch, limits, memory, protocol, rates, recipients, requests, sockets
+from .. import (
+    app_settings,
+    channel_ids,
+    memory,
+    notifications,
+    rates,
+    recipients,
+    sockets,
+    subscribe_requests,
+)
 from ..close_codes import CloseCode
+from ..protocols import channels_api, common
 from . import inbound, layer_reading, send_buffer
 from .fanout import SERVERS
 from .serving import this_process
@@ -30,7 +40,7 @@ from .streams import Bindings, check_consumers
 logger = logging.getLogger(__name__)
 
 NOTIFY = "gds.notify"
-CHANGE = "gds.change"
+MOVE_GROUPS = "gds.move_groups"
 CLOSE = "gds.close"
 
 #: The channel layer to name when one process is not enough.
@@ -52,7 +62,7 @@ def _run(coroutine):
     the process exits (``async_to_sync`` needs a thread pool that is shut by then).
     Never call it on the server's loop.
     """
-    bounded = asyncio.wait_for(coroutine, limits.get("LAYER_SEND_TIMEOUT"))
+    bounded = asyncio.wait_for(coroutine, app_settings.get("LAYER_SEND_TIMEOUT"))
     server_loop = this_process.serving_loop()
     if server_loop is not None:
         return asyncio.run_coroutine_threadsafe(bounded, server_loop).result()
@@ -92,7 +102,7 @@ async def _send_to_groups(layer, messages):
     await layer.group_send(SERVERS, {"type": NOTIFY, "texts": list(messages), "sent": time.time()})
 
 
-def apply_change(channel_name, change, text):
+def move_groups(channel_name, moves, text):
     """Make the socket leave and join groups, then send it ``text``.
 
     A socket of this process is changed on the server's event loop ahead of
@@ -102,9 +112,9 @@ def apply_change(channel_name, change, text):
     socket is asked to change with a message to its consumer.
     """
     if channel_name in this_process.open:
-        this_process.apply_soon(channel_name, change.join, change.leave, text)
+        this_process.apply_soon(channel_name, moves.join, moves.leave, text)
         return
-    message = {"type": CHANGE, "join": change.join, "leave": change.leave, "text": text}
+    message = {"type": MOVE_GROUPS, "join": moves.join, "leave": moves.leave, "text": text}
     _run(get_channel_layer().send(channel_name, message))
 
 
@@ -142,14 +152,14 @@ class SubscriptionBinding:
     async def consumer(cls, demultiplexer, request):
         """Serve ``request`` from ``demultiplexer``'s socket and reply on it."""
         try:
-            change, reply = await database_sync_to_async(requests.run_socket_request)(
+            moves, reply = await database_sync_to_async(subscribe_requests.run_socket_request)(
                 cls.subscription, request, demultiplexer.channel_name, demultiplexer.scope.get("user")
             )
-            if change is not None:
-                demultiplexer.change_groups(change.join, change.leave)
+            if moves is not None:
+                demultiplexer.change_groups(moves.join, moves.leave)
         except Exception:
             logger.exception("Socket request on stream %r failed", cls.stream)
-            reply = request.error_frame(protocol.server_error())
+            reply = request.error_frame(common.server_error())
         await demultiplexer.send_reply(reply)
 
 
@@ -226,7 +236,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
         The socket is recorded with what authenticated it: ``credential`` (a
         token, see ``revocation.revoke``) when given, else its session.
         """
-        dispatch.socket_connected()
+        notifications.socket_connected()
         session = self.scope.get("session")
         session_key = recipients.credential_key(credential) if credential is not None else None
         self._recorded = True
@@ -257,7 +267,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
     #: A 2018 socket's notification is ready-made text: never a wide selection (see ``fanout.LocalGroups``).
     wide = False
 
-    async def deliver(self, text, shared):
+    async def deliver(self, text, made):
         """Write a notification's ``text`` from one of the socket's groups (see ``fanout.LocalGroups``)."""
         await self.send(text_data=text)
 
@@ -280,7 +290,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
                 "Socket %s does not read what it is sent: the server holds over %s bytes for it "
                 "(MAX_UNREAD_BYTES_PER_SOCKET). It is closed (%s).",
                 self.channel_name,
-                limits.get("MAX_UNREAD_BYTES_PER_SOCKET"),
+                app_settings.get("MAX_UNREAD_BYTES_PER_SOCKET"),
                 CloseCode.UNREAD,
             )
             await self.close_for(CloseCode.UNREAD)
@@ -289,7 +299,7 @@ class RecordedSocket(AsyncWebsocketConsumer):
         if self._closing:
             return False
         unsent = send_buffer.unsent_bytes(self._transport)
-        return unsent is not None and unsent > limits.get("MAX_UNREAD_BYTES_PER_SOCKET")
+        return unsent is not None and unsent > app_settings.get("MAX_UNREAD_BYTES_PER_SOCKET")
 
     async def refused_too_often(self):
         """Count one refusal of the client's request; past the limit, close the socket (4508) and say True.
@@ -328,7 +338,7 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
         await super().__call__(scope, receive, send)
 
     async def dispatch(self, message):
-        if message["type"] == CHANGE:  # a subscribe request served by another process
+        if message["type"] == MOVE_GROUPS:  # a subscribe request served by another process
             self.change_groups(message["join"], message["leave"])
             await self.send(text_data=message["text"])
         else:
@@ -344,7 +354,7 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
             return
         await self.accept()
         await self.record(self.scope.get("user"))
-        frame = protocol.connect_frame(channel_ids.issue(self.channel_name))
+        frame = channels_api.connect_frame(channel_ids.issue(self.channel_name))
         await self.send_frame(frame)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -352,8 +362,8 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
         if self._closing:
             return
         try:
-            request = protocol.parse_frame(text_data, self.consumers)
-        except protocol.FrameError as error:
+            request = channels_api.parse_frame(text_data, self.consumers)
+        except channels_api.FrameError as error:
             await self.send_reply(error.frame)
             return
         await self.consumers[request.stream](self, request)
@@ -373,10 +383,10 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
 
     async def send_frame(self, frame):
         """Send one protocol frame."""
-        await self.send(text_data=protocol.encode(frame))
+        await self.send(text_data=channels_api.encode(frame))
 
     async def send_reply(self, frame):
         """Send the answer to a client's frame (a refusal counts, see ``refused_too_often``)."""
-        if protocol.is_refusal(frame) and await self.refused_too_often():
+        if channels_api.is_refusal(frame) and await self.refused_too_often():
             return
         await self.send_frame(frame)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 
-from .. import limits
+from .. import app_settings
 
 _pools = {}
 _pools_lock = threading.Lock()
@@ -44,12 +44,14 @@ class SocketSlots:
     """One socket's share of the operation threads: how many of its operations run, and how many wait."""
 
     def __init__(self):
-        self._running = asyncio.Semaphore(limits.get("MAX_RUNNING_OPERATIONS_PER_SOCKET"))
+        self._running = asyncio.Semaphore(app_settings.get("MAX_RUNNING_OPERATIONS_PER_SOCKET"))
         self.waiting = 0
 
     def full(self):
         """Whether one more operation would wait beyond ``MAX_WAITING_OPERATIONS_PER_SOCKET``."""
-        return self._running.locked() and self.waiting >= limits.get("MAX_WAITING_OPERATIONS_PER_SOCKET")
+        return self._running.locked() and self.waiting >= app_settings.get(
+            "MAX_WAITING_OPERATIONS_PER_SOCKET"
+        )
 
     async def run(self, function, *args):
         """``function(*args)`` on an operation thread, once one of the socket's slots is free.
@@ -65,7 +67,7 @@ class SocketSlots:
             self.waiting -= 1
         # Channels' wrapper: stale connections closed around the call, and async resolvers
         # (async_to_sync inside) still run on the server's loop.
-        executor = _pool("operations", limits.get("OPERATION_THREADS"))
+        executor = _pool("operations", app_settings.get("OPERATION_THREADS"))
         call = database_sync_to_async(function, thread_sensitive=False, executor=executor)
         running = asyncio.ensure_future(call(*args))
         running.add_done_callback(lambda _: self._running.release())

@@ -17,7 +17,7 @@ import time
 
 from channels.db import database_sync_to_async
 
-from .. import limits, sockets
+from .. import app_settings, sockets
 from ..close_codes import CloseCode
 from .coalesced import Coalesced
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
@@ -120,7 +120,7 @@ class ServingProcess:
         ``expiry`` without a word: this is the only sign of it.
         """
         lag = time.time() - message.get("sent", time.time())
-        if lag < limits.get("NOTIFICATION_LAG_WARNING"):
+        if lag < app_settings.get("NOTIFICATION_LAG_WARNING"):
             return
         now = time.monotonic()
         if self._lag_reported is not None and now - self._lag_reported < LAG_REPORT_INTERVAL:

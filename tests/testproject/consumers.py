@@ -45,7 +45,7 @@ if not LEGACY:
 
     from .schema import wait_at
 
-    # Takes {"token": "<key>"} in connection_init: a DRF token. README.rst shows this very class.
+    # Takes {"token": "<key>"} in connection_init: a DRF token. docs/standard-clients.rst shows this very class.
     class TokenGraphqlWsConsumer(GraphqlWsConsumer):
         async def authenticate(self, payload):
             if "token" not in payload:

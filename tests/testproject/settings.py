@@ -52,5 +52,5 @@ if LAYER != "inmemory" and os.environ.get("GDS_REDIS_PREFIX"):
     if LEGACY:  # asgi_redis keeps its counters under a prefix of their own
         CHANNEL_LAYERS["default"]["CONFIG"]["stats_prefix"] = os.environ["GDS_REDIS_PREFIX"] + "meta."
 
-# The package's limits (see limits.py), changed by the tests that reach them.
+# The package's limits (see app_settings.py), changed by the tests that reach them.
 GRAPHENE_DJANGO_SUBSCRIPTIONS = json.loads(os.environ.get("GDS_LIMITS", "{}"))

@@ -15,10 +15,11 @@ from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authtoken.models import Token
 
-from graphene_django_subscriptions import channel_ids, engines, protocol, registry
+from graphene_django_subscriptions import channel_ids, engines, registry
 from graphene_django_subscriptions.models import SubscriberSocket
 from graphene_django_subscriptions.outbox import outbox
-from graphene_django_subscriptions.requests import MembershipChange
+from graphene_django_subscriptions.protocols import channels_api
+from graphene_django_subscriptions.subscribe_requests import GroupMoves
 
 from .models import Article
 from .streams import RUNS
@@ -78,7 +79,7 @@ def marked_commit(request):
     channel_name = channel_ids.resolve(body["channel_id"])
     with transaction.atomic():
         user = User.objects.create(username=body["username"])
-        marker = protocol.encode({"marker": "before-commit"})
+        marker = channels_api.encode({"marker": "before-commit"})
         if engines.channels_major_version() == 1:
             # Channels 1 holds a view's sends until the view returns, after the commit: this one must
             # leave now, or the outbox, which sends at once, can deliver the change first.
@@ -86,7 +87,7 @@ def marked_commit(request):
 
             Channel(channel_name).send({"text": marker}, immediately=True)
         else:
-            engines.current().apply_change(channel_name, MembershipChange(), marker)
+            engines.current().move_groups(channel_name, GroupMoves(), marker)
     return JsonResponse({"id": user.pk})
 
 

@@ -11,8 +11,9 @@ protocol closes the socket with one of the codes below.
 
 import json
 
-from . import limits, protocol
-from .close_codes import CloseCode
+from .. import app_settings
+from ..close_codes import CloseCode
+from . import common
 
 SUBPROTOCOL = "graphql-transport-ws"
 
@@ -59,18 +60,18 @@ def parse(text):
     """Read one client message; raise ``BadMessage`` when it breaks the protocol."""
     if text is None:
         raise BadMessage("Binary messages are not part of graphql-transport-ws: send JSON text.")
-    largest = limits.get("MAX_FRAME_CHARS")
+    largest = app_settings.get("MAX_FRAME_CHARS")
     if len(text) > largest:
         raise BadMessage(f"The message is {len(text)} characters long; this server reads up to {largest}.")
     try:
-        content = json.loads(text, parse_constant=protocol.refuse_constant)
+        content = json.loads(text, parse_constant=common.refuse_constant)
     except (ValueError, RecursionError):
         raise BadMessage("Invalid message: it is not JSON text.") from None
     if not isinstance(content, dict):
         raise BadMessage("Invalid message: expected a JSON object with a 'type'.")
     kind = content.get("type")
     if kind not in CLIENT_TYPES:
-        raise BadMessage(f"Invalid message 'type' property {limits.echo(kind)}.")
+        raise BadMessage(f"Invalid message 'type' property {app_settings.echo(kind)}.")
     payload = content.get("payload")
     if kind == SUBSCRIBE:
         return Message(kind, _id(content), _subscribe_payload(payload))
@@ -85,7 +86,7 @@ def _id(content):
     value = content.get("id")
     if not isinstance(value, str) or not value:
         raise BadMessage(f"\"{content['type']}\" message requires a non-empty string 'id' property.")
-    longest = limits.get("MAX_REQUEST_ID_CHARS")
+    longest = app_settings.get("MAX_REQUEST_ID_CHARS")
     if len(value) > longest:
         raise BadMessage(
             f"The operation id is {len(value)} characters long; ids of up to {longest} are read."

@@ -1,6 +1,7 @@
-"""The wire protocol: every frame the server writes and the parsing of every frame it reads.
+"""The 2018 protocol (channels-api's stream frames): every frame the server writes on a
+``GraphqlAPIDemultiplexer`` socket, and the parsing of every frame it reads.
 
-Both engines build and read frames only through this module, so a frame looks
+Both engines build and read these frames only through this module, so a frame looks
 the same whichever version of Channels carries it.
 """
 
@@ -8,44 +9,8 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import limits
-
-CREATE = "create"
-UPDATE = "update"
-DELETE = "delete"
-ALL_ACTIONS = "all_actions"
-#: The actions a model change can carry, in the order they are expanded.
-CHANGE_ACTIONS = (CREATE, UPDATE, DELETE)
-ACTIONS = CHANGE_ACTIONS + (ALL_ACTIONS,)
-
-SUBSCRIBE = "subscribe"
-UNSUBSCRIBE = "unsubscribe"
-OPERATIONS = (SUBSCRIBE, UNSUBSCRIBE)
-
-#: ``response_status`` values of socket replies, as channels-api used them.
-STATUS_OK = 200
-STATUS_BAD_REQUEST = 400
-STATUS_FORBIDDEN = 403
-STATUS_NOT_FOUND = 404
-STATUS_TOO_MANY = 429
-
-
-class ProtocolError(Exception):
-    """A request that cannot be served; ``str()`` is the sentence the client reads."""
-
-    status = STATUS_BAD_REQUEST
-
-    def __init__(self, message, status=None):
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-
-
-def server_error():
-    """The error for a request that failed on the server's side (the cause is logged)."""
-    return ProtocolError(
-        "The server could not complete this request; nothing was changed. Try again.", status=500
-    )
+from .. import app_settings
+from .common import OPERATIONS, STATUS_OK, NotJson, ProtocolError, id_problem, is_integer, refuse_constant
 
 
 def encode(frame):
@@ -130,7 +95,7 @@ def parse_frame(text, streams):
     """
     if text is None:
         raise FrameError(ProtocolError("Binary frames are not supported: send JSON text."))
-    largest = limits.get("MAX_FRAME_CHARS")
+    largest = app_settings.get("MAX_FRAME_CHARS")
     if len(text) > largest:
         raise FrameError(
             ProtocolError(
@@ -148,7 +113,9 @@ def parse_frame(text, streams):
     stream = content["stream"]
     if not isinstance(stream, str) or stream not in streams:
         known = ", ".join(sorted(streams)) or "none"
-        raise FrameError(ProtocolError(f"Unknown stream {limits.echo(stream)}: this socket serves {known}."))
+        raise FrameError(
+            ProtocolError(f"Unknown stream {app_settings.echo(stream)}: this socket serves {known}.")
+        )
     payload = content["payload"]
     if not isinstance(payload, dict):
         raise FrameError(ProtocolError('"payload" must be a JSON object.'), stream=stream)
@@ -156,7 +123,7 @@ def parse_frame(text, streams):
     action = payload.get("action")
     if action not in OPERATIONS:
         raise FrameError(
-            ProtocolError(f"Unknown action {limits.echo(action)}: use 'subscribe' or 'unsubscribe'."),
+            ProtocolError(f"Unknown action {app_settings.echo(action)}: use 'subscribe' or 'unsubscribe'."),
             stream=stream,
             request_id=request_id,
         )
@@ -173,7 +140,9 @@ def parse_frame(text, streams):
     unknown = sorted(key for key in data if key not in DATA_KEYS)
     if unknown:
         raise FrameError(
-            ProtocolError(f"Unknown key {limits.echo(unknown[0])} in data: use {' and '.join(DATA_KEYS)}."),
+            ProtocolError(
+                f"Unknown key {app_settings.echo(unknown[0])} in data: use {' and '.join(DATA_KEYS)}."
+            ),
             stream=stream,
             action=action,
             request_id=request_id,
@@ -187,23 +156,6 @@ def parse_frame(text, streams):
 
 #: The keys a socket request's ``data`` may have.
 DATA_KEYS = ("action", "fields")
-
-
-def enum_value(value):
-    """The value of a graphene enum argument (an action, a field name).
-
-    graphene 3 passes enum members to resolvers, graphene 2 their values.
-    """
-    return getattr(value, "value", value)
-
-
-class NotJson(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity`` in a message: Python reads them, JSON has none."""
-
-
-def refuse_constant(constant):
-    """``json.loads``'s ``parse_constant`` for both protocols: JSON has no such value."""
-    raise NotJson(constant)
 
 
 def _decoded(text):
@@ -221,45 +173,15 @@ def _decoded(text):
 
 
 def _request_id(request_id, stream):
-    if request_id is None or _is_integer(request_id):
+    if request_id is None or is_integer(request_id):
         return request_id
-    longest = limits.get("MAX_REQUEST_ID_CHARS")
+    longest = app_settings.get("MAX_REQUEST_ID_CHARS")
     if isinstance(request_id, str) and len(request_id) <= longest:
         return request_id
     raise FrameError(
         ProtocolError(f"request_id must be a string of up to {longest} characters or an integer."),
         stream=stream,
     )
-
-
-def _is_integer(value):
-    # JSON true and false arrive as bool, which is an int in Python.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def id_problem(pk):
-    """What is wrong with ``pk`` as an object id (a sentence to follow the word "pk" or "id"), or None."""
-    if pk is None or _is_integer(pk) and abs(pk) < 2**63:
-        return None
-    if not isinstance(pk, (str, int)) or isinstance(pk, bool):
-        return f"must be a string or an integer (got {limits.echo(pk)})."
-    longest = limits.get("MAX_ID_CHARS")
-    if isinstance(pk, int):
-        return "is too large to be an id."
-    if len(pk) > longest:
-        return f"is {len(pk)} characters long; ids of up to {longest} characters are read."
-    if not _is_text(pk):
-        return "holds an unpaired surrogate (a broken \\u escape): send valid text."
-    return None
-
-
-def _is_text(value):
-    """Whether ``value`` can be written as UTF-8 (JSON lets a client send lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class FrameError(Exception):

@@ -24,9 +24,10 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
-from .. import changes, limits, operations, protocol, rates, recipients, requests
-from .. import graphql_transport_ws as ws
+from .. import app_settings, changes, operations, rates, recipients, subscribe_requests
 from ..close_codes import CloseCode
+from ..protocols import common
+from ..protocols import graphql_transport_ws as ws
 from .modern import RecordedSocket
 from .operation_threads import SocketSlots, checking_thread
 from .serving import this_process
@@ -124,7 +125,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._init_wait = asyncio.ensure_future(self._close_unless_initialised())
 
     async def _close_unless_initialised(self):
-        await asyncio.sleep(limits.get("CONNECTION_INIT_WAIT_SECONDS"))
+        await asyncio.sleep(app_settings.get("CONNECTION_INIT_WAIT_SECONDS"))
         if not self._init_received:
             await self._close(CloseCode.INIT_TIMEOUT)
 
@@ -163,7 +164,7 @@ class GraphqlWsConsumer(RecordedSocket):
         if self._init_received:
             raise ws.BadMessage(ws.REASONS[CloseCode.TOO_MANY_INITS], CloseCode.TOO_MANY_INITS)
         self._init_received = True
-        most = limits.get("MAX_CONNECTION_PARAMS_CHARS")
+        most = app_settings.get("MAX_CONNECTION_PARAMS_CHARS")
         length = len(json.dumps(payload, separators=(",", ":")))
         if length > most:
             # Kept for the socket's life as info.context.connection_params.
@@ -184,7 +185,7 @@ class GraphqlWsConsumer(RecordedSocket):
         await self._send(ws.ack())
 
     async def _start(self, id, payload):
-        most = limits.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
+        most = app_settings.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
         if len(self._operations) >= most:
             await self._refuse(id, f"This socket runs {most} operations, its limit: complete one first.")
             return
@@ -232,7 +233,7 @@ class GraphqlWsConsumer(RecordedSocket):
         selections = {op.selection for op in self._operations.values() if isinstance(op, _Follower)}
         if prepared.selection not in selections:
             selected = sum(selection.fields for selection in selections) + prepared.selection.fields
-            most = limits.get("MAX_SELECTED_FIELDS_PER_SOCKET")
+            most = app_settings.get("MAX_SELECTED_FIELDS_PER_SOCKET")
             if selected > most:
                 await self._refuse(
                     id,
@@ -242,7 +243,7 @@ class GraphqlWsConsumer(RecordedSocket):
                 return
         number = str(next(self._numbers))
         try:
-            groups = await database_sync_to_async(requests.start_operation)(
+            groups = await database_sync_to_async(subscribe_requests.start_operation)(
                 prepared.subscription,
                 self.channel_name,
                 self.user,
@@ -250,21 +251,21 @@ class GraphqlWsConsumer(RecordedSocket):
                 action=prepared.action,
                 pk=prepared.pk,
             )
-        except protocol.ProtocolError as refused:
+        except common.ProtocolError as refused:
             await self._refuse(id, str(refused))
             return
         except Exception:
             logger.exception(
                 "A graphql-transport-ws subscription on stream %r failed", prepared.subscription._meta.stream
             )
-            await self._error(id, str(protocol.server_error()))
+            await self._error(id, str(common.server_error()))
             return
         if self._closing or not self._recorded:
             return  # closed meanwhile: disconnect() forgets the records
         follower = _Follower(self, id, number, prepared.selection, groups, one_object=prepared.pk is not None)
         self._operations[id] = follower
         for group in groups:
-            this_process.groups.join(follower, group, key=follower.key)
+            this_process.groups.join(follower, group, key=follower.member_key)
 
     async def _complete(self, id):
         operation = self._operations.get(id)
@@ -279,30 +280,30 @@ class GraphqlWsConsumer(RecordedSocket):
 
         Every ``subscribe`` counts, queries included: each one costs the server a
         validation, and most a turn of the thread that serves the database. This
-        is the socket's one count (``requests.admit`` counts 2018 requests only).
+        is the socket's one count (``subscribe_requests.admit`` counts 2018 requests only).
         """
-        return None if self._operations_rate.allows() else str(requests.too_many_requests())
+        return None if self._operations_rate.allows() else str(subscribe_requests.too_many_requests())
 
     def checking_exhausted(self):
         """The error sentence for a new document once the socket's checking time is spent."""
         return (
             "This socket's new documents took the server more than "
-            f"{limits.get('MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE')} s to check in the last minute, its "
-            "limit. Send documents the server has already seen, or wait a moment, then try again."
+            f"{app_settings.get('MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE')} s to check in the last "
+            "minute, its limit. Send documents the server has already seen, or wait a moment, then try again."
         )
 
     def running_exhausted(self):
         """The error sentence for a query or mutation once the socket's running time is spent."""
         return (
             "This socket's queries and mutations took the server more than "
-            f"{limits.get('MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE')} s in the last minute, its limit. "
-            "Wait a moment, then try again."
+            f"{app_settings.get('MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE')} s in the last minute, "
+            "its limit. Wait a moment, then try again."
         )
 
     def too_many_waiting(self):
         """The error sentence for a query or mutation beyond the ones a socket may have waiting."""
-        running = limits.get("MAX_RUNNING_OPERATIONS_PER_SOCKET")
-        waiting = limits.get("MAX_WAITING_OPERATIONS_PER_SOCKET")
+        running = app_settings.get("MAX_RUNNING_OPERATIONS_PER_SOCKET")
+        waiting = app_settings.get("MAX_WAITING_OPERATIONS_PER_SOCKET")
         return (
             f"This socket has {running} queries and mutations running and {waiting} waiting, its limit: "
             "wait for their results before sending more."
@@ -312,7 +313,7 @@ class GraphqlWsConsumer(RecordedSocket):
         """The error sentence for a result of ``length`` characters."""
         return (
             f"The result of operation {id!r} is {length} characters long; this server sends results of up "
-            f"to {limits.get('MAX_RESULT_CHARS')}: select fewer fields. The operation is ended."
+            f"to {app_settings.get('MAX_RESULT_CHARS')}: select fewer fields. The operation is ended."
         )
 
     def end_follower(self, follower, reply):
@@ -328,7 +329,8 @@ class GraphqlWsConsumer(RecordedSocket):
     async def _end_follower(self, follower, reply):
         if reply is not None:
             await self._send(reply)
-        await database_sync_to_async(requests.end_operation)(self.channel_name, follower.number)
+        end = database_sync_to_async(subscribe_requests.end_operation)
+        await end(self.channel_name, follower.record_number)
 
     async def _next(self, id, result):
         """Send a ``next`` message; False (after an ``error`` instead) when it is too long to send."""
@@ -341,7 +343,7 @@ class GraphqlWsConsumer(RecordedSocket):
             self._release(id)
             await self._error(id, f"The server could not encode the result of operation {id!r}; it is ended.")
             return False
-        if len(text) > limits.get("MAX_RESULT_CHARS"):
+        if len(text) > app_settings.get("MAX_RESULT_CHARS"):
             self._release(id)
             await self._error(id, self.result_too_long(id, len(text)))
             return False
@@ -482,38 +484,40 @@ class _Follower:
 
     def __init__(self, consumer, id, number, selection, groups, *, one_object):
         self.consumer = consumer
+        #: The id the client gave the operation in its ``subscribe``.
         self.id = id
-        self.number = number
+        #: The operation's number among the socket's, as its subscription records hold it.
+        self.record_number = number
         self.one_object = one_object
-        self.key = f"{consumer.channel_name}/{number}"
+        #: Its key among the members of a group here (``fanout.LocalGroups``).
+        self.member_key = f"{consumer.channel_name}/{number}"
         self.selection = selection
         self.groups = list(groups)
         self._id_text = json.dumps(id)
         #: Whether its selection is costly to run (see ``fanout.LocalGroups.write``).
         self.wide = selection.fields > WIDE_FIELDS
 
-    async def deliver(self, text, shared):
+    async def deliver(self, text, made):
         """Write the ``next`` message of a notification (the 2018 frame of every field).
 
         Returns whether it ran the selection (the first of the change's members with it).
         """
-        payload = shared.get(self.selection)
+        payload = made.payloads.get(self.selection)
         ran = payload is None
         if payload is None:
             try:
-                event = shared.get(None)
-                if event is None:
-                    event = shared[None] = changes.event_from_frame(json.loads(text))
-                payload = shared[self.selection] = self.selection.render(event)
+                if made.event is None:
+                    made.event = changes.event_from_frame(json.loads(text))
+                payload = made.payloads[self.selection] = self.selection.render(made.event)
             except Exception:
                 logger.exception("Could not run a subscription's selection on a change")
                 return True
-        if len(payload) > limits.get("MAX_RESULT_CHARS"):
+        if len(payload) > app_settings.get("MAX_RESULT_CHARS"):
             too_long = self.consumer.result_too_long(self.id, len(payload))
             self.consumer.end_follower(self, ws.error(self.id, [{"message": too_long}]))
             return ran
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
-        if self.one_object and shared[None]["action"] == protocol.DELETE:
+        if self.one_object and made.event["action"] == common.DELETE:
             self.consumer.end_follower(self, ws.complete(self.id))  # nothing more can come
         return ran
 
@@ -521,4 +525,4 @@ class _Follower:
         """Leave ``groups`` here (None: every group of the operation)."""
         leaving = self.groups if groups is None else set(self.groups).intersection(groups)
         for group in leaving:
-            this_process.groups.leave(self.key, group)
+            this_process.groups.leave(self.member_key, group)

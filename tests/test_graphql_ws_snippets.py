@@ -1,11 +1,11 @@
-"""README.rst's client and test snippets, run as a user would paste them.
+"""The documentation's client and test snippets, run as a user would paste them.
 
-Each snippet is read from the README itself, so the two cannot drift apart:
+Each snippet is read from the pages themselves (``docs/*.rst``), so the two cannot drift apart:
 the ``graphql-ws`` client in Node, the ``gql`` client in Python, the pytest
 example with its ``pytest.ini``; the only changes are the server's address and
 a real token. The token consumer and the receiver that revokes a deleted token
 are the test project's own code, which the other tests run: here they are
-compared with the README's.
+compared with the documentation's.
 """
 
 import inspect
@@ -20,14 +20,18 @@ import uuid
 from client import TIMEOUT, create_group, post, token_for, unique
 from servers import CWD, ROOT
 
-README = (ROOT / "README.rst").read_text()
+PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
 EXAMPLE_URL = "wss://example.com/graphql/"
 
 
 def snippet(intro):
-    """The literal block that follows the README line ending with ``intro``, dedented."""
-    lines = README.splitlines()
-    (start,) = [index for index, line in enumerate(lines) if line.rstrip().endswith(intro)]
+    """The literal block that follows the one line of the documentation ending with ``intro``, dedented."""
+    ((lines, start),) = [
+        (lines, index)
+        for lines in (page.read_text().splitlines() for page in PAGES)
+        for index, line in enumerate(lines)
+        if line.rstrip().endswith(intro)
+    ]
     block = []
     for line in lines[start + 1 :]:
         if line.strip() and not line.startswith("    "):
@@ -64,7 +68,7 @@ def test_the_graphql_ws_snippet_runs_in_node_as_written(server):
     code = code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql-token/")
     pk, key = token_for(server, unique("node"))
     name = unique("renamed")
-    path = ROOT / f".readme-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
+    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
     path.write_text(code)
     try:
         output = run_until(
@@ -98,7 +102,7 @@ def test_the_pytest_example_passes_with_its_pytest_ini(tmp_path):
     test = snippet("Then a test::")
     assert "project.settings" in ini and "project.asgi" in test
     (tmp_path / "pytest.ini").write_text(ini.replace("project.settings", "testproject.settings"))
-    (tmp_path / "test_readme_example.py").write_text(test.replace("project.asgi", "testproject.asgi"))
+    (tmp_path / "test_doc_example.py").write_text(test.replace("project.asgi", "testproject.asgi"))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(CWD), str(ROOT / "example_project")]))
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the snippet's pytest.ini says it
     env.pop("GDS_DATABASE", None)

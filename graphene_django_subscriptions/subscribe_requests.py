@@ -13,15 +13,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import channel_ids, groups, limits, protocol, recipients, transport
-from .fields import STANDARD
+from . import app_settings, channel_ids, groups, recipients, transport
+from .fields import SELECTED_BY_OPERATION
 from .models import SubscriberSocket, SubscriptionRecord
-from .protocol import ProtocolError
+from .protocols import channels_api, common
+from .protocols.common import ProtocolError
 
 logger = logging.getLogger(__name__)
 
 
-class MembershipChange:
+class GroupMoves:
     """The groups one socket joins and leaves after a request."""
 
     def __init__(self):
@@ -30,19 +31,19 @@ class MembershipChange:
 
 
 def _expand(action, pk):
-    if action == protocol.ALL_ACTIONS:
+    if action == common.ALL_ACTIONS:
         # An existing object cannot be created again, so following one object
         # with ALL_ACTIONS means its updates and its deletion.
         if pk is not None:
-            return [protocol.UPDATE, protocol.DELETE]
-        return list(protocol.CHANGE_ACTIONS)
+            return [common.UPDATE, common.DELETE]
+        return list(common.CHANGE_ACTIONS)
     return [action]
 
 
 def _check_action(action):
-    if action not in protocol.ACTIONS:
+    if action not in common.ACTIONS:
         raise ProtocolError(
-            f"Unknown action {limits.echo(action)}: use one of {', '.join(protocol.ACTIONS)}."
+            f"Unknown action {app_settings.echo(action)}: use one of {', '.join(common.ACTIONS)}."
         )
 
 
@@ -61,15 +62,15 @@ def _followed(subscription, operation, action, pk):
     """The followed object's key ('' for every object) and its primary-key value."""
     if pk is None:
         return "", None
-    problem = protocol.id_problem(pk)
+    problem = common.id_problem(pk)
     if problem:
         raise ProtocolError(f"id {problem}")
     value = _primary_key(subscription, pk)
-    if operation == protocol.UNSUBSCRIBE:
+    if operation == common.UNSUBSCRIBE:
         # The object may be gone already; unsubscribing from it is still fine. The
         # key is normalised as on subscribe, so the same id text finds the record.
         return groups.object_key(pk if value is None else value), value
-    if action == protocol.CREATE:
+    if action == common.CREATE:
         raise ProtocolError(
             f"CREATE cannot take an id on stream {subscription._meta.stream!r}: an object that has an id "
             "was created already. Leave id out to hear of every new object."
@@ -81,9 +82,9 @@ def _followed(subscription, operation, action, pk):
 
 def _unknown(subscription, pk):
     return ProtocolError(
-        f"Unknown id {limits.echo(pk)} on stream {subscription._meta.stream!r}: "
+        f"Unknown id {app_settings.echo(pk)} on stream {subscription._meta.stream!r}: "
         "no such object can be followed.",
-        status=protocol.STATUS_NOT_FOUND,
+        status=common.STATUS_NOT_FOUND,
     )
 
 
@@ -102,7 +103,7 @@ def _check_permission(subscription, user, actions, pk):
                 message = getattr(permission, "message", None) or "Permission denied."
                 raise ProtocolError(
                     message.format(action=action, stream=subscription._meta.stream),
-                    status=protocol.STATUS_FORBIDDEN,
+                    status=common.STATUS_FORBIDDEN,
                 )
 
 
@@ -115,7 +116,7 @@ def _check_owner(owner, user):
         raise ProtocolError(
             "This channelId belongs to a socket opened by another user: send the request as the "
             "user who opened the socket (log in before connecting it), or use your own socket's channel_id.",
-            status=protocol.STATUS_FORBIDDEN,
+            status=common.STATUS_FORBIDDEN,
         )
 
 
@@ -159,7 +160,7 @@ def admit(channel_name, user, counted=True):
     _check_owner(socket.user_key, recipients.normalize(user))
     if not counted:
         return socket
-    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+    limit = app_settings.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
     now = timezone.now()
     sockets = SubscriberSocket.objects.filter(pk=socket.pk)
     started, made = socket.window_started, socket.window_requests
@@ -176,21 +177,21 @@ def access_ended():
     """The refusal of a request from a socket whose user was deactivated or deleted since it opened."""
     return ProtocolError(
         "This socket's user is no longer active: log in again and open a new socket.",
-        status=protocol.STATUS_FORBIDDEN,
+        status=common.STATUS_FORBIDDEN,
     )
 
 
 def too_many_requests():
     """The refusal of a request beyond ``MAX_REQUESTS_PER_SOCKET_PER_SECOND``, on either protocol."""
-    limit = limits.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+    limit = app_settings.get("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
     return ProtocolError(
         f"Too many requests on this socket: at most {limit} a second. Wait a moment, then try again.",
-        status=protocol.STATUS_TOO_MANY,
+        status=common.STATUS_TOO_MANY,
     )
 
 
 def _admit_and_plan(subscription, channel_name, user, then=None, counted=True, **request):
-    """``admit``, then ``plan`` and ``then(change)``, in one transaction; return the change.
+    """``admit``, then ``plan`` and ``then(moves)``, in one transaction; return the moves.
 
     ``plan`` runs in a savepoint: a request it refuses (an unknown id, say)
     records nothing, yet still counts against the socket's rate, so failing
@@ -200,36 +201,38 @@ def _admit_and_plan(subscription, channel_name, user, then=None, counted=True, *
         socket = admit(channel_name, user, counted)
         try:
             with transaction.atomic():
-                change = plan(subscription, socket=socket, user=user, **request)
+                moves = plan(subscription, socket=socket, user=user, **request)
                 if then is not None:
-                    then(change)
-                return change
+                    then(moves)
+                return moves
         except ProtocolError as error:
             refused = error
     raise refused
 
 
 def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=None, operation_key=""):
-    """Check a request and record its effect; return the ``MembershipChange`` to apply.
+    """Check a request and record its effect; return the ``GroupMoves`` to apply.
 
     Runs after ``admit``, which claimed the ``socket`` row and checked that ``user`` opened it:
     ``user`` is also the user the notifications will reach. Must run inside a
     transaction, so a failure after it leaves no record. Raises
     ``ProtocolError`` (and records nothing) when the request is refused.
     ``operation_key`` names the graphql-transport-ws operation that subscribes
-    (its records get every field; see ``fields.STANDARD``); empty for the 2018 protocol.
+    (its records get every field; see ``fields.SELECTED_BY_OPERATION``); empty for the 2018 protocol.
     """
     meta = subscription._meta
     user = recipients.normalize(user)
-    if operation not in protocol.OPERATIONS:
-        raise ProtocolError(f"Unknown operation {limits.echo(operation)}: use subscribe or unsubscribe.")
+    if operation not in common.OPERATIONS:
+        raise ProtocolError(
+            f"Unknown operation {app_settings.echo(operation)}: use subscribe or unsubscribe."
+        )
     _check_action(action)
-    fields_key = STANDARD if operation_key else meta.catalog.key_for(fields)
+    fields_key = SELECTED_BY_OPERATION if operation_key else meta.catalog.key_for(fields)
     if pk == "":
         pk = None
     actions = _expand(action, pk)
     key, value = _followed(subscription, operation, action, pk)
-    if operation == protocol.UNSUBSCRIBE:
+    if operation == common.UNSUBSCRIBE:
         return _unsubscribe(socket.pk, meta.stream, actions, key, action)
     _check_permission(subscription, user, actions, value)
     _check_visible(subscription, user, pk, value)
@@ -238,7 +241,7 @@ def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=
 
 
 def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_key):
-    change = MembershipChange()
+    moves = GroupMoves()
     for action in actions:
         record, created = SubscriptionRecord.objects.get_or_create(
             socket_id=socket_id,
@@ -250,12 +253,12 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_
         )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):
             # Subscribing again with other fields replaces the selection.
-            change.leave.append(record.group)
+            moves.leave.append(record.group)
             record.fields_key = fields_key
             record.audience = audience
             record.save(update_fields=["fields_key", "audience"])
-        change.join.append(record.group)
-    most = limits.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
+        moves.join.append(record.group)
+    most = app_settings.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
     held = SubscriptionRecord.objects.filter(socket_id=socket_id).count()
     if held > most:
         # The transaction rolls the new records back.
@@ -263,23 +266,23 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_
             f"This socket would hold {held} subscriptions; the limit is {most}. "
             "Unsubscribe from some, or follow every object with one subscription."
         )
-    return change
+    return moves
 
 
 def _unsubscribe(socket_id, stream, actions, key, requested_action):
-    change = MembershipChange()
+    moves = GroupMoves()
     records = SubscriptionRecord.objects.filter(
         socket_id=socket_id, stream=stream, action__in=actions, object_key=key, operation=""
     )
-    change.leave.extend(record.group for record in records)
-    if not change.leave:
-        target = f"id {limits.echo(key)}" if key else "every object"
+    moves.leave.extend(record.group for record in records)
+    if not moves.leave:
+        target = f"id {app_settings.echo(key)}" if key else "every object"
         raise ProtocolError(
             f"Nothing to unsubscribe: this socket does not follow {requested_action} "
             f"of {target} on stream {stream!r}."
         )
     records.delete()
-    return change
+    return moves
 
 
 def run_http_request(subscription, *, operation, action, channel_id, pk, fields, user):
@@ -289,12 +292,12 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
     """
     try:
         channel_name = channel_ids.resolve(channel_id)
-        frame = protocol.confirmation_frame(subscription._meta.stream, operation, action)
+        frame = channels_api.confirmation_frame(subscription._meta.stream, operation, action)
         _admit_and_plan(
             subscription,
             channel_name,
             user,
-            then=lambda change: transport.apply_change(channel_name, change, protocol.encode(frame)),
+            then=lambda moves: transport.move_groups(channel_name, moves, channels_api.encode(frame)),
             operation=operation,
             action=action,
             pk=pk,
@@ -304,15 +307,15 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
         return str(error)
     except Exception:
         logger.exception("Subscription request on stream %r failed", subscription._meta.stream)
-        return str(protocol.server_error())
+        return str(common.server_error())
     return None
 
 
 def run_socket_request(subscription, request, channel_name, user):
     """Check and record a request read from the socket, as the socket's ``user`` is now.
 
-    Returns ``(change, reply)``: the memberships the socket's consumer applies,
-    then the reply frame it sends. ``change`` is None when the request failed.
+    Returns ``(moves, reply)``: the memberships the socket's consumer applies,
+    then the reply frame it sends. ``moves`` is None when the request failed.
     """
     user = recipients.current(user)
     if user is None:
@@ -321,7 +324,7 @@ def run_socket_request(subscription, request, channel_name, user):
     action = data.get("action")
     if action is None:
         error = ProtocolError(
-            f'data.action is required, e.g. {{"action": "update"}}: one of {", ".join(protocol.ACTIONS)}.'
+            f'data.action is required, e.g. {{"action": "update"}}: one of {", ".join(common.ACTIONS)}.'
         )
         return None, request.error_frame(error)
     fields = data.get("fields")
@@ -330,7 +333,7 @@ def run_socket_request(subscription, request, channel_name, user):
             ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
         )
     try:
-        change = _admit_and_plan(
+        moves = _admit_and_plan(
             subscription,
             channel_name,
             user,
@@ -341,10 +344,10 @@ def run_socket_request(subscription, request, channel_name, user):
         )
     except ProtocolError as error:
         return None, request.error_frame(error)
-    reply = protocol.reply_frame(
+    reply = channels_api.reply_frame(
         request.stream, request.action, data={"action": action}, request_id=request.request_id
     )
-    return change, reply
+    return moves, reply
 
 
 def start_operation(subscription, channel_name, user, operation_key, *, action, pk):
@@ -355,17 +358,17 @@ def start_operation(subscription, channel_name, user, operation_key, *, action, 
     operation; its consumer checked the socket's rate. Raises ``ProtocolError``
     when refused.
     """
-    change = _admit_and_plan(
+    moves = _admit_and_plan(
         subscription,
         channel_name,
         user,
         counted=False,
-        operation=protocol.SUBSCRIBE,
+        operation=common.SUBSCRIBE,
         action=action,
         pk=pk,
         operation_key=operation_key,
     )
-    return change.join
+    return moves.join
 
 
 def end_operation(channel_name, operation_key):

@@ -19,10 +19,11 @@ import logging
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import groups, protocol, recipients, registry, transport
-from .fields import ALL_FIELDS, STANDARD
+from . import groups, recipients, registry, transport
+from .fields import ALL_FIELDS, SELECTED_BY_OPERATION
 from .models import SubscriptionRecord
 from .outbox import outbox
+from .protocols import channels_api, common
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def watch(model):
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
-    change = judge(sender, instance.pk, protocol.CREATE if created else protocol.UPDATE, using)
+    change = judge(sender, instance.pk, common.CREATE if created else common.UPDATE, using)
     if change is not None:
         transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
@@ -82,7 +83,7 @@ def _saved(sender, instance, created, raw=False, using=None, **kwargs):
 def _deleting(sender, instance, using=None, **kwargs):
     # After the delete the row is gone: judge the change while it is still there.
     _take_write_lock(using)
-    instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, protocol.DELETE, using)
+    instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, common.DELETE, using)
 
 
 def _take_write_lock(using):
@@ -254,12 +255,12 @@ class Change:
             texts = {}
             for object_key, fields_key in targets[audience]:
                 # A graphql-transport-ws group gets every field, as the 2018 "all" groups do.
-                shape = ALL_FIELDS if fields_key == STANDARD else fields_key
+                shape = ALL_FIELDS if fields_key == SELECTED_BY_OPERATION else fields_key
                 if shape not in texts:
-                    frame = protocol.notification_frame(
+                    frame = channels_api.notification_frame(
                         meta.stream, self.action, meta.model_label, meta.catalog.project(data, shape)
                     )
-                    texts[shape] = protocol.encode(frame)
+                    texts[shape] = channels_api.encode(frame)
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
                 messages.append((group, texts[shape]))
         return messages
