@@ -87,8 +87,37 @@ def close_codes(sockets):
         return list(pool.map(lambda sock: sock.recv_close(), sockets))
 
 
-def assert_nothing_more(*sockets, quiet=QUIET):
-    """Fail when any of ``sockets`` receives a frame before they all stay silent for ``quiet`` seconds."""
+def assert_nothing_more(*sockets, quiet=None):
+    """Fail when any of ``sockets`` has received a frame the test did not read.
+
+    Proven by a marker, with no wait: each socket follows the test project's ``markers``
+    stream, one marker is saved through its server, and each socket's next frames must be
+    the answer to that subscribe, then the marker's notification. A server's outbox sends
+    changes in commit order and a socket's frames arrive in order, so a frame sent before
+    the marker comes first and fails the test. The sockets then stop following markers.
+    Tests that run at once on one server may see each other's markers, and nothing else.
+
+    ``quiet`` (seconds) instead waits for that much silence: for what a marker cannot
+    prove (a save in another process, a server of another project, a socket that may no
+    longer subscribe).
+    """
+    if quiet is not None:
+        _assert_quiet(sockets, quiet)
+        return
+    by_server = {}
+    for sock in sockets:
+        by_server.setdefault(sock.server, []).append(sock)
+    for server, group in by_server.items():
+        label = unique("marker")
+        markers = [_follow_markers(sock) for sock in group]
+        post(server, "/testing/marker/", {"label": label})
+        for marker in markers:
+            marker.read_until(marker.event(label))
+        for marker in markers:
+            marker.stop()
+
+
+def _assert_quiet(sockets, quiet):
     extra = {}
     for index, sock in enumerate(sockets):
         # The first socket's wait covers the others: what was sent to them has arrived.
@@ -96,6 +125,90 @@ def assert_nothing_more(*sockets, quiet=QUIET):
         if frames:
             extra[index] = frames
     assert not extra, f"unexpected frames (socket index: frames): {extra}"
+
+
+def _follow_markers(sock):
+    """Make ``sock`` follow new markers (either protocol); its ``Marker``."""
+    marker = StandardMarker(sock) if hasattr(sock, "follow") else Marker2018(sock)
+    marker.start()
+    return marker
+
+
+def _dig(value, *keys):
+    """``value[key][key]...``, or None where a level is not a dict or lacks the key."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+class _Marker:
+    def read_until(self, expected, what="the marker"):
+        """Read the socket until ``expected``; fail on any frame but other markers' events."""
+        frame = self.sock.recv()
+        while frame != expected:
+            assert self.is_event(frame), f"a frame came before {what}: {frame}"
+            frame = self.sock.recv()
+
+
+class Marker2018(_Marker):
+    """A 2018 socket's subscription to new markers, made and ended by socket frames."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.request_id = unique("marker")
+
+    def _request(self, action):
+        data = {"action": "create", "fields": ["label"]}
+        payload = {"action": action, "data": data, "request_id": self.request_id}
+        self.sock.send({"stream": "markers", "payload": payload})
+        answer = {
+            "stream": "markers",
+            "payload": {
+                "action": action,
+                "data": {"action": "create"},
+                "errors": [],
+                "response_status": 200,
+                "request_id": self.request_id,
+            },
+        }
+        self.read_until(answer, f"the answer to the marker {action}")
+
+    def start(self):
+        self._request("subscribe")
+
+    def event(self, label):
+        payload = {"action": "create", "model": "testproject.marker", "data": {"label": label}}
+        return {"stream": "markers", "payload": payload}
+
+    def is_event(self, frame):
+        return frame == self.event(_dig(frame, "payload", "data", "label"))
+
+    def stop(self):
+        self._request("unsubscribe")
+
+
+class StandardMarker(_Marker):
+    """A graphql-transport-ws socket's operation that follows new markers."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.id = unique("marker")
+
+    def start(self):
+        self.sock.follow(self.id, "subscription { markerChanges(action: CREATE) { data { label } } }")
+
+    def event(self, label):
+        data = {"markerChanges": {"data": {"label": label}}}
+        return {"id": self.id, "type": "next", "payload": {"data": data}}
+
+    def is_event(self, frame):
+        return frame == self.event(_dig(frame, "payload", "data", "markerChanges", "data", "label"))
+
+    def stop(self):
+        self.sock.send({"id": self.id, "type": "complete"})
+        # Served in order: once the pong is here, the operation is over.
+        self.sock.send({"type": "ping", "payload": {"ended": self.id}})
+        self.read_until({"type": "pong", "payload": {"ended": self.id}}, "the pong after the complete")
 
 
 def still_served(server, socket):

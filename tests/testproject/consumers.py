@@ -9,6 +9,7 @@ from .streams import (
     CountedSubscription,
     FragileSubscription,
     GuardedSubscription,
+    MarkerSubscription,
     OwnedSubscription,
     OwnRowSubscription,
     StaffSubscription,
@@ -23,6 +24,7 @@ class TestDemultiplexer(CustomAppDemultiplexer):
         fragile=FragileSubscription.get_binding().consumer,
         guarded=GuardedSubscription.get_binding().consumer,
         owned=OwnedSubscription.get_binding().consumer,
+        markers=MarkerSubscription.get_binding().consumer,
         **{"own-row": OwnRowSubscription.get_binding().consumer},
     )
 

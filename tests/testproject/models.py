@@ -1,4 +1,5 @@
-"""A model with a foreign key (scopes across a join, data typed as stored); tokens that end their sockets."""
+"""A model with a foreign key (scopes across a join, data typed as stored), the tests' markers, and tokens
+that end their sockets."""
 
 from django.conf import settings
 from django.db import models
@@ -16,6 +17,12 @@ class Article(models.Model):
     published = models.DateTimeField(null=True, blank=True)
     published_on = models.DateField(null=True, blank=True)
     at = models.TimeField(null=True, blank=True)
+
+
+class Marker(models.Model):
+    """A row only ``client.assert_nothing_more`` creates: its notification proves what came before it."""
+
+    label = models.CharField(max_length=40)
 
 
 @receiver(post_delete, sender=Token)

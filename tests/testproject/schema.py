@@ -18,6 +18,7 @@ from .streams import (
     CountedSubscription,
     FragileSubscription,
     GuardedSubscription,
+    MarkerSubscription,
     OwnedSubscription,
     OwnRowSubscription,
     StaffArticleSubscription,
@@ -33,6 +34,7 @@ class TestSubscription(RootSubscription):
     owned_subscription = OwnedSubscription.Field()
     own_row_subscription = OwnRowSubscription.Field()
     article_subscription = ArticleSubscription.Field()
+    marker_subscription = MarkerSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
@@ -44,6 +46,7 @@ class TestSubscription(RootSubscription):
         article_changes = ArticleSubscription.ChangesField()
         staff_article_changes = StaffArticleSubscription.ChangesField()
         article_detail_changes = ArticleDetailSubscription.ChangesField()
+        marker_changes = MarkerSubscription.ChangesField()
         #: A subscription field of the project's own (not a stream): start, start - 1, ..., 0.
         countdown = graphene.Int(start=graphene.Int(required=True))
 

@@ -7,7 +7,7 @@ from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
 from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
-from .models import Article
+from .models import Article, Marker
 
 #: Serializer runs of the "counted" and "owned" streams, and the owned stream's
 #: rule checks, read by the tests over HTTP.
@@ -147,3 +147,17 @@ class StaffArticleSubscription(Subscription):
         serializer_class = ArticleSerializer
         stream = "staff-articles"
         queryset = Article.objects.filter(author__is_staff=True)
+
+
+class MarkerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Marker
+        fields = ("id", "label")
+
+
+class MarkerSubscription(Subscription):
+    """What ``client.assert_nothing_more`` follows: a stream no test changes otherwise."""
+
+    class Meta:
+        serializer_class = MarkerSerializer
+        stream = "markers"

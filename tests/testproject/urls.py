@@ -17,6 +17,7 @@ urlpatterns = example_urlpatterns + [
     path("testing/runs/", views.runs),
     path("testing/streams/<str:app_label>/<str:model_name>/", views.streams),
     path("testing/broadcast/", views.broadcast),
+    path("testing/marker/", views.marker),
     path("testing/groups/", views.groups),
     path("testing/login/", views.login),
     path("testing/logout/", views.logout),

@@ -21,7 +21,7 @@ from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.protocols import channels_api
 from graphene_django_subscriptions.subscribe_requests import GroupMoves
 
-from .models import Article
+from .models import Article, Marker
 from .streams import RUNS
 
 
@@ -89,6 +89,12 @@ def marked_commit(request):
         else:
             engines.current().move_groups(channel_name, GroupMoves(), marker)
     return JsonResponse({"id": user.pk})
+
+
+@csrf_exempt
+def marker(request):
+    """Save a new marker, as any change is saved; its label, unique to the run."""
+    return JsonResponse({"label": Marker.objects.create(label=_body(request)["label"]).label})
 
 
 @csrf_exempt
