@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from client import Socket, create_user, login, post, subscribe, unique, update_user  # noqa: E402
-from servers import ENGINE, Server, django_admin, environment  # noqa: E402
+from support.client import Socket, create_user, login, post, subscribe, unique, update_user  # noqa: E402
+from support.servers import ENGINE, Server, django_admin, environment  # noqa: E402
 
 
 def elapsed_until_all_received(sockets, trigger):

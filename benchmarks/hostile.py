@@ -44,11 +44,11 @@ import websocket  # noqa: E402
 
 django.setup()
 
-import databases  # noqa: E402
-from client import Socket, create_user, unique, update_user  # noqa: E402
-from graphql_ws_client import WsSocket  # noqa: E402
-from reliability import rss_kib  # noqa: E402
-from servers import Server, project_environment  # noqa: E402
+from support import databases  # noqa: E402
+from support.client import Socket, create_user, unique, update_user  # noqa: E402
+from support.graphql_ws_client import WsSocket  # noqa: E402
+from support.reliability import rss_kib  # noqa: E402
+from support.servers import Server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 WIDE = "subscription { userChanges(action: CREATE) { %s action } }"

@@ -40,9 +40,9 @@ import django  # noqa: E402
 
 django.setup()
 
-import databases  # noqa: E402
-from reliability import churn, mass_abort, outage, rss_kib, soak  # noqa: E402
-from servers import ENGINE, RedisServer, Server, project_environment  # noqa: E402
+from support import databases  # noqa: E402
+from support.reliability import churn, mass_abort, outage, rss_kib, soak  # noqa: E402
+from support.servers import ENGINE, RedisServer, Server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 

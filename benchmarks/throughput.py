@@ -53,10 +53,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import databases  # noqa: E402
-from client import create_user, graphql, subscription_request, unique, update_user  # noqa: E402
-from reliability import rss_kib  # noqa: E402
-from servers import ENGINE, LEGACY, Server, project_environment  # noqa: E402
+from support import databases  # noqa: E402
+from support.client import create_user, graphql, subscription_request, unique, update_user  # noqa: E402
+from support.reliability import rss_kib  # noqa: E402
+from support.servers import ENGINE, LEGACY, Server, project_environment  # noqa: E402
 
 ROOT = HERE.parent
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")

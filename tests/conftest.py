@@ -21,23 +21,17 @@ Where a new test goes (the first that fits):
 * a pure function, in process (no server): a module of its own, as ``test_coalesced``.
 
 Tests of the server stack that do not depend on Django's version are marked ``stack``
-(see ``pytest_collection_modifyitems``). Helpers: ``client`` (2018 sockets, HTTP),
-``graphql_ws_client``, ``servers``, ``databases``, ``gates``, ``leftovers``, ``reliability``.
+(see ``pytest_collection_modifyitems``). Helpers are the ``support`` package's; a
+server with settings of its own comes from the ``limited_server`` fixture.
 """
 
+import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-# The package under test is the installed wheel: take the checkout's root off the
-# path (``python -m pytest`` puts it there), keep the test project and the example.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
-for entry in (ROOT / "tests", ROOT / "example_project"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+# The test project and the example come from the checkout (pyproject.toml's ``pythonpath``);
+# the package under test is the installed wheel (test_installed_package checks it).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
 os.environ.setdefault("GDS_DATABASE", ":memory:")
 
@@ -45,9 +39,9 @@ import django  # noqa: E402
 
 django.setup()
 
-import databases  # noqa: E402
-from client import Socket  # noqa: E402
-from servers import LEGACY, SMALL, Server, environment, example_server, project_environment  # noqa: E402
+from support import databases  # noqa: E402
+from support.client import Socket  # noqa: E402
+from support.servers import LEGACY, SMALL, Server, environment, example_server, project_environment  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 #: The standard protocol (graphql-transport-ws) is served by the modern engine only.
@@ -99,6 +93,26 @@ def project(workdir, redis_url):
     yield make
     made.drop_all()
     databases.forget_redis_keys(redis_url)
+
+
+@pytest.fixture(scope="module")
+def limited_server(workdir, project):
+    """Starts a test-project server with settings of its own: ``limited_server(name, layer=..., **limits)``.
+
+    ``limits`` are ``GRAPHENE_DJANGO_SUBSCRIPTIONS`` settings (``MAX_FRAME_CHARS=100``); the server has
+    its own database and its log in ``<name>.log``, and stops when the module's tests are done.
+    """
+    started = []
+
+    def start(name, layer="inmemory", **limits):
+        env = project(name, layer)
+        env["GDS_LIMITS"] = json.dumps(limits)
+        started.append(Server(env, workdir / f"{name}.log"))
+        return started[-1]
+
+    yield start
+    for srv in started:
+        srv.stop()
 
 
 @pytest.fixture(scope="session")

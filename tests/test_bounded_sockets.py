@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import websocket
 
-from client import (
+from support.client import (
     Socket,
     assert_nothing_more,
     at_once,
@@ -23,10 +23,10 @@ from client import (
     update_user,
     wait_for,
 )
-from gates import Gate
-from graphql_ws_client import WsSocket, served
-from reliability import rss_kib
-from servers import LEGACY, Server
+from support.gates import Gate
+from support.graphql_ws_client import WsSocket, served
+from support.reliability import rss_kib
+from support.servers import LEGACY
 
 REFUSALS = 20  # the default MAX_REFUSALS_PER_SOCKET_PER_SECOND
 
@@ -115,14 +115,10 @@ if not LEGACY:
         served(server)
 
     @pytest.fixture(scope="module")
-    def bounded(workdir, project):
-        env = project("bounded-sockets")
-        env["GDS_LIMITS"] = json.dumps(
-            {"MAX_UNREAD_BYTES_PER_SOCKET": 500_000, "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 1000}
+    def bounded(limited_server):
+        return limited_server(
+            "bounded-sockets", MAX_UNREAD_BYTES_PER_SOCKET=500_000, MAX_REQUESTS_PER_SOCKET_PER_SECOND=1000
         )
-        srv = Server(env, workdir / "bounded-sockets.log")
-        yield srv
-        srv.stop()
 
     #: A ChangesField selection of 480 aliased fields: about 12 KB an event.
     WIDE = "subscription { userChanges { %s } }" % " ".join(f"f{n}: stream" for n in range(480))
@@ -194,12 +190,8 @@ if not LEGACY:
                 sock.close()
 
     @pytest.fixture(scope="module")
-    def thrifty(workdir, project):
-        env = project("checking-budget")
-        env["GDS_LIMITS"] = json.dumps({"MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE": 0.01})
-        srv = Server(env, workdir / "checking-budget.log")
-        yield srv
-        srv.stop()
+    def thrifty(limited_server):
+        return limited_server("checking-budget", MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE=0.01)
 
     def heavy(n):
         """A valid query that is slow to validate (each name as often as allowed), different for each ``n``."""
@@ -374,17 +366,13 @@ if not LEGACY:
         served(server)
 
     @pytest.fixture(scope="module")
-    def busy(workdir, project):
-        env = project("running-budget")
+    def busy(limited_server):
         # Fast queries must meet the running-time budget, not the rate of requests first.
-        limits = {
-            "MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE": 0.05,
-            "MAX_REQUESTS_PER_SOCKET_PER_SECOND": 1000,
-        }
-        env["GDS_LIMITS"] = json.dumps(limits)
-        srv = Server(env, workdir / "running-budget.log")
-        yield srv
-        srv.stop()
+        return limited_server(
+            "running-budget",
+            MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE=0.05,
+            MAX_REQUESTS_PER_SOCKET_PER_SECOND=1000,
+        )
 
     def test_queries_past_a_sockets_running_time_are_refused_and_its_subscriptions_go_on(busy):
         refused = (

@@ -3,9 +3,9 @@
 import pytest
 import websocket
 
-import databases
-from client import Socket
-from servers import LEGACY, Server, django_admin, environment
+from support import databases
+from support.client import Socket
+from support.servers import LEGACY, Server, django_admin, environment
 
 NO_ISSUES = "System check identified no issues (0 silenced).\n"
 

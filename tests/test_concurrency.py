@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from client import (
+from support.client import (
     TIMEOUT,
     Socket,
     assert_nothing_more,
@@ -24,8 +24,8 @@ from client import (
     unique,
     update_user,
 )
-from leftovers import memberships, recorded
-from servers import SMALL
+from support.leftovers import memberships, recorded
+from support.servers import SMALL
 
 SOCKETS = 50 if SMALL else 200
 IN_FLIGHT = 32

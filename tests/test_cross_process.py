@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from client import (
+from support.client import (
     Socket,
     create_user,
     graphql,
@@ -16,8 +16,8 @@ from client import (
     update_user,
     wait_for,
 )
-from leftovers import redis_memberships
-from servers import CWD, LEGACY, Server
+from support.leftovers import redis_memberships
+from support.servers import CWD, LEGACY, Server
 
 #: Sockets on each of two servers.
 SPREAD = 25

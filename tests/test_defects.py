@@ -6,7 +6,8 @@ import pytest
 import requests
 from django.core import signing
 
-from client import (
+from graphene_django_subscriptions import channel_ids
+from support.client import (
     ADMIN,
     Socket,
     assert_nothing_more,
@@ -21,7 +22,6 @@ from client import (
     update_user,
     wait_for,
 )
-from graphene_django_subscriptions import channel_ids
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import json
 import pytest
 import websocket
 
-from client import (
+from support.client import (
     QUIET,
     TIMEOUT,
     Socket,
@@ -26,7 +26,7 @@ from client import (
     unique,
     wait_for,
 )
-from servers import LEGACY, Server
+from support.servers import LEGACY, Server
 
 
 def owned_frame(group_id, name, viewer):
@@ -81,12 +81,8 @@ def test_the_package_view_refuses_a_cookie_carrying_mutation_without_the_csrf_to
 
 
 @pytest.fixture(scope="module")
-def small_outbox(workdir, project):
-    env = project("small-outbox")
-    env["GDS_LIMITS"] = json.dumps({"MAX_PENDING_CHANGES": 2})
-    srv = Server(env, workdir / "small-outbox.log")
-    yield srv
-    srv.stop()
+def small_outbox(limited_server):
+    return limited_server("small-outbox", MAX_PENDING_CHANGES=2)
 
 
 def test_changes_beyond_max_pending_changes_are_dropped_and_logged_and_later_ones_flow(small_outbox):
@@ -119,12 +115,8 @@ if not LEGACY:
     LEASE = 3
 
     @pytest.fixture(scope="module")
-    def short_lease(workdir, project):
-        env = project("short-lease")
-        env["GDS_LIMITS"] = json.dumps({"SOCKET_LEASE_SECONDS": LEASE})
-        srv = Server(env, workdir / "short-lease.log")
-        yield srv
-        srv.stop()
+    def short_lease(limited_server):
+        return limited_server("short-lease", SOCKET_LEASE_SECONDS=LEASE)
 
     def test_a_live_socket_whose_row_was_forgotten_is_closed_with_4410(short_lease):
         server = short_lease

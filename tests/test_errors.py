@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from client import (
+from support.client import (
     create_user,
     graphql,
     still_served,

@@ -1,6 +1,6 @@
 """The example project, unchanged, served by its engine's ``runserver``."""
 
-from client import Socket, create_user, graphql, subscribe, unique, update_user
+from support.client import Socket, create_user, graphql, subscribe, unique, update_user
 
 
 def test_the_documented_walkthrough_works_on_the_example_project(example):

@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from client import Socket, assert_nothing_more, create_user, subscribe, unique, update_user, wait_for
-from servers import LEGACY, Server
+from support.client import Socket, assert_nothing_more, create_user, subscribe, unique, update_user, wait_for
+from support.servers import LEGACY, Server
 
 SOCKETS = 40
 LAYERS = ["inmemory", "redis"] + ([] if LEGACY else ["pubsub"])

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from client import (
+from support.client import (
     Socket,
     assert_nothing_more,
     create_user,
@@ -19,10 +19,10 @@ from client import (
     update_user,
     wait_for,
 )
-from graphql_ws_client import WsSocket
-from leftovers import memberships, recorded, redis_memberships
-from reliability import churn, mass_abort, soak
-from servers import LEGACY, RedisServer, Server, django_admin
+from support.graphql_ws_client import WsSocket
+from support.leftovers import memberships, recorded, redis_memberships
+from support.reliability import churn, mass_abort, soak
+from support.servers import LEGACY, RedisServer, Server, django_admin
 
 LEASE = 3
 
@@ -53,12 +53,8 @@ def test_a_crowd_that_aborts_at_once_leaves_no_row_and_no_membership(server):
 
 
 @pytest.fixture(scope="module")
-def churned(workdir, project, redis_url):
-    env = project("churn", layer="redis")
-    env["GDS_LIMITS"] = json.dumps({"SOCKET_LEASE_SECONDS": LEASE})
-    srv = Server(env, workdir / "churn.log")
-    yield srv
-    srv.stop()
+def churned(limited_server):
+    return limited_server("churn", layer="redis", SOCKET_LEASE_SECONDS=LEASE)
 
 
 @pytest.mark.stack

@@ -13,9 +13,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client import TIMEOUT, Socket, still_served, wait_for
-from leftovers import recorded
-from servers import Server
+from support.client import TIMEOUT, Socket, still_served, wait_for
+from support.leftovers import recorded
 
 STREAMS = ["users", "groups", "guarded", "owned", "own-row", "staff", "counted", "fragile"]
 ACTIONS = ["create", "update", "delete", "all_actions"]
@@ -73,15 +72,11 @@ frames = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzzed(workdir, project):
+def fuzzed(limited_server):
     """A server whose per-socket limits the fuzzing would otherwise reach at once."""
-    env = project("fuzz")
-    env["GDS_LIMITS"] = json.dumps(
-        {"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000, "MAX_REFUSALS_PER_SOCKET_PER_SECOND": 100000}
+    return limited_server(
+        "fuzz", MAX_REQUESTS_PER_SOCKET_PER_SECOND=100000, MAX_REFUSALS_PER_SOCKET_PER_SECOND=100000
     )
-    srv = Server(env, workdir / "fuzz.log")
-    yield srv
-    srv.stop()
 
 
 def still_answers(server, sock):

@@ -12,7 +12,7 @@ import pytest
 import requests
 import websocket
 
-from client import (
+from support.client import (
     ADMIN,
     QUIET,
     TIMEOUT,
@@ -30,8 +30,8 @@ from client import (
     update_user,
     wait_for,
 )
-from graphql_ws_client import GROUPS, NOPE, WsSocket, event, operations_on, served
-from servers import Server, django_admin
+from support.graphql_ws_client import GROUPS, NOPE, WsSocket, event, operations_on, served
+from support.servers import django_admin
 
 USERS = "subscription { userChanges%s { stream action model data { id username } } }"
 
@@ -311,15 +311,14 @@ def test_a_subscription_field_of_the_project_runs_to_its_end(ws):
 
 
 @pytest.fixture(scope="module")
-def strict_server(workdir, project):
+def strict_server(limited_server):
     """A server that waits 0.5 s for connection_init, lets a socket run 3 operations, sends results of 2000 characters."""
-    env = project("graphql-ws-strict")
-    env["GDS_LIMITS"] = json.dumps(
-        {"CONNECTION_INIT_WAIT_SECONDS": 0.5, "MAX_SUBSCRIPTIONS_PER_SOCKET": 3, "MAX_RESULT_CHARS": 2000}
+    return limited_server(
+        "graphql-ws-strict",
+        CONNECTION_INIT_WAIT_SECONDS=0.5,
+        MAX_SUBSCRIPTIONS_PER_SOCKET=3,
+        MAX_RESULT_CHARS=2000,
     )
-    srv = Server(env, workdir / "graphql-ws-strict.log")
-    yield srv
-    srv.stop()
 
 
 BAD_MESSAGES = [

@@ -9,8 +9,8 @@ with. Several sockets of the same user are checked at once.
 
 from concurrent.futures import ThreadPoolExecutor
 
-from client import new_login, post, token_for, unique
-from graphql_ws_client import WsSocket
+from support.client import new_login, post, token_for, unique
+from support.graphql_ws_client import WsSocket
 
 CLOSE_ACCESS_ENDED = 4401
 SOCKETS = 3

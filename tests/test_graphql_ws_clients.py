@@ -12,9 +12,9 @@ from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
-from client import token_for, unique, wait_for
-from graphql_ws_client import NOPE, operations_on
-from servers import ROOT
+from support.client import token_for, unique, wait_for
+from support.graphql_ws_client import NOPE, operations_on
+from support.servers import ROOT
 
 CHANGES = gql("subscription { groupChanges { action model data { id name } } }")
 

@@ -4,8 +4,8 @@ how a ChangesField types nested, choice, date and time fields, and 4500 on a ser
 
 import json
 
-from client import assert_nothing_more, new_login, post, unique
-from graphql_ws_client import WsSocket, served
+from support.client import assert_nothing_more, new_login, post, unique
+from support.graphql_ws_client import WsSocket, served
 
 TYPES = """{ __type(name: "ArticleDetailSubscriptionData") {
   fields { name type { kind name ofType { kind name } fields { name type { name } } } } } }"""

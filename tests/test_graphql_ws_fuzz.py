@@ -14,9 +14,8 @@ import websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client import TIMEOUT, wait_for
-from graphql_ws_client import WsSocket, operations_on, served
-from servers import Server
+from support.client import TIMEOUT, wait_for
+from support.graphql_ws_client import WsSocket, operations_on, served
 from test_fuzz import FUZZ, json_values
 
 QUERIES = [
@@ -62,14 +61,12 @@ messages = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzzed(workdir, project):
-    env = project("graphql-ws-fuzz")
-    env["GDS_LIMITS"] = json.dumps(
-        {"MAX_REQUESTS_PER_SOCKET_PER_SECOND": 100000, "MAX_REFUSALS_PER_SOCKET_PER_SECOND": 100000}
+def fuzzed(limited_server):
+    return limited_server(
+        "graphql-ws-fuzz",
+        MAX_REQUESTS_PER_SOCKET_PER_SECOND=100000,
+        MAX_REFUSALS_PER_SOCKET_PER_SECOND=100000,
     )
-    srv = Server(env, workdir / "graphql-ws-fuzz.log")
-    yield srv
-    srv.stop()
 
 
 def answers_to(sock):

@@ -10,11 +10,11 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from browser import Chromium, LivePage
 
-from client import TIMEOUT, create_group, graphql, unique, wait_for
-from graphql_ws_client import operations_on
-from servers import Server
+from support.browser import Chromium, LivePage
+from support.client import TIMEOUT, create_group, graphql, unique, wait_for
+from support.graphql_ws_client import operations_on
+from support.servers import Server
 
 #: A browser (or a proxy) in front of the server: the same whatever the Django version.
 pytestmark = pytest.mark.stack

@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 
-from graphql_ws_client import NOPE
-from servers import CWD, ROOT
+from support.graphql_ws_client import NOPE
+from support.servers import CWD, ROOT
 
 
 def test_the_communicator_subscribes_hears_queries_completes_and_reports_refusals(project):

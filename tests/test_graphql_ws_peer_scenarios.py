@@ -7,16 +7,13 @@ scenario of both suites with the test that covers it here or elsewhere, and
 says where and why the package answers differently.
 """
 
-import json
-
 import pytest
 import websocket
 
-from client import TIMEOUT, assert_nothing_more, at_once, wait_for
-from gates import Gate
-from graphql_ws_client import WsSocket, operations_on, served
-from reliability import abort
-from servers import Server
+from support.client import TIMEOUT, assert_nothing_more, at_once, wait_for
+from support.gates import Gate
+from support.graphql_ws_client import WsSocket, operations_on, served
+from support.reliability import abort
 
 COUNTDOWN = "subscription { countdown(start: 500) }"
 
@@ -180,12 +177,8 @@ def test_sockets_dropped_or_closed_while_subscriptions_run_leave_nothing(server)
 
 
 @pytest.fixture(scope="module")
-def slow_init_server(workdir, project):
-    env = project("peer-slow-init")
-    env["GDS_LIMITS"] = json.dumps({"CONNECTION_INIT_WAIT_SECONDS": 0.5})
-    srv = Server(env, workdir / "peer-slow-init.log")
-    yield srv
-    srv.stop()
+def slow_init_server(limited_server):
+    return limited_server("peer-slow-init", CONNECTION_INIT_WAIT_SECONDS=0.5)
 
 
 def test_an_init_whose_authentication_outlasts_the_wait_is_acknowledged(slow_init_server):

@@ -7,30 +7,24 @@ runs until its test opens its gate, so "while a query runs" is a fact here,
 not a guess about timing.
 """
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from client import assert_nothing_more, wait_for
-from gates import Gate
-from graphql_ws_client import WsSocket
-from servers import Server
+from support.client import assert_nothing_more, wait_for
+from support.gates import Gate
+from support.graphql_ws_client import WsSocket
 
 #: The limits of the server of this module.
 RUNNING, WAITING = 2, 2
 
 
 @pytest.fixture(scope="module")
-def server(workdir, project):
-    env = project("side-by-side")
-    env["GDS_LIMITS"] = json.dumps(
-        {"MAX_RUNNING_OPERATIONS_PER_SOCKET": RUNNING, "MAX_WAITING_OPERATIONS_PER_SOCKET": WAITING}
+def server(limited_server):
+    return limited_server(
+        "side-by-side", MAX_RUNNING_OPERATIONS_PER_SOCKET=RUNNING, MAX_WAITING_OPERATIONS_PER_SOCKET=WAITING
     )
-    srv = Server(env, workdir / "side-by-side.log")
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import threading
 import time
 import uuid
 
-from client import TIMEOUT, create_group, post, token_for, unique
-from servers import CWD, ROOT
+from support.client import TIMEOUT, create_group, post, token_for, unique
+from support.servers import CWD, ROOT
 
 PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
 EXAMPLE_URL = "wss://example.com/graphql/"

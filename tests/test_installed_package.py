@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import graphene_django_subscriptions
-from servers import LEGACY, ROOT, django_admin
+from support.servers import LEGACY, ROOT, django_admin
 
 SOURCE = ROOT / "graphene_django_subscriptions"
 WHERE = (

@@ -10,8 +10,8 @@ on the modern engine, on graphql-transport-ws too.
 
 from concurrent.futures import ThreadPoolExecutor
 
-from client import Socket, assert_nothing_more, post, subscribe, unique
-from servers import LEGACY
+from support.client import Socket, assert_nothing_more, post, subscribe, unique
+from support.servers import LEGACY
 
 SOCKETS = 3
 
@@ -38,7 +38,7 @@ class Followers:
                           self.sockets))  # fmt: skip
         self.standard = []
         if not LEGACY:
-            from graphql_ws_client import WsSocket
+            from support.graphql_ws_client import WsSocket
 
             query = changes_query % ("" if action == "ALL_ACTIONS" else f"(action: {action})")
             self.standard = [WsSocket(server) for _ in range(SOCKETS)]

@@ -3,14 +3,13 @@
 The server here has small limits (GDS_LIMITS) so that a test can reach them.
 """
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from client import (
+from support.client import (
     QUIET,
     Socket,
     assert_nothing_more,
@@ -21,7 +20,6 @@ from client import (
     subscription_request,
     unique,
 )
-from servers import Server
 
 MOST_SUBSCRIPTIONS = 4
 MOST_REQUESTS = 10
@@ -31,17 +29,12 @@ TOO_MANY = (
 
 
 @pytest.fixture(scope="module")
-def limited(workdir, project):
-    env = project("limits")
-    env["GDS_LIMITS"] = json.dumps(
-        {
-            "MAX_SUBSCRIPTIONS_PER_SOCKET": MOST_SUBSCRIPTIONS,
-            "MAX_REQUESTS_PER_SOCKET_PER_SECOND": MOST_REQUESTS,
-        }
+def limited(limited_server):
+    return limited_server(
+        "limits",
+        MAX_SUBSCRIPTIONS_PER_SOCKET=MOST_SUBSCRIPTIONS,
+        MAX_REQUESTS_PER_SOCKET_PER_SECOND=MOST_REQUESTS,
     )
-    srv = Server(env, workdir / "limits.log")
-    yield srv
-    srv.stop()
 
 
 def ask(server, socket, **kwargs):

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 import requests
-from browser import Chromium
 
-from client import create_user, graphql, unique
-from servers import ROOT, Server, environment, example_server
+from support.browser import Chromium
+from support.client import create_user, graphql, unique
+from support.servers import ROOT, Server, environment, example_server
 
 #: A browser (or a proxy) in front of the server: the same whatever the Django version.
 pytestmark = pytest.mark.stack

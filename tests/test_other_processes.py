@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from client import Socket, create_user, subscribe, unique, update_user
-from servers import CWD, LEGACY, Server
+from support.client import Socket, create_user, subscribe, unique, update_user
+from support.servers import CWD, LEGACY, Server
 
 REDIS = "asgi_redis.RedisChannelLayer" if LEGACY else "channels_redis.core.RedisChannelLayer"
 NOBODY = "reached nobody in this process"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from client import (
+from support.client import (
     Socket,
     assert_nothing_more,
     create_group,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from client import Socket, create_group, subscribe, unique
-from servers import LEGACY, free_port, listens
+from support.client import Socket, create_group, subscribe, unique
+from support.servers import LEGACY, free_port, listens
 
 #: A browser (or a proxy) in front of the server: the same whatever the Django version.
 pytestmark = pytest.mark.stack
@@ -103,7 +103,7 @@ def test_sockets_of_the_2018_protocol_work_through_the_proxy(server, proxy):
 if not LEGACY:
 
     def test_standard_sockets_work_through_the_proxy(server, proxy):
-        from graphql_ws_client import served
+        from support.graphql_ws_client import served
 
         served(Proxied(server, proxy.port))
 

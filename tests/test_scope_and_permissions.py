@@ -4,7 +4,7 @@ The staff stream's queryset is ``User.objects.filter(is_staff=True)``; the
 guarded stream lets only logged-in users subscribe.
 """
 
-from client import (
+from support.client import (
     Socket,
     assert_nothing_more,
     create_group,

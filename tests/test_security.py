@@ -14,7 +14,7 @@ import pytest
 import requests
 import websocket
 
-from client import (
+from support.client import (
     ADMIN,
     QUIET,
     TIMEOUT,
@@ -30,7 +30,7 @@ from client import (
     unique,
     wait_for,
 )
-from servers import LEGACY
+from support.servers import LEGACY
 
 FOREIGN_ORIGIN = "http://attacker.example"
 CLOSE_ACCESS_ENDED = 4401

@@ -2,9 +2,9 @@
 
 import json
 
-from client import Socket, graphql, subscribe, subscription_request, wait_for
 from graphene_django_subscriptions import channel_ids
-from servers import LEGACY, Server, django_admin
+from support.client import Socket, graphql, subscribe, subscription_request, wait_for
+from support.servers import LEGACY, Server, django_admin
 
 RECORDED = (
     "import json; from graphene_django_subscriptions.models import SubscriberSocket; "

@@ -2,8 +2,8 @@
 
 import websocket
 
-import databases
-from servers import Server, environment
+from support import databases
+from support.servers import Server, environment
 
 
 def first_frame(url):

@@ -66,6 +66,20 @@ class GraphqlWsConsumer(RecordedSocket):
     and ``AuthMiddlewareStack``. It serves ``GRAPHENE["SCHEMA"]`` unless a
     subclass sets ``schema``; override ``authenticate`` for clients that send
     a token in ``connection_init``.
+
+    A message's life: ``receive`` parses it (a message that breaks the protocol
+    closes the socket with the protocol's code) and hands it to the handler of
+    its type. ``connection_init`` authenticates the user and acknowledges;
+    ``ping`` gets its ``pong``; ``subscribe`` is checked (the socket's count of
+    operations and rate, its user as they are now, its time spent checking
+    documents, then the document itself, off the event loop) and becomes one
+    operation under the client's id; ``complete`` ends that operation. An
+    operation is one of three kinds, with one interface (``complete()`` when the
+    client ends it, ``stop()`` when the socket ends, ``leave(groups)``): a
+    ``ChangesField`` subscription (``_Follower``: no task of its own, the
+    process's fan-out hands it each change), or a query, a mutation or a
+    project's own subscription field (``_Task``: a task that sends ``next``
+    messages, then one ``complete`` or ``error``).
     """
 
     #: The graphene Schema served (default: ``GRAPHENE["SCHEMA"]``).
@@ -94,20 +108,26 @@ class GraphqlWsConsumer(RecordedSocket):
         """
         self._credential = credential
 
-    async def __call__(self, scope, receive, send):
-        self._operations = {}  # the client's id: _Follower or the task that runs it
-        self._numbers = itertools.count(1)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One instance per connection (``as_asgi``): what it knows of its client.
         self._init_received = False
         self._acked = False
-        self._init_wait = None
-        self._endings = set()
-        self._operations_rate = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
+        self._init_wait = None  # the task that closes a socket left uninitialised
         self._credential = None
+        self.context = None
+        #: The client's id: the operation that runs under it (``_Follower`` or ``_Task``).
+        self._operations = {}
+        self._numbers = itertools.count(1)  # each ChangesField operation's record number
+        self._endings = set()  # tasks that drop the records of ended followers
+        # What the socket may cost: see the Limits of the documentation.
+        self._operations_rate = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
         self._pings = rates.Window("MAX_REQUESTS_PER_SOCKET_PER_SECOND")
         self._slots = SocketSlots()
         self._checking = rates.Budget("MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE")
         self._running = rates.Budget("MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE")
-        self.context = None
+
+    async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -143,24 +163,19 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._close(CloseCode.INTERNAL_ERROR)
 
     async def _handle(self, message):
-        if message.type == ws.CONNECTION_INIT:
-            await self._initialise(message.payload or {})
-        elif message.type == ws.PING:
-            # Beyond the socket's rate a ping goes unanswered: its pongs would pile up
-            # in the server for a client that sends and never reads.
-            if self._pings.allows():
-                await self._send(ws.pong(message.payload))
-        elif message.type == ws.SUBSCRIBE:
-            if not self._acked:
-                raise ws.BadMessage(ws.REASONS[CloseCode.UNAUTHORIZED], CloseCode.UNAUTHORIZED)
-            if message.id in self._operations:
-                raise ws.BadMessage(f"Subscriber for {message.id} already exists", CloseCode.DUPLICATE_ID)
-            await self._start(message.id, message.payload)
-        elif message.type == ws.COMPLETE:
-            await self._complete(message.id)
-        # A pong needs no answer.
+        await getattr(self, self._handlers[message.type])(message)
 
-    async def _initialise(self, payload):
+    #: The handler of each type of message a client sends (``ws.parse`` admits no other).
+    _handlers = {
+        ws.CONNECTION_INIT: "_on_connection_init",
+        ws.PING: "_on_ping",
+        ws.PONG: "_on_pong",
+        ws.SUBSCRIBE: "_on_subscribe",
+        ws.COMPLETE: "_on_complete",
+    }
+
+    async def _on_connection_init(self, message):
+        payload = message.payload or {}
         if self._init_received:
             raise ws.BadMessage(ws.REASONS[CloseCode.TOO_MANY_INITS], CloseCode.TOO_MANY_INITS)
         self._init_received = True
@@ -183,6 +198,27 @@ class GraphqlWsConsumer(RecordedSocket):
         await self.record(user, self._credential)
         self._acked = True
         await self._send(ws.ack())
+
+    async def _on_ping(self, message):
+        # Beyond the socket's rate a ping goes unanswered: its pongs would pile up
+        # in the server for a client that sends and never reads.
+        if self._pings.allows():
+            await self._send(ws.pong(message.payload))
+
+    async def _on_pong(self, message):
+        """A pong needs no answer."""
+
+    async def _on_subscribe(self, message):
+        if not self._acked:
+            raise ws.BadMessage(ws.REASONS[CloseCode.UNAUTHORIZED], CloseCode.UNAUTHORIZED)
+        if message.id in self._operations:
+            raise ws.BadMessage(f"Subscriber for {message.id} already exists", CloseCode.DUPLICATE_ID)
+        await self._start(message.id, message.payload)
+
+    async def _on_complete(self, message):
+        operation = self._operations.get(message.id)
+        if operation is not None:
+            operation.complete()
 
     async def _start(self, id, payload):
         most = app_settings.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
@@ -224,13 +260,11 @@ class GraphqlWsConsumer(RecordedSocket):
             await self._refuse(id, self.running_exhausted())
             return
         run = self._run_single if prepared.kind == operations.SINGLE else self._run_subscription
-        task = asyncio.ensure_future(run(id, prepared))
-        self._operations[id] = task
-        task.add_done_callback(lambda done: self._forget_task(id, done))
+        self._operations[id] = _Task(self, id, run(id, prepared))
 
     async def _follow(self, id, prepared):
         """Record a subscription to a ChangesField and join its groups here."""
-        selections = {op.selection for op in self._operations.values() if isinstance(op, _Follower)}
+        selections = {op.selection for op in self._operations.values()} - {None}
         if prepared.selection not in selections:
             selected = sum(selection.fields for selection in selections) + prepared.selection.fields
             most = app_settings.get("MAX_SELECTED_FIELDS_PER_SOCKET")
@@ -266,14 +300,6 @@ class GraphqlWsConsumer(RecordedSocket):
         self._operations[id] = follower
         for group in groups:
             this_process.groups.join(follower, group, key=follower.member_key)
-
-    async def _complete(self, id):
-        operation = self._operations.get(id)
-        if isinstance(operation, _Follower):
-            self.end_follower(operation, None)  # the client ended it: no answer
-        elif operation is not None:
-            del self._operations[id]
-            operation.cancel()
 
     def _over_rate(self):
         """Why this operation is refused for the socket's rate, or None.
@@ -316,11 +342,17 @@ class GraphqlWsConsumer(RecordedSocket):
             f"to {app_settings.get('MAX_RESULT_CHARS')}: select fewer fields. The operation is ended."
         )
 
+    def forget(self, operation):
+        """Take ``operation`` off the socket's running ones (its id is free again), if it still is."""
+        if self._operations.get(operation.id) is operation:
+            del self._operations[operation.id]
+            return True
+        return False
+
     def end_follower(self, follower, reply):
         """End ``follower``'s operation here at once, send ``reply`` (a message or None), drop its records."""
-        if self._operations.get(follower.id) is not follower:
+        if not self.forget(follower):
             return
-        del self._operations[follower.id]
         follower.leave(None)
         ending = asyncio.ensure_future(self._end_follower(follower, reply))
         self._endings.add(ending)  # the loop keeps only a weak reference to a task
@@ -411,29 +443,20 @@ class GraphqlWsConsumer(RecordedSocket):
 
     def _release(self, id):
         # Before the operation's last message: the client may reuse the id as soon as it reads it.
-        if self._operations.get(id) is asyncio.current_task():
-            del self._operations[id]
-
-    def _forget_task(self, id, task):
-        if self._operations.get(id) is task:
-            del self._operations[id]
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("A graphql-transport-ws operation failed", exc_info=task.exception())
+        operation = self._operations.get(id)
+        if operation is not None and operation.runs_now():
+            self.forget(operation)
 
     def leave_groups(self, groups):
         """Take the socket's subscriptions out of ``groups`` here (None: out of every group)."""
         for operation in list(self._operations.values()):
-            if isinstance(operation, _Follower):
-                operation.leave(groups)
+            operation.leave(groups)
 
     def _stop_everything(self):
         if self._init_wait is not None:
             self._init_wait.cancel()
         for operation in self._operations.values():
-            if isinstance(operation, _Follower):
-                operation.leave(None)
-            else:
-                operation.cancel()
+            operation.stop()
         self._operations.clear()
 
     async def disconnect(self, code):
@@ -479,6 +502,40 @@ async def _awaited(awaitable):
 WIDE_FIELDS = 50
 
 
+class _Task:
+    """A query, a mutation or a project's own subscription field: a task that sends its own messages."""
+
+    #: It runs no selection on changes.
+    selection = None
+
+    def __init__(self, consumer, id, coroutine):
+        self.consumer = consumer
+        self.id = id
+        self.task = asyncio.ensure_future(coroutine)
+        self.task.add_done_callback(self._done)
+
+    def complete(self):
+        """The client ended it: nothing more is sent, and its id is free."""
+        self.consumer.forget(self)
+        self.task.cancel()
+
+    def stop(self):
+        """The socket ends."""
+        self.task.cancel()
+
+    def leave(self, groups):
+        """A task is in no group."""
+
+    def runs_now(self):
+        """Whether the code running now is this operation's own task."""
+        return self.task is asyncio.current_task()
+
+    def _done(self, task):
+        self.consumer.forget(self)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("A graphql-transport-ws operation failed", exc_info=task.exception())
+
+
 class _Follower:
     """One ``ChangesField`` operation of a socket: a member of the socket's groups here."""
 
@@ -496,6 +553,18 @@ class _Follower:
         self._id_text = json.dumps(id)
         #: Whether its selection is costly to run (see ``fanout.LocalGroups.write``).
         self.wide = selection.fields > WIDE_FIELDS
+
+    def complete(self):
+        """The client ended it: no answer; its records go."""
+        self.consumer.end_follower(self, None)
+
+    def stop(self):
+        """The socket ends (its records go with the socket's)."""
+        self.leave(None)
+
+    def runs_now(self):
+        """A follower has no task of its own."""
+        return False
 
     async def deliver(self, text, made):
         """Write the ``next`` message of a notification (the 2018 frame of every field).

@@ -5,9 +5,9 @@ import json
 import requests
 from django.core import signing
 
-from client import TIMEOUT
 from graphene_django_subscriptions import channel_ids
-from servers import django_admin
+from support.client import TIMEOUT
+from support.servers import django_admin
 
 ROWS = """
 import json

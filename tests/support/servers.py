@@ -10,10 +10,10 @@ from pathlib import Path
 
 import channels
 
-import databases
-from client import password_login
+from support import databases
+from support.client import password_login
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 #: Where servers and commands run. Not the checkout's root: ``python -m`` puts its
 #: working directory on sys.path, and the package must come from the installed wheel.
 CWD = ROOT / "tests"

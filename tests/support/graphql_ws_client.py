@@ -3,7 +3,7 @@
 import requests
 import websocket
 
-from client import TIMEOUT, Socket, assert_nothing_more, create_group, unique
+from support.client import TIMEOUT, Socket, assert_nothing_more, create_group, unique
 
 SUBPROTOCOL = "graphql-transport-ws"
 GROUPS = "subscription { groupChanges%s { stream action model data { id name } } }"

@@ -11,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from client import TIMEOUT, Socket, create_user, subscribe, unique, update_user
-from leftovers import memberships, recorded, redis_memberships
+from support.client import TIMEOUT, Socket, create_user, subscribe, unique, update_user
+from support.leftovers import memberships, recorded, redis_memberships
 
 
 def rss_kib(server):
