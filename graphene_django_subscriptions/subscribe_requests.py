@@ -337,7 +337,7 @@ def run_socket_request(subscription, request, channel_name, user):
             subscription,
             channel_name,
             user,
-            operation=request.action,
+            operation=request.operation,
             action=action,
             pk=request.pk,
             fields=fields,
@@ -345,7 +345,7 @@ def run_socket_request(subscription, request, channel_name, user):
     except ProtocolError as error:
         return None, request.error_frame(error)
     reply = channels_api.reply_frame(
-        request.stream, request.action, data={"action": action}, request_id=request.request_id
+        request.stream, request.operation, data={"action": action}, request_id=request.request_id
     )
     return moves, reply
 

@@ -18,7 +18,8 @@ Where a new test goes (the first that fits):
   ``test_graphql_ws_edges``); its snippets: ``test_graphql_ws_snippets``; a peer's scenario:
   ``test_graphql_ws_peer_scenarios``;
 * the browser and other clients: ``test_live_page``, ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
-* a pure function, in process (no server): a module of its own, as ``test_coalesced``.
+* how a message parses, in process: ``test_parsers``; another pure function: a module of its own,
+  as ``test_coalesced``.
 
 Tests of the server stack that do not depend on Django's version are marked ``stack``
 (see ``pytest_collection_modifyitems``). Helpers are the ``support`` package's; a

@@ -146,7 +146,7 @@ class SubscriptionBinding(ResourceBindingBase):
                 "which parses the frame and passes the request on."
             )
         self.request = request
-        return request.action, request.pk, request.data
+        return request.operation, request.pk, request.data
 
     def run_action(self, action, pk, data):
         """Serve the request through the package's rules and reply on the socket."""

@@ -73,18 +73,22 @@ def error_frame(error, *, stream=None, action=None, request_id=None):
 
 
 class SocketRequest:
-    """A subscribe or unsubscribe request read from a socket frame."""
+    """A subscribe or unsubscribe request read from a socket frame.
 
-    def __init__(self, stream, action, pk, data, request_id):
+    ``operation`` is the frame's ``payload.action`` ("subscribe" or "unsubscribe", channels-api's
+    name for it); the model action it follows is in ``data["action"]``.
+    """
+
+    def __init__(self, stream, operation, pk, data, request_id):
         self.stream = stream
-        self.action = action
+        self.operation = operation
         self.pk = pk
         self.data = data
         self.request_id = request_id
 
     def error_frame(self, error):
         """Answer this request with ``error``."""
-        return error_frame(error, stream=self.stream, action=self.action, request_id=self.request_id)
+        return error_frame(error, stream=self.stream, action=self.operation, request_id=self.request_id)
 
 
 def parse_frame(text, streams):
