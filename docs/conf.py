@@ -20,6 +20,8 @@ html_theme = "alabaster"
 html_theme_options = {
     "description": "Live model changes for graphene-django, over WebSockets",
     "fixed_sidebar": True,
+    # Code lines of up to 110 characters (the project's line length) fit without scrolling.
+    "page_width": "1180px",
 }
 # Literal blocks hold Python, JavaScript, JSON, nginx and shell lines side by side: highlight none.
 highlight_language = "none"
