@@ -18,26 +18,10 @@ import time
 import uuid
 
 from support.client import TIMEOUT, create_group, post, token_for, unique
+from support.docs import snippet
 from support.servers import CWD, ROOT
 
-PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
 EXAMPLE_URL = "wss://example.com/graphql/"
-
-
-def snippet(intro):
-    """The literal block that follows the one line of the documentation ending with ``intro``, dedented."""
-    ((lines, start),) = [
-        (lines, index)
-        for lines in (page.read_text().splitlines() for page in PAGES)
-        for index, line in enumerate(lines)
-        if line.rstrip().endswith(intro)
-    ]
-    block = []
-    for line in lines[start + 1 :]:
-        if line.strip() and not line.startswith("    "):
-            break
-        block.append(line)
-    return textwrap.dedent("\n".join(block)).strip("\n") + "\n"
 
 
 def run_until(command, trigger, seen, env=None, cwd=ROOT, timeout=TIMEOUT * 3):
@@ -122,3 +106,14 @@ def test_the_token_snippets_are_the_test_project_s_own_code():
     receiver = snippet("of the key is stored)::")
     assert textwrap.dedent(inspect.getsource(TokenGraphqlWsConsumer)) in consumer
     assert inspect.getsource(close_the_sockets_of_a_deleted_token) in receiver
+
+
+def test_the_validation_rules_snippet_gives_the_consumer_the_rule_the_shallow_route_enforces():
+    from graphene_django_subscriptions import GraphqlWsConsumer
+    from testproject.consumers import ShallowGraphqlWsConsumer
+
+    namespace = {"GraphqlWsConsumer": GraphqlWsConsumer}  # the page's earlier snippets import it
+    exec(snippet("they are checked beside the specification's::"), namespace)
+    (rule,) = namespace["LimitedGraphqlWsConsumer"].validation_rules
+    (shallow,) = ShallowGraphqlWsConsumer.validation_rules  # the route test_graphql_ws runs
+    assert type(rule) is type(shallow) and rule.__qualname__ == shallow.__qualname__
