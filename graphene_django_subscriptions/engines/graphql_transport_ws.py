@@ -88,26 +88,6 @@ class GraphqlWsConsumer(RecordedSocket):
     #: (``graphene.validation``): the protections a project gives its HTTP view, for this socket.
     validation_rules = ()
 
-    async def authenticate(self, payload):
-        """The user this socket acts for, given the ``connection_init`` payload (a dict; empty if none).
-
-        By default the session's user (``AuthMiddlewareStack``), or anonymous.
-        Override it to read a token from ``payload``, and call
-        ``authenticated_by(token)`` so that the socket ends with the token, not
-        with the session; raise Django's ``PermissionDenied`` to refuse the
-        connection (closed with 4403 Forbidden). A user who is not active is refused too.
-        """
-        return self.scope.get("user")
-
-    def authenticated_by(self, credential):
-        """Record that ``credential`` (a token's key, say), not the session, authenticated this socket.
-
-        Call it from ``authenticate``. ``graphene_django_subscriptions.revoke(credential)``
-        then closes the socket (call it when the token is deleted), and logging
-        the session out does not. Only a digest of it is stored.
-        """
-        self._credential = credential
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # One instance per connection (``as_asgi``): what it knows of its client.
@@ -132,6 +112,26 @@ class GraphqlWsConsumer(RecordedSocket):
             await super().__call__(scope, receive, send)
         finally:
             self._stop_everything()
+
+    async def authenticate(self, payload):
+        """The user this socket acts for, given the ``connection_init`` payload (a dict; empty if none).
+
+        By default the session's user (``AuthMiddlewareStack``), or anonymous.
+        Override it to read a token from ``payload``, and call
+        ``authenticated_by(token)`` so that the socket ends with the token, not
+        with the session; raise Django's ``PermissionDenied`` to refuse the
+        connection (closed with 4403 Forbidden). A user who is not active is refused too.
+        """
+        return self.scope.get("user")
+
+    def authenticated_by(self, credential):
+        """Record that ``credential`` (a token's key, say), not the session, authenticated this socket.
+
+        Call it from ``authenticate``. ``graphene_django_subscriptions.revoke(credential)``
+        then closes the socket (call it when the token is deleted), and logging
+        the session out does not. Only a digest of it is stored.
+        """
+        self._credential = credential
 
     async def connect(self):
         """Accept with the subprotocol, and wait (a while) for ``connection_init``."""
