@@ -17,6 +17,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from support.client import TIMEOUT, create_group, post, token_for, unique
 from support.docs import snippet
 from support.servers import CWD, ROOT
@@ -64,6 +66,51 @@ def test_the_graphql_ws_snippet_runs_in_node_as_written(server):
     finally:
         path.unlink()
     assert f"{{ action: 'UPDATE', data: {{ id: {pk}, username: '{name}' }} }}" in output, output
+
+
+#: What a page would add around the Apollo and urql snippets, in Node: Node 20 has no WebSocket
+#: (Node 22 and browsers do), the page's CSRF token, and a subscription that prints its events.
+NODE_PAGE = """import { WebSocket as NodeWebSocket } from "ws";
+globalThis.WebSocket = NodeWebSocket;
+const csrftoken = "";
+"""
+GROUPS_CREATED = "subscription { groupChanges(action: CREATE) { action data { name } } }"
+FOLLOW = {
+    "apollo": """
+import { gql as parse } from "@apollo/client";
+apollo.subscribe({ query: parse`%s` }).subscribe({
+  next: (result) => console.log(JSON.stringify(result.data.groupChanges)),
+  error: (error) => console.error(error),
+});
+"""
+    % GROUPS_CREATED,
+    "urql": """
+urql.subscription(`%s`, {}).subscribe((result) => console.log(JSON.stringify(result.data.groupChanges)));
+"""
+    % GROUPS_CREATED,
+}
+
+
+@pytest.mark.parametrize(
+    "client, intro", [("apollo", "Apollo Client, through the same client::"), ("urql", "urql::")]
+)
+def test_the_apollo_and_urql_snippets_hear_a_change_in_node(server, client, intro):
+    code = snippet(intro)
+    assert EXAMPLE_URL in code
+    code = NODE_PAGE + code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql/") + FOLLOW[client]
+    name = unique(client)
+    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
+    path.write_text(code)
+    try:
+        output = run_until(
+            ["node", str(path)], lambda: create_group(server, f"{name}-{uuid.uuid4().hex[:6]}"), name
+        )
+    finally:
+        path.unlink()
+    # Apollo's cache asks for each object's __typename too.
+    typename = {"apollo": ('"__typename":"GroupSubscriptionEvent",', '"__typename":"GroupSubscriptionData",')}
+    event, data = typename.get(client, ("", ""))
+    assert f'{{{event}"action":"CREATE","data":{{{data}"name":"{name}-' in output, output
 
 
 def test_the_gql_snippet_runs_as_written(server):
