@@ -199,7 +199,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 None,
                 None,
-                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, markers, own-row, owned, staff, users.",
+                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, markers, own-row, owned, staff, teams, users.",
             ),
         ),
         ({"stream": "users", "payload": [1]}, error_frame("users", None, '"payload" must be a JSON object.')),
@@ -286,7 +286,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
                 None,
                 None,
                 f"Unknown stream '{'s' * 40}'… (600 characters): this socket serves counted, fragile, groups, "
-                "guarded, markers, own-row, owned, staff, users.",
+                "guarded, markers, own-row, owned, staff, teams, users.",
             ),
         ),
         *[

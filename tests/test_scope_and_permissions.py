@@ -6,11 +6,14 @@ guarded stream lets only logged-in users subscribe.
 
 from support.client import (
     Socket,
+    as_admin,
     assert_nothing_more,
+    at_once,
     create_group,
     delete_user,
     graphql,
     login,
+    new_login,
     post,
     subscribe,
     subscription_request,
@@ -144,3 +147,35 @@ def hear_a_new_guarded_group(server, member, quiet):
         "payload": {"action": "create", "model": "auth.group", "data": {"id": gid, "name": name}},
     }
     assert_nothing_more(member, quiet)
+
+
+def test_the_documented_team_rule_tells_each_group_change_to_its_members_alone(server):
+    # docs/subscriptions.rst shows TeamSubscription: get_queryset(user) keeps the user's own groups.
+    team = unique("team")
+    pk = create_group(server, team)
+    logins = [new_login(server, "member", groups=[team]), new_login(server, "member", groups=[team])]
+    logins.append(new_login(server, "outsider"))
+    sockets = [Socket(server, cookie=cookie) for _, _, _, cookie in logins]
+    try:
+        at_once(
+            len(sockets),
+            lambda n: subscribe(
+                server, sockets[n], field="teamSubscription", session=logins[n][2], data=["NAME"]
+            ),
+        )
+        renamed = unique("team")
+        reply = graphql(
+            server,
+            'mutation { updateGroup(newGroup: {id: %d, name: "%s"}) { ok } }' % (pk, renamed),
+            **as_admin(server),
+        )
+        assert reply["data"]["updateGroup"]["ok"], reply
+        frame = {
+            "stream": "teams",
+            "payload": {"action": "update", "model": "auth.group", "data": {"name": renamed}},
+        }
+        assert [sock.recv() for sock in sockets[:2]] == [frame, frame]
+        assert_nothing_more(*sockets)  # the outsider heard nothing
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -354,14 +354,14 @@ def login(server, username):
     return session, f"sessionid={session.cookies['sessionid']}"
 
 
-def new_login(server, prefix="viewer", permissions=()):
+def new_login(server, prefix="viewer", permissions=(), groups=()):
     """A new user, logged in over HTTP: their username, id, ``requests.Session`` and socket cookie.
 
-    ``permissions`` are granted to them ("auth.change_user", ...).
+    ``permissions`` are granted to them ("auth.change_user", ...); they join the named ``groups``.
     """
     session = requests.Session()
     name = unique(prefix)
-    body = {"username": name, "permissions": list(permissions)}
+    body = {"username": name, "permissions": list(permissions), "groups": list(groups)}
     pk = post(server, "/testing/login/", body, session=session)["id"]
     return name, pk, session, f"sessionid={session.cookies['sessionid']}"
 

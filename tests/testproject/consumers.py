@@ -13,6 +13,7 @@ from .streams import (
     OwnedSubscription,
     OwnRowSubscription,
     StaffSubscription,
+    TeamSubscription,
 )
 
 
@@ -25,6 +26,7 @@ class TestDemultiplexer(CustomAppDemultiplexer):
         guarded=GuardedSubscription.get_binding().consumer,
         owned=OwnedSubscription.get_binding().consumer,
         markers=MarkerSubscription.get_binding().consumer,
+        teams=TeamSubscription.get_binding().consumer,
         **{"own-row": OwnRowSubscription.get_binding().consumer},
     )
 

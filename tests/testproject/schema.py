@@ -23,6 +23,7 @@ from .streams import (
     OwnRowSubscription,
     StaffArticleSubscription,
     StaffSubscription,
+    TeamSubscription,
 )
 
 
@@ -35,6 +36,7 @@ class TestSubscription(RootSubscription):
     own_row_subscription = OwnRowSubscription.Field()
     article_subscription = ArticleSubscription.Field()
     marker_subscription = MarkerSubscription.Field()
+    team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
@@ -47,6 +49,7 @@ class TestSubscription(RootSubscription):
         staff_article_changes = StaffArticleSubscription.ChangesField()
         article_detail_changes = ArticleDetailSubscription.ChangesField()
         marker_changes = MarkerSubscription.ChangesField()
+        team_changes = TeamSubscription.ChangesField()
         #: A subscription field of the project's own (not a stream): start, start - 1, ..., 0.
         countdown = graphene.Int(start=graphene.Int(required=True))
 

@@ -106,6 +106,20 @@ class GuardedSubscription(Subscription):
         permission_classes = [IsAuthenticated]
 
 
+class TeamSubscription(Subscription):
+    """The groups a user belongs to, for that user alone (the documentation's per-recipient rule)."""
+
+    class Meta:
+        serializer_class = GroupSerializer
+        stream = "teams"
+        permission_classes = [IsAuthenticated]
+
+    @classmethod
+    def get_queryset(cls, user):
+        """The groups ``user`` belongs to: the only ones they hear of."""
+        return cls.scope().filter(user=user)
+
+
 class ArticleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Article

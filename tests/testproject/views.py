@@ -133,7 +133,7 @@ def groups(request):
 def _user(body):
     """The user named ``body["username"]``, made when missing, with the ``permissions`` it lists.
 
-    ``permissions`` are names such as ``"auth.change_user"``.
+    ``permissions`` are names such as ``"auth.change_user"``; ``groups`` names groups it joins.
     """
     user, _ = User.objects.get_or_create(username=body["username"])
     with transaction.atomic():
@@ -145,6 +145,8 @@ def _user(body):
             user.user_permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
+        for name in body.get("groups", ()):
+            user.groups.add(Group.objects.get(name=name))
     return user
 
 
