@@ -170,6 +170,36 @@ def test_complete_stops_the_events_and_forgets_the_subscription(server, ws):
     assert ws.recv() == event("1", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name})
 
 
+def wide_groups(tag, fields=480):
+    """A groupChanges subscription selecting ``fields`` aliased fields: a wide selection, run after narrow ones."""
+    return "subscription { groupChanges(action: CREATE) { %s } }" % " ".join(
+        f"{tag}{k}: stream" for k in range(fields)
+    )
+
+
+def test_a_complete_served_while_a_change_fans_out_stops_that_operations_event(server):
+    # A change reaches narrow selections first, then wide ones one by one with the event loop
+    # free between them: thirty distinct wide selections of other sockets go before "late".
+    others = [WsSocket(server) for _ in range(10)]
+    sock = WsSocket(server)
+    try:
+        for n, other in enumerate(others):
+            for k in range(3):
+                other.follow(f"w{k}", wide_groups(f"s{n}x{k}f"))
+        sock.follow("early", GROUPS % "(action: CREATE)")
+        sock.follow("late", wide_groups("late"))
+        name = unique("g")
+        pk = create_group(server, name)
+        assert sock.recv() == event(
+            "early", "groupChanges", "groups", "CREATE", "auth.group", {"id": pk, "name": name}
+        )
+        sock.complete("late")  # read while the wide selections of the others run
+        assert_nothing_more(sock)  # no event of "late" came after its complete was served
+    finally:
+        for each in [sock, *others]:
+            each.close()
+
+
 def test_errors_are_error_messages_and_the_socket_keeps_serving(server, ws):
     ws.subscribe("bad", "subscription { groupChanges { data { nope } } }")
     assert ws.recv() == {

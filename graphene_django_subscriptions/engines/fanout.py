@@ -76,23 +76,28 @@ class LocalGroups:
         Members of one group share one ``MadeOnce`` for what they make of the
         text (one execution per distinct graphql-transport-ws operation). Members
         whose ``wide`` is true go after the others; ``deliver`` returns whether it
-        ran a selection.
+        ran a selection. A member that left the group while the loop served
+        others (an unsubscribe, a ``complete``, a closed socket) hears nothing more.
         """
         wide = []
         for group, text in texts:
             members = self._members.get(group)
             if members:
                 made = MadeOnce()
-                for member in list(members.values()):
+                for key, member in list(members.items()):
                     if member.wide:
-                        wide.append((member, text, made))
-                    else:
+                        wide.append((group, key, member, text, made))
+                    elif self._holds(group, key, member):
                         await member.deliver(text, made)
         # Wide selections last, with the loop free after each one run: a socket's hundred wide
         # selections delay no narrow one, no ping and no other socket's message.
-        for member, text, made in wide:
-            if await member.deliver(text, made):
+        for group, key, member, text, made in wide:
+            if self._holds(group, key, member) and await member.deliver(text, made):
                 await asyncio.sleep(0)
+
+    def _holds(self, group, key, member):
+        # Each delivery awaits a send: the loop may have served a leave meanwhile.
+        return self._members.get(group, {}).get(key) is member
 
 
 class ServerChannel:

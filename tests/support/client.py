@@ -195,7 +195,10 @@ class StandardMarker(_Marker):
         self.id = unique("marker")
 
     def start(self):
-        self.sock.follow(self.id, "subscription { markerChanges(action: CREATE) { data { label } } }")
+        # As ``follow``, but other tests' markers may come before the pong once the subscribe is served.
+        self.sock.subscribe(self.id, "subscription { markerChanges(action: CREATE) { data { label } } }")
+        self.sock.send({"type": "ping", "payload": {"following": self.id}})
+        self.read_until({"type": "pong", "payload": {"following": self.id}}, "the pong after the subscribe")
 
     def event(self, label):
         data = {"markerChanges": {"data": {"label": label}}}
