@@ -48,23 +48,28 @@ def run_until(command, trigger, seen, env=None, cwd=ROOT, timeout=TIMEOUT * 3):
     return "".join(lines)
 
 
+def run_in_node(code, trigger, seen, env=None):
+    """``run_until`` for JavaScript ``code``, run by Node as a module beside node_modules (its imports)."""
+    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"
+    path.write_text(code)
+    try:
+        return run_until(["node", str(path)], trigger, seen, env=env)
+    finally:
+        path.unlink()
+
+
 def test_the_graphql_ws_snippet_runs_in_node_as_written(server):
     code = snippet("The ``graphql-ws`` client (npm), in a page or in Node::")
     assert EXAMPLE_URL in code
     code = code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql-token/")
     pk, key = token_for(server, unique("node"))
     name = unique("renamed")
-    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
-    path.write_text(code)
-    try:
-        output = run_until(
-            ["node", str(path)],
-            lambda: post(server, f"/testing/user/{pk}/", {"username": name}),
-            name,
-            env=dict(os.environ, API_TOKEN=key),
-        )
-    finally:
-        path.unlink()
+    output = run_in_node(
+        code,
+        lambda: post(server, f"/testing/user/{pk}/", {"username": name}),
+        name,
+        env=dict(os.environ, API_TOKEN=key),
+    )
     assert f"{{ action: 'UPDATE', data: {{ id: {pk}, username: '{name}' }} }}" in output, output
 
 
@@ -99,14 +104,7 @@ def test_the_apollo_and_urql_snippets_hear_a_change_in_node(server, client, intr
     assert EXAMPLE_URL in code
     code = NODE_PAGE + code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{server.port}/graphql/") + FOLLOW[client]
     name = unique(client)
-    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"  # beside node_modules
-    path.write_text(code)
-    try:
-        output = run_until(
-            ["node", str(path)], lambda: create_group(server, f"{name}-{uuid.uuid4().hex[:6]}"), name
-        )
-    finally:
-        path.unlink()
+    output = run_in_node(code, lambda: create_group(server, f"{name}-{uuid.uuid4().hex[:6]}"), name)
     # Apollo's cache asks for each object's __typename too.
     typename = {"apollo": ('"__typename":"GroupSubscriptionEvent",', '"__typename":"GroupSubscriptionData",')}
     event, data = typename.get(client, ("", ""))
