@@ -67,6 +67,17 @@ DEFAULTS = {
     "MAX_WAITING_OPERATIONS_PER_SOCKET": 8,
     #: Seconds a graphql-transport-ws client has, once connected, to send ``connection_init`` (else 4408).
     "CONNECTION_INIT_WAIT_SECONDS": 3.0,
+    #: Whether committed changes are logged (``change_log``), so graphql-transport-ws clients can resume
+    #: after a cursor; off, events have no cursor and ``after`` is refused.
+    "CHANGE_LOG": True,
+    #: The most changes a stream's log keeps; older ones go (a cursor before them gets a RESYNC).
+    "CHANGE_LOG_MAX_CHANGES_PER_STREAM": 10000,
+    #: Seconds a logged change is kept; older ones go (a cursor before them gets a RESYNC).
+    "CHANGE_LOG_MAX_AGE_SECONDS": 86400,
+    #: Seconds between two prunings of the change log by a process that delivers changes.
+    "CHANGE_LOG_PRUNE_SECONDS": 60.0,
+    #: The most changes a subscription resuming after a cursor is sent; a longer gap gets a RESYNC.
+    "MAX_REPLAYED_CHANGES": 300,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -1,9 +1,10 @@
 """``Subscription.ChangesField()``: a stream's changes as a typed field of the standard protocol.
 
-Each event is an object with ``stream``, ``action``, ``model`` and ``data``;
-``data`` is typed from the stream's serializer (as graphene-django converts
-DRF fields), so a client's selection set under ``data`` is its field
-selection. Type names come from the Subscription's own (unique in a schema):
+Each event is an object with ``stream``, ``action``, ``model``, ``data`` and
+``cursor``; ``data`` is typed from the stream's serializer (as graphene-django
+converts DRF fields), so a client's selection set under ``data`` is its field
+selection. ``after: cursor`` resumes a subscription (see ``change_log``).
+Type names come from the Subscription's own (unique in a schema):
 ``UserSubscriptionEvent`` and ``UserSubscriptionData`` for ``UserSubscription``.
 The field is served by a ``GraphqlWsConsumer``; executed any other way (over
 HTTP, say) it answers with an error that says so.
@@ -14,7 +15,10 @@ from graphene_django.rest_framework.serializer_converter import convert_serializ
 from graphql import GraphQLError
 from rest_framework import serializers
 
+from .change_log import RESYNC, ChangeEvent
 from .protocols.common import CREATE, DELETE, UPDATE
+
+__all__ = ["ChangeActionEnum", "ChangeEvent", "changes_field", "event_from_frame", "subscription_of"]
 
 
 class ChangeActionEnum(graphene.Enum):
@@ -23,17 +27,19 @@ class ChangeActionEnum(graphene.Enum):
     CREATE = CREATE
     UPDATE = UPDATE
     DELETE = DELETE
-
-
-class ChangeEvent(dict):
-    """The root value an event's selection set runs on: ``stream``, ``action``, ``model`` and ``data``."""
+    #: History is gone: refetch what you show, then carry on from this event's cursor.
+    RESYNC = RESYNC
 
 
 def event_from_frame(frame):
-    """The event a 2018 notification frame (every field) carries."""
+    """The event a notification frame carries (every field, and the change's ``cursor``)."""
     payload = frame["payload"]
     return ChangeEvent(
-        stream=frame["stream"], action=payload["action"], model=payload["model"], data=payload["data"]
+        stream=frame["stream"],
+        action=payload["action"],
+        model=payload["model"],
+        data=payload["data"],
+        cursor=frame.get("cursor"),
     )
 
 
@@ -62,6 +68,13 @@ def changes_field(subscription, action_enum, **kwargs):
             description="Which changes to follow (default: every kind).",
         ),
         "id": graphene.Argument(graphene.ID, description="Follow this object only (default: every object)."),
+        "after": graphene.Argument(
+            graphene.String,
+            description=(
+                "Resume after this cursor (an event's, or the stream's cursor query's): first the changes "
+                "missed since, in commit order, or one RESYNC event when they cannot be sent; then live ones."
+            ),
+        ),
     }
     return graphene.Field(
         _event_types[subscription], args=arguments, resolver=resolve, name=field_name, **kwargs
@@ -89,7 +102,11 @@ def _event_type(subscription):
             "action": graphene.Field(ChangeActionEnum, required=True, description="What happened."),
             "model": graphene.String(required=True, description="The model, as app_label.model_name."),
             "data": graphene.Field(
-                data, required=True, description="The object, as the serializer shows it."
+                data, description="The object, as the serializer shows it (null in a RESYNC event)."
+            ),
+            "cursor": graphene.String(
+                required=True,
+                description="The change's place in the stream: pass it as ``after`` to resume after it.",
             ),
         },
     )

@@ -122,8 +122,8 @@ def check_tables(app_configs=None, **kwargs):
             issues.append(
                 Warning(
                     f"The tables of {APP_LABEL} are missing from database {alias!r} ({', '.join(missing)}): "
-                    "every socket connection and subscribe request fails until you run "
-                    "python manage.py migrate.",
+                    "every socket connection and subscribe request fails, and no change is logged for "
+                    "clients to resume from, until you run python manage.py migrate.",
                     hint=(
                         f"Run python manage.py migrate{'' if alias == 'default' else ' --database ' + alias} "
                         f"once {APP_LABEL!r} is in INSTALLED_APPS, and again after upgrading the package."

@@ -62,3 +62,47 @@ class SubscriptionRecord(models.Model):
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"
+
+
+class LoggedChange(models.Model):
+    """One committed change of one stream, as the change log keeps it (see ``change_log``).
+
+    Written in the transaction that makes the change; the database gives it its
+    ``position`` as that transaction commits, so positions are in commit order.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    stream = models.CharField(max_length=64)
+    action = models.CharField(max_length=8)
+    #: The object's primary key as text.
+    object_key = models.CharField(max_length=255)
+    #: The object's column values as stored by the change, as JSON (see ``change_log.state_of``).
+    state = models.TextField()
+    #: The change's place in commit order, set by the database as its transaction commits.
+    position = models.BigIntegerField(null=True, db_index=True)
+    logged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["stream", "position"], name="gds_log_stream_position")]
+
+    def __str__(self):
+        return f"{self.position} {self.stream}/{self.action}/{self.object_key}"
+
+
+class ChangeLogHistory(models.Model):
+    """How far back a stream's logged changes go: the positions up to ``pruned_through`` are gone."""
+
+    stream = models.CharField(max_length=64, unique=True)
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.stream} after {self.pruned_through}"
+
+
+class ChangeLogEpoch(models.Model):
+    """The change log's epoch: made with the log, so a cursor of another or a reset database is known."""
+
+    epoch = models.CharField(max_length=32)
+
+    def __str__(self):
+        return self.epoch

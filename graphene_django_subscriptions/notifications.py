@@ -19,8 +19,8 @@ import logging
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import groups, recipients, registry, transport
-from .fields import ALL_FIELDS, SELECTED_BY_OPERATION
+from . import change_log, groups, recipients, registry, transport
+from .fields import SELECTED_BY_OPERATION
 from .models import SubscriptionRecord
 from .outbox import outbox
 from .protocols import channels_api, common
@@ -87,12 +87,14 @@ def _deleting(sender, instance, using=None, **kwargs):
 
 
 def _take_write_lock(using):
-    """On SQLite, make the delete's transaction write before the judgement reads.
+    """On SQLite, make the judging transaction write before it reads.
 
-    Django sends ``pre_delete`` before its transaction has written anything. A
-    SQLite transaction that reads first cannot upgrade to writing while another
-    one writes: it fails at once with "database is locked", where one that
-    writes first waits for the lock. A write that changes no row takes it.
+    Django sends ``pre_delete`` before its transaction has written anything,
+    and a save outside any transaction has committed before ``post_save``; the
+    judgement then writes the change log. A SQLite transaction that reads first
+    cannot upgrade to writing while another one writes: it fails at once with
+    "database is locked", where one that writes first waits for the lock. A
+    write that changes no row takes it.
     """
     if connections[using or DEFAULT_DB_ALIAS].vendor != "sqlite":
         return  # other databases lock rows, not the database: the judgement's read locks the row
@@ -101,7 +103,7 @@ def _take_write_lock(using):
     try:
         SubscriptionRecord.objects.using(using).filter(pk=-1).update(fields_key="")
     except Exception:
-        logger.exception("Could not take SQLite's write lock before judging a delete")
+        logger.exception("Could not take SQLite's write lock before judging a change")
 
 
 def _deleted(sender, instance, using=None, **kwargs):
@@ -133,17 +135,52 @@ def judge(model, pk, action, using=None):
         # transaction of its own): a query of the project's that fails leaves the
         # saving transaction usable, and every read below sees the same row.
         with transaction.atomic(using=using):
+            if change_log.enabled():
+                _take_write_lock(using)  # the log is written below: write first (see there)
             # As stored, not as the saving code holds it: a key given as "2" is read back as 2.
             stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
             verdicts = _verdicts(subscriptions, action, pk, using)
+            logged = _log(subscriptions, stored, action, verdicts, using)
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
         )
         return None
-    return Change(model, stored, action, verdicts) if verdicts else None
+    return Change(model, stored, action, verdicts, logged, using) if verdicts or logged else None
+
+
+def _log(subscriptions, instance, action, verdicts, using):
+    """Log the change on each stream whose scope holds the object (``change_log``); ``{stream: entry id}``.
+
+    A stream with a per-recipient rule logs every change in its scope: who
+    may hear of it is asked when it is replayed, as its rule stands then.
+    """
+    if not change_log.enabled():
+        return {}
+    streams = []
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if not meta.per_recipient:
+            in_scope = bool(verdicts.get(meta.stream))  # judged above: True when the scope holds it
+        else:
+            in_scope = (
+                meta.queryset is None or subscription.scope().using(using).filter(pk=instance.pk).exists()
+            )
+        if in_scope:
+            streams.append(meta.stream)
+    try:
+        with transaction.atomic(using=using):
+            return change_log.record(streams, instance, action, using)
+    except Exception:
+        logger.exception(
+            "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
+            action,
+            type(instance).__name__,
+            instance.pk,
+        )
+        return {}
 
 
 def _verdicts(subscriptions, action, pk, using):
@@ -196,15 +233,27 @@ class Change:
 
     ``instance`` is the object as stored at that moment; ``verdicts`` maps each
     stream that may hear of it to True (everybody) or ``{audience: user}``
-    (who its per-recipient rule let hear of it).
+    (who its per-recipient rule let hear of it); ``logged`` maps each stream
+    whose change log holds it to its entry's id.
     """
 
-    def __init__(self, model, instance, action, verdicts):
+    def __init__(self, model, instance, action, verdicts, logged=None, using=None):
         self.model = model
         self.instance = instance
         self.pk = instance.pk
         self.action = action
         self.verdicts = verdicts
+        self.logged = logged or {}
+        self.using = using
+        self._positions = None
+
+    def position(self, stream):
+        """The change's position in ``stream``'s log, read once it committed (None if it was not logged)."""
+        if self._positions is None:
+            self._positions = (
+                change_log.positions(list(self.logged.values()), self.using) if self.logged else {}
+            )
+        return self._positions.get(self.logged.get(stream))
 
     def deliver(self):
         """Send this change to every stream that may hear of it; return whether anything was sent.
@@ -254,13 +303,22 @@ class Change:
             data = meta.serializer_class(self.instance, context={"user": user}).data
             texts = {}
             for object_key, fields_key in targets[audience]:
-                # A graphql-transport-ws group gets every field, as the 2018 "all" groups do.
-                shape = ALL_FIELDS if fields_key == SELECTED_BY_OPERATION else fields_key
-                if shape not in texts:
-                    frame = channels_api.notification_frame(
-                        meta.stream, self.action, meta.model_label, meta.catalog.project(data, shape)
-                    )
-                    texts[shape] = channels_api.encode(frame)
+                if fields_key not in texts:
+                    texts[fields_key] = self._text(meta, data, fields_key)
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
-                messages.append((group, texts[shape]))
+                messages.append((group, texts[fields_key]))
         return messages
+
+    def _text(self, meta, data, fields_key):
+        if fields_key != SELECTED_BY_OPERATION:
+            frame = channels_api.notification_frame(
+                meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
+            )
+            return channels_api.encode(frame)
+        # A graphql-transport-ws group gets every field, and the change's place in the log:
+        # its process runs each operation's selection on them.
+        frame = channels_api.notification_frame(meta.stream, self.action, meta.model_label, data)
+        position = self.position(meta.stream)
+        frame["position"] = position
+        frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
+        return channels_api.encode(frame)

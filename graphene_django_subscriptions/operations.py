@@ -121,7 +121,8 @@ class Prepared:
     ``cost`` is the thread time its document took to check (0.0 when it had been seen).
 
     A ``CHANGES`` operation also has the ``subscription`` it follows, its
-    ``action`` and ``pk`` arguments, and its ``selection``.
+    ``action``, ``pk`` and ``after`` arguments, its ``selection``, and the
+    ``name`` its document gives the operation (or None).
     """
 
     def __init__(self, kind, document, operation_name, variables):
@@ -132,6 +133,8 @@ class Prepared:
         self.subscription = None
         self.action = None
         self.pk = None
+        self.after = None
+        self.name = None
         self.selection = None
         self.cost = 0.0
 
@@ -246,6 +249,8 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     prepared.subscription = subscription
     prepared.action = common.enum_value(arguments.get("action"))
     prepared.pk = arguments.get("id")
+    prepared.after = arguments.get("after")
+    prepared.name = operation.name.value if operation.name else None
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables, fields)
     return prepared
 

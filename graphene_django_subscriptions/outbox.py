@@ -7,7 +7,8 @@ layer never holds a ``save()`` up. A send that takes longer than
 ``LAYER_SEND_TIMEOUT`` starts an outage, logged once, with a second line when
 the layer answers again; the changes saved meanwhile stay saved, and new ones
 flow as soon as it answers. A process that exits waits up to
-``OUTBOX_EXIT_WAIT`` seconds for its outbox to empty.
+``OUTBOX_EXIT_WAIT`` seconds for its outbox to empty. The same thread prunes
+the change log, at most every ``CHANGE_LOG_PRUNE_SECONDS``.
 """
 
 import asyncio
@@ -20,7 +21,7 @@ import time
 
 from django.db import close_old_connections, connections
 
-from . import app_settings
+from . import app_settings, change_log
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Outbox:
         self._outage_started = None
         self._missed = 0
         self._sending_since = None
+        self._pruned_at = time.monotonic()
 
     def put(self, delivery):
         """Queue ``delivery`` (a callable that sends one change); never blocks."""
@@ -85,6 +87,16 @@ class Outbox:
                 logger.exception("A change could not be delivered; the next ones still are.")
             finally:
                 self._queue.task_done()
+            self._prune_now_and_then()
+
+    def _prune_now_and_then(self):
+        if time.monotonic() - self._pruned_at < app_settings.get("CHANGE_LOG_PRUNE_SECONDS"):
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            change_log.prune()
+        except Exception:
+            logger.exception("Could not prune the change log; it is tried again later.")
 
     def _deliver(self, delivery):
         self._sending_since = time.monotonic()

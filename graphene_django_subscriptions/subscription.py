@@ -7,7 +7,7 @@ from django.db.models.query import QuerySet
 from graphene.types.objecttype import ObjectTypeOptions
 from rest_framework.serializers import BaseSerializer
 
-from . import cross_site, engines, notifications, registry, subscribe_requests
+from . import change_log, cross_site, engines, notifications, registry, subscribe_requests
 from .fields import FieldCatalog
 from .protocols.common import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, enum_value
 
@@ -249,6 +249,21 @@ class Subscription(graphene.ObjectType):
         from .changes import changes_field
 
         return changes_field(cls, ActionSubscriptionEnum, **kwargs)
+
+    @classmethod
+    def CursorField(cls, **kwargs):
+        """A query field: the stream's cursor now, to read with the data a client shows.
+
+        A ``ChangesField`` subscription ``after`` it then hears every change
+        committed since that query, once: none lost, none twice.
+        """
+        kwargs.setdefault("description", f"Where {cls._meta.model.__name__} changes stand now, as a cursor.")
+        return graphene.Field(graphene.NonNull(graphene.String), resolver=cls.resolve_cursor, **kwargs)
+
+    @classmethod
+    def resolve_cursor(cls, root, info):
+        """The cursor of the last change committed (of any stream: a cursor is a place in the log)."""
+        return change_log.cursor(change_log.last_position())
 
     @classmethod
     def resolve_request(cls, root, info, **kwargs):

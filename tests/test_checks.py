@@ -31,8 +31,10 @@ W002 = (
 W003 = (
     "?: (graphene_django_subscriptions.W003) The tables of graphene_django_subscriptions are missing "
     "from database 'default' (graphene_django_subscriptions_subscribersocket, "
-    "graphene_django_subscriptions_subscriptionrecord): every socket connection and subscribe request "
-    "fails until you run python manage.py migrate.\n"
+    "graphene_django_subscriptions_subscriptionrecord, graphene_django_subscriptions_loggedchange, "
+    "graphene_django_subscriptions_changeloghistory, graphene_django_subscriptions_changelogepoch): every "
+    "socket connection and subscribe request fails, and no change is logged for clients to resume from, "
+    "until you run python manage.py migrate.\n"
     "\tHINT: Run python manage.py migrate once 'graphene_django_subscriptions' is in INSTALLED_APPS, "
     "and again after upgrading the package."
 )

@@ -859,12 +859,14 @@ def test_the_event_and_its_data_are_typed_from_the_serializer(server):
     assert changes["args"] == [
         {"name": "action", "defaultValue": "ALL_ACTIONS", "type": {"name": "ActionSubscriptionEnum"}},
         {"name": "id", "defaultValue": None, "type": {"name": "ID"}},
+        {"name": "after", "defaultValue": None, "type": {"name": "String"}},
     ]
     assert reply["data"]["event"]["fields"] == [
         {"name": "stream", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
         {"name": "action", "type": {"kind": "NON_NULL", "ofType": {"name": "ChangeActionEnum"}}},
         {"name": "model", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
-        {"name": "data", "type": {"kind": "NON_NULL", "ofType": {"name": "UserSubscriptionData"}}},
+        {"name": "data", "type": {"kind": "OBJECT", "ofType": None}},
+        {"name": "cursor", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
     ]
     assert reply["data"]["data"]["fields"] == [
         {"name": "id", "type": {"kind": "SCALAR", "name": "Int"}},

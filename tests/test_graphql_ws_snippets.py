@@ -21,7 +21,7 @@ import pytest
 
 from support.client import TIMEOUT, create_group, post, token_for, unique
 from support.docs import snippet
-from support.servers import CWD, ROOT
+from support.servers import CWD, ROOT, Server, django_admin
 
 EXAMPLE_URL = "wss://example.com/graphql/"
 
@@ -109,6 +109,52 @@ def test_the_apollo_and_urql_snippets_hear_a_change_in_node(server, client, intr
     typename = {"apollo": ('"__typename":"GroupSubscriptionEvent",', '"__typename":"GroupSubscriptionData",')}
     event, data = typename.get(client, ("", ""))
     assert f'{{{event}"action":"CREATE","data":{{{data}"name":"{name}-' in output, output
+
+
+def test_the_resuming_snippet_hears_what_was_saved_while_its_server_was_down(limited_server, workdir):
+    """The graphql-ws client reconnects by itself; its connectionParams carry the cursor it resumes after."""
+    served = limited_server("resuming-node")
+    code = snippet("Remember each event's cursor, and the client resumes by itself::")
+    assert EXAMPLE_URL in code
+    path = ROOT / f".doc-snippet-{uuid.uuid4().hex}.mjs"
+    path.write_text(code.replace(EXAMPLE_URL, f"ws://127.0.0.1:{served.port}/graphql/"))
+    process = subprocess.Popen(["node", str(path)], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)  # fmt: skip
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    restarted = None
+
+    def printed(text, trigger=lambda: None):
+        deadline = time.monotonic() + TIMEOUT * 3
+        while text not in "".join(lines):
+            assert time.monotonic() < deadline, f"{text!r} never came; the snippet printed:\n{''.join(lines)}"
+            trigger()
+            time.sleep(0.3)
+
+    try:
+        live, missed, after = unique("live"), unique("missed"), unique("after")
+        printed("CREATE early", trigger=lambda: create_group(served, unique("early")))  # until it is live
+        create_group(served, live)
+        printed(f"CREATE {live}")
+        served.stop()
+        # Saved by another process while no server runs: only the change log can tell the client.
+        create = f"from django.contrib.auth.models import Group; Group.objects.create(name={missed!r})"
+        django_admin(served.env, "shell", "-c", create)
+        restarted = Server(served.env, workdir / "resuming-node-2.log", port=served.port)
+        printed(f"CREATE {missed}")
+        create_group(restarted, after)
+        printed(f"CREATE {after}")
+    finally:
+        process.kill()
+        process.wait()
+        reader.join(5)
+        path.unlink()
+        if restarted is not None:
+            restarted.stop()
+    output = "".join(lines)
+    heard = [line for line in output.splitlines() if line.startswith("CREATE") and "early" not in line]
+    assert heard == [f"CREATE {live}", f"CREATE {missed}", f"CREATE {after}"], output
 
 
 def test_the_gql_snippet_runs_as_written(server):

@@ -14,6 +14,9 @@ class RootQuery(graphene.ObjectType):
 
     users = graphene.List(UserType)
     groups = graphene.List(GroupType)
+    # Where each stream stands: read it with the data, then subscribe after it (graphql-transport-ws).
+    users_cursor = UserSubscription.CursorField()
+    groups_cursor = GroupSubscription.CursorField()
 
     def resolve_users(self, info):
         # The users the users stream would show this visitor, no more.

@@ -24,7 +24,7 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, execute, subscribe
 
-from .. import app_settings, changes, operations, rates, recipients, subscribe_requests
+from .. import app_settings, change_log, changes, operations, rates, recipients, subscribe_requests
 from ..close_codes import CloseCode
 from ..protocols import common
 from ..protocols import graphql_transport_ws as ws
@@ -186,6 +186,10 @@ class GraphqlWsConsumer(RecordedSocket):
             raise ws.BadMessage(
                 f"The connection_init payload is {length} characters of JSON; this server takes up to {most}."
             )
+        if not isinstance(payload.get(CURSORS, {}), dict):
+            raise ws.BadMessage(
+                f"connection_init's {CURSORS!r} must be an object: cursors by operation id or name."
+            )
         try:
             user = await self.authenticate(payload)
         except PermissionDenied:
@@ -275,6 +279,12 @@ class GraphqlWsConsumer(RecordedSocket):
                     f"is {most}. Select fewer, or give subscriptions the same selection (it runs once).",
                 )
                 return
+        after = self._resume_cursor(id, prepared)
+        if after is not None:
+            refusal = _cursor_refusal(after)
+            if refusal:
+                await self._refuse(id, refusal)
+                return
         number = str(next(self._numbers))
         try:
             groups = await database_sync_to_async(subscribe_requests.start_operation)(
@@ -300,6 +310,29 @@ class GraphqlWsConsumer(RecordedSocket):
         self._operations[id] = follower
         for group in groups:
             this_process.groups.join(follower, group, key=follower.member_key)
+        if not change_log.enabled():
+            follower.live()
+            return
+        # Recorded and in its groups: every change committed from now on reaches it live. What
+        # the log holds up to now is replayed (when resuming); live ones up to there are dropped.
+        try:
+            replay = await database_sync_to_async(change_log.replay)(
+                prepared.subscription, self.user, after, prepared.action, prepared.pk
+            )
+        except Exception:
+            logger.exception("Could not replay the change log for a subscription on stream %r",
+                             prepared.subscription._meta.stream)  # fmt: skip
+            self.end_follower(follower, ws.error(id, [{"message": str(common.server_error())}]))
+            return
+        await follower.resume(replay)
+
+    def _resume_cursor(self, id, prepared):
+        """The cursor ``id`` resumes after: ``connection_init``'s by id or name, else ``after``, or None."""
+        cursors = self.context.connection_params.get(CURSORS) or {}
+        for key in (id, prepared.name):
+            if key is not None and key in cursors:
+                return cursors[key]
+        return prepared.after
 
     def _over_rate(self):
         """Why this operation is refused for the socket's rate, or None.
@@ -498,6 +531,21 @@ async def _awaited(awaitable):
     return await awaitable
 
 
+#: The key of ``connection_init``'s payload that maps operation ids or names to the cursors they resume after.
+CURSORS = "cursors"
+
+
+def _cursor_refusal(after):
+    """Why a subscription cannot resume after ``after``, or None."""
+    if not change_log.enabled():
+        return "This server keeps no change log (CHANGE_LOG is off): subscribe without a cursor."
+    try:
+        change_log.parse_cursor(after)
+    except change_log.BadCursor as bad:
+        return str(bad)
+    return None
+
+
 #: Selections of more fields than this run after the narrower ones of a change.
 WIDE_FIELDS = 50
 
@@ -537,7 +585,11 @@ class _Task:
 
 
 class _Follower:
-    """One ``ChangesField`` operation of a socket: a member of the socket's groups here."""
+    """One ``ChangesField`` operation of a socket: a member of the socket's groups here.
+
+    It starts by waiting: changes handed to it are kept until ``resume`` has
+    sent what the log holds for it (``change_log.replay``); then it is live.
+    """
 
     def __init__(self, consumer, id, number, selection, groups, *, one_object):
         self.consumer = consumer
@@ -553,6 +605,9 @@ class _Follower:
         self._id_text = json.dumps(id)
         #: Whether its selection is costly to run (see ``fanout.LocalGroups.write``).
         self.wide = selection.fields > WIDE_FIELDS
+        self._waiting = []  # the changes handed to it before it is live (``MadeOnce``), or None
+        self._missed = None  # the last change it could not keep while waiting
+        self._through = None  # changes at or before this log position were replayed, or not for it
 
     def complete(self):
         """The client ended it: no answer; its records go."""
@@ -566,29 +621,92 @@ class _Follower:
         """A follower has no task of its own."""
         return False
 
+    def live(self):
+        """Send changes as they come, from now on (no change log to start from)."""
+        self._waiting = None
+
+    async def resume(self, replay):
+        """Send ``replay``'s events, then the changes kept meanwhile that come after it, then go live."""
+        self._through = replay.through
+        for event in replay.events:
+            if not self._active() or not await self._send_event(event):
+                return
+        while self._waiting and self._active():
+            made = self._waiting.pop(0)
+            if self._after_seam(made.event):
+                await self._send_made(made)
+        if self._missed is not None and self._active():
+            # More changes came while it waited than it may keep: the client refetches.
+            missed, self._missed = self._missed, None
+            self._through = missed.get("position")
+            resync = change_log.ChangeEvent(missed, action=change_log.RESYNC, data=None)
+            await self._send_event(resync)
+        self._waiting = None
+
     async def deliver(self, text, made):
-        """Write the ``next`` message of a notification (the 2018 frame of every field).
+        """Write the ``next`` message of a notification (the frame of every field, with its log position).
 
         Returns whether it ran the selection (the first of the change's members with it).
         """
+        if made.event is None:
+            try:
+                frame = json.loads(text)
+                made.event = changes.event_from_frame(frame)
+                made.event["position"] = frame.get("position")
+            except Exception:
+                logger.exception("Could not read a notification")
+                return True
+        if self._waiting is not None:
+            if len(self._waiting) < app_settings.get("MAX_REPLAYED_CHANGES"):
+                self._waiting.append(made)
+            else:
+                self._missed = made.event
+            return False
+        if not self._after_seam(made.event):
+            return False
+        return await self._send_made(made) is not False
+
+    def _after_seam(self, event):
+        # A change at or before the replay's last position was replayed, or was not for it.
+        position = event.get("position")
+        return self._through is None or position is None or position > self._through
+
+    def _active(self):
+        return self.consumer._operations.get(self.id) is self
+
+    async def _send_made(self, made):
+        """Send the change ``made`` holds; whether it ran the selection (None: it could not)."""
         payload = made.payloads.get(self.selection)
         ran = payload is None
         if payload is None:
             try:
-                if made.event is None:
-                    made.event = changes.event_from_frame(json.loads(text))
                 payload = made.payloads[self.selection] = self.selection.render(made.event)
             except Exception:
                 logger.exception("Could not run a subscription's selection on a change")
-                return True
+                return None
+        await self._send_payload(payload, made.event["action"])
+        return ran
+
+    async def _send_event(self, event):
+        """Run the selection on ``event`` and send it; whether the operation goes on."""
+        try:
+            payload = self.selection.render(event)
+        except Exception:
+            logger.exception("Could not run a subscription's selection on a replayed change")
+            return True
+        return await self._send_payload(payload, event["action"])
+
+    async def _send_payload(self, payload, action):
+        """Send one ``next`` message; whether the operation goes on."""
         if len(payload) > app_settings.get("MAX_RESULT_CHARS"):
             too_long = self.consumer.result_too_long(self.id, len(payload))
             self.consumer.end_follower(self, ws.error(self.id, [{"message": too_long}]))
-            return ran
+            return False
         await self.consumer.send(text_data=ws.next_text(self._id_text, payload))
-        if self.one_object and made.event["action"] == common.DELETE:
+        if self.one_object and action == common.DELETE:
             self.consumer.end_follower(self, ws.complete(self.id))  # nothing more can come
-        return ran
+            return False
+        return True
 
     def leave(self, groups):
         """Leave ``groups`` here (None: every group of the operation)."""

@@ -59,6 +59,10 @@ class Socket:
         Reads the raw frame: the server may drop the connection right after its
         close frame, before a reply could be written.
         """
+        return self.recv_close_with_reason(timeout)[0]
+
+    def recv_close_with_reason(self, timeout=TIMEOUT):
+        """Wait for the server to close the socket (as ``recv_close``); return its code and reason."""
         self.conn.settimeout(timeout)
         frame = self.conn.recv_frame()
         while frame.opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
@@ -66,7 +70,7 @@ class Socket:
         assert frame.opcode == websocket.ABNF.OPCODE_CLOSE, (
             f"a frame came instead of the close: {frame.data!r}"
         )
-        return int.from_bytes(frame.data[:2], "big")
+        return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode("utf-8")
 
     def send(self, frame):
         self.conn.send(frame if isinstance(frame, str) else json.dumps(frame))

@@ -119,6 +119,8 @@ class TestQuery(RootQuery):
     #: What a resolver reads of ``info.context``, as JSON.
     context_seen = graphene.String()
 
+    articles_cursor = ArticleSubscription.CursorField()
+
     #: Waits until the test opens the gate ``key`` (at most 20 s): a query that runs as long as a test needs.
     held = graphene.String(key=graphene.String(required=True))
 

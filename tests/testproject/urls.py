@@ -25,6 +25,8 @@ urlpatterns = example_urlpatterns + [
     path("testing/user/<int:pk>/deactivate-quietly/", views.deactivate_quietly),
     path("testing/edit-after-save/", views.edit_after_save),
     path("testing/changes/", views.changes),
+    path("testing/change-log/", views.change_log),
+    path("testing/commit-out-of-order/", views.commit_out_of_order),
     path("testing/token/", views.token),
     path("testing/token/delete/", views.delete_token),
     path("testing/forget-socket/", views.forget_socket),

@@ -9,19 +9,20 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import Group, Permission, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authtoken.models import Token
 
 from graphene_django_subscriptions import channel_ids, engines, registry
-from graphene_django_subscriptions.models import SubscriberSocket
+from graphene_django_subscriptions.models import ChangeLogEpoch, LoggedChange, SubscriberSocket
 from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.protocols import channels_api
 from graphene_django_subscriptions.subscribe_requests import GroupMoves
 
 from .models import Article, Marker
+from .schema import wait_at
 from .streams import RUNS
 
 
@@ -230,11 +231,14 @@ def changes(request):
     given (an ``author_id`` of ``"2"`` stays a string in memory, as a form would
     leave it). ``atomic`` runs them in one transaction. ``hold`` keeps this
     process's outbox busy until the last step is done, as a loaded server would
-    be: every change is delivered after all of them are committed.
+    be: every change is delivered after all of them are committed (with a
+    gate's key as ``hold``: until the test opens that gate).
     """
     body = _body(request)
     gate = threading.Event()
-    if body.get("hold"):
+    if isinstance(body.get("hold"), str):  # a gate's key: busy until the test opens that gate
+        outbox.put(lambda: wait_at(body["hold"]) and False)
+    elif body.get("hold"):
         outbox.put(lambda: gate.wait(10) and False)
     made, ids = {}, {}
     try:
@@ -256,3 +260,44 @@ def changes(request):
     finally:
         gate.set()
     return JsonResponse({"ids": ids})
+
+
+def change_log(request):
+    """The change log after ``?after=<position>``: its epoch and its entries, in position order."""
+    rows = LoggedChange.objects.filter(position__gt=int(request.GET.get("after", 0))).order_by("position")
+    entries = list(rows.values("stream", "action", "object_key", "position"))
+    return JsonResponse({"epoch": ChangeLogEpoch.objects.get().epoch, "entries": entries})
+
+
+@csrf_exempt
+def commit_out_of_order(request):
+    """Two transactions each create an article: the first to insert is held open while the second commits.
+
+    On PostgreSQL the second commits first, although its row was numbered
+    after the first's; on SQLite it waits for the first (one writer at a time).
+    Returns the articles' ids and the titles in the order they committed.
+    """
+    author = _body(request)["author"]
+    inserted, release, committed, ids = threading.Event(), threading.Event(), [], {}
+
+    def create(title, before_commit):
+        try:
+            with transaction.atomic():
+                ids[title] = Article.objects.create(title=title, author_id=author).pk
+                before_commit()
+            committed.append(title)
+        finally:
+            connection.close()
+
+    first = threading.Thread(
+        target=create, args=("numbered-first", lambda: (inserted.set(), release.wait(10)))
+    )
+    second = threading.Thread(target=create, args=("numbered-second", lambda: None))
+    first.start()
+    inserted.wait(10)
+    second.start()
+    second.join(1)  # on SQLite it waits for the first's lock: the first goes on after this
+    release.set()
+    first.join(10)
+    second.join(10)
+    return JsonResponse({"ids": ids, "committed": committed})

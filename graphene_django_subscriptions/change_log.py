@@ -1,0 +1,267 @@
+"""The change log: every committed change of a followed model, kept in commit order, so clients can resume.
+
+Each change is written to the log (``LoggedChange``) in the transaction that
+makes it, once per stream that may report it, with the object's column values
+as that change stored them: a rollback logs nothing. The database gives it its
+``position`` as the transaction commits, so positions are in commit order
+(on PostgreSQL under a lock taken at commit; on SQLite, one transaction writes
+at a time). A cursor is a position with the log's epoch (made with the log, so
+a cursor of another or a reset database is recognised). ``replay`` gives a
+subscription what it missed after a cursor, through its own rules, or tells
+it to resync; ``prune`` keeps the log within ``CHANGE_LOG_MAX_CHANGES_PER_STREAM``
+and ``CHANGE_LOG_MAX_AGE_SECONDS``.
+"""
+
+import base64
+import datetime
+import decimal
+import json
+import logging
+import re
+import uuid
+
+from django.db import transaction
+from django.db.models import Max
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+from django.utils.duration import duration_iso_string
+
+from . import app_settings, groups
+from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
+from .protocols import channels_api, common
+
+logger = logging.getLogger(__name__)
+
+#: The action of an event that says "history is gone: refetch, then carry on from this cursor".
+RESYNC = "resync"
+
+_CURSOR = re.compile(r"^([0-9a-f]{1,32})\.([0-9]{1,19})$")
+
+
+class BadCursor(common.ProtocolError):
+    """A cursor this server never gave (malformed)."""
+
+
+def enabled():
+    """Whether changes are logged (``CHANGE_LOG``)."""
+    return app_settings.get("CHANGE_LOG")
+
+
+# -- What a change stored ------------------------------------------------------------------------
+
+
+def _json_value(value):
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()  # every digit: DjangoJSONEncoder cuts microseconds
+    if isinstance(value, datetime.timedelta):
+        return duration_iso_string(value)
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (bytes, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")  # as BinaryField.to_python reads it
+    if isinstance(value, FieldFile):
+        return value.name
+    return str(value)
+
+
+def state_of(instance):
+    """The column values of ``instance`` as JSON text, read back by ``instance_from``."""
+    values = {field.attname: field.value_from_object(instance) for field in instance._meta.concrete_fields}
+    return json.dumps(values, default=_json_value, separators=(",", ":"))
+
+
+def instance_from(model, state, using=None):
+    """An instance of ``model`` with the column values ``state_of`` wrote (its relations read when used)."""
+    values = json.loads(state)
+    instance = model(
+        **{
+            field.attname: field.to_python(values[field.attname])
+            for field in model._meta.concrete_fields
+            if field.attname in values
+        }
+    )
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+def record(streams, instance, action, using=None):
+    """Log the change of ``instance`` on each of ``streams``; ``{stream: entry id}``.
+
+    Runs in the transaction that makes the change.
+    """
+    state = state_of(instance)
+    key = groups.object_key(instance.pk)
+    entries = {}
+    for stream in streams:
+        entry = LoggedChange.objects.using(using).create(
+            stream=stream, action=action, object_key=key, state=state
+        )
+        entries[stream] = entry.pk
+    return entries
+
+
+def positions(entry_ids, using=None):
+    """``{entry id: position}`` of committed entries."""
+    return dict(LoggedChange.objects.using(using).filter(pk__in=entry_ids).values_list("pk", "position"))
+
+
+def last_position(using=None):
+    """The position of the last committed change (0 for an empty log)."""
+    return LoggedChange.objects.using(using).aggregate(last=Max("position"))["last"] or 0
+
+
+# -- Cursors -------------------------------------------------------------------------------------
+
+_epochs = {}
+
+
+def epoch(using=None, fresh=False):
+    """The log's epoch (read once per process unless ``fresh``)."""
+    alias = using or "default"
+    if fresh or alias not in _epochs:
+        with transaction.atomic(using=using):
+            found = ChangeLogEpoch.objects.using(using).order_by("pk").first()
+            if found is None:  # a log whose tables were emptied: a new epoch
+                found = ChangeLogEpoch.objects.using(using).create(epoch=uuid.uuid4().hex[:12])
+        _epochs[alias] = found.epoch
+    return _epochs[alias]
+
+
+def cursor(position, using=None):
+    """The cursor text of ``position`` (opaque to clients)."""
+    return f"{epoch(using)}.{position}"
+
+
+def parse_cursor(text):
+    """``(epoch, position)`` of a cursor text; ``BadCursor`` when it is none of ours."""
+    match = _CURSOR.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise BadCursor(
+            f"The cursor {app_settings.echo(text)} is not one this server gave: pass the cursor of an event "
+            "you received (or of the stream's cursor query), or leave it out."
+        )
+    return match.group(1), int(match.group(2))
+
+
+# -- Replay --------------------------------------------------------------------------------------
+
+
+class ChangeEvent(dict):
+    """A change as a graphql-transport-ws event: ``stream``, ``action``, ``model``, ``data`` and ``cursor``.
+
+    The root value an event's selection set runs on.
+    """
+
+
+class Replay:
+    """What a subscription gets before it goes live.
+
+    ``events`` (``ChangeEvent``) in commit order, the changes it missed or one
+    ``RESYNC``; ``through`` is the last position they cover: live changes after
+    it follow, the others were replayed or were not for it.
+    """
+
+    def __init__(self, events, through):
+        self.events = events
+        self.through = through
+
+
+def replay(subscription, user, after, action, pk, using=None):
+    """The ``Replay`` of ``subscription`` for ``user`` after the cursor ``after`` (text, or None).
+
+    ``action`` and ``pk`` are the subscription's; the per-recipient rule is
+    asked as it stands now. A cursor of another epoch, older than the stream's
+    history or further back than ``MAX_REPLAYED_CHANGES`` of its changes
+    gives one ``RESYNC`` event.
+    """
+    meta = subscription._meta
+    through = last_position(using)
+    if after is None:
+        return Replay([], through)
+    cursor_epoch, start = parse_cursor(after)
+    if cursor_epoch != epoch(using, fresh=True) or start > through:
+        return _resync(meta, through, using)
+    rows = LoggedChange.objects.using(using).filter(
+        stream=meta.stream, position__gt=start, position__lte=through
+    )
+    if action in common.CHANGE_ACTIONS:
+        rows = rows.filter(action=action)
+    if pk is not None:
+        rows = rows.filter(object_key=groups.object_key(pk))
+    most = app_settings.get("MAX_REPLAYED_CHANGES")
+    rows = list(
+        rows.order_by("position").values_list("action", "object_key", "state", "position")[: most + 1]
+    )
+    # After the rows: a prune that took some of them has moved the history's start by now.
+    history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
+    if len(rows) > most or (history is not None and start < history.pruned_through):
+        return _resync(meta, through, using)
+    if meta.per_recipient and any(row[0] == common.DELETE for row in rows):
+        # Whether the user could see an object that is gone cannot be asked any more.
+        return _resync(meta, through, using)
+    visible = None
+    if meta.per_recipient:
+        keys = {row[1] for row in rows}
+        visible = {
+            groups.object_key(key)
+            for key in subscription.get_queryset(user)
+            .using(using)
+            .filter(pk__in=keys)
+            .values_list("pk", flat=True)
+        }
+    events = []
+    for action_done, key, state, position in rows:
+        if visible is not None and key not in visible:
+            continue
+        instance = instance_from(meta.model, state, using)
+        data = meta.serializer_class(instance, context={"user": user if meta.per_recipient else None}).data
+        events.append(
+            _event(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
+        )
+    return Replay(events, through)
+
+
+def _event(meta, action, data, cursor_text):
+    return ChangeEvent(
+        stream=meta.stream, action=action, model=meta.model_label, data=data, cursor=cursor_text
+    )
+
+
+def _resync(meta, through, using):
+    return Replay([_event(meta, RESYNC, None, cursor(through, using))], through)
+
+
+# -- Retention -----------------------------------------------------------------------------------
+
+
+def prune(using=None, now=None):
+    """Drop each stream's changes beyond its retention; return how many went."""
+    most = app_settings.get("CHANGE_LOG_MAX_CHANGES_PER_STREAM")
+    oldest = (now or timezone.now()) - datetime.timedelta(
+        seconds=app_settings.get("CHANGE_LOG_MAX_AGE_SECONDS")
+    )
+    logged = LoggedChange.objects.using(using).filter(position__isnull=False)
+    dropped = 0
+    for stream in logged.values_list("stream", flat=True).distinct():
+        mine = logged.filter(stream=stream)
+        beyond_count = mine.order_by("-position").values_list("position", flat=True)[most : most + 1]
+        too_old = mine.filter(logged_at__lt=oldest).aggregate(last=Max("position"))["last"]
+        cutoff = max([*beyond_count, too_old or 0])
+        if not cutoff:
+            continue
+        # The history's start moves first: a replay reads its rows, then the start, so one that
+        # read rows as they went sees the new start and resyncs.
+        history, _ = ChangeLogHistory.objects.using(using).get_or_create(stream=stream)
+        if cutoff > history.pruned_through:
+            ChangeLogHistory.objects.using(using).filter(pk=history.pk).update(pruned_through=cutoff)
+        while True:  # in batches: a writer waits for one batch at most (SQLite locks the database)
+            batch = list(mine.filter(position__lte=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+            if not batch:
+                break
+            dropped += LoggedChange.objects.using(using).filter(pk__in=batch).delete()[0]
+    return dropped
+
+
+#: How many logged changes ``prune`` deletes in one statement.
+PRUNE_BATCH = 1000

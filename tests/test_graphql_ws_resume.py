@@ -1,0 +1,396 @@
+"""Resuming a subscription after a cursor (graphql-transport-ws): the changes missed, in commit order, once.
+
+Every event carries a ``cursor``; ``articleChanges(after: cursor)`` first sends
+the changes committed since that the subscription would have heard, then live
+ones, with nothing lost or doubled at the seam. Where it cannot (another epoch,
+history pruned, a gap longer than ``MAX_REPLAYED_CHANGES``), the first event is
+a ``RESYNC``. Each test resumes several sockets at once.
+"""
+
+import json
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from support import databases
+from support.client import TIMEOUT, assert_nothing_more, graphql, post, unique, wait_for
+from support.gates import Gate
+from support.graphql_ws_client import WsSocket, served
+
+SOCKETS = 4
+CURSOR = re.compile(r"^[0-9a-f]+\.[0-9]+$")
+
+
+def articles(arguments=""):
+    return "subscription { articleChanges%s { action cursor data { id title } } }" % arguments
+
+
+def after(cursor):
+    return articles(f"(after: {json.dumps(cursor)})")
+
+
+def run(server, steps, hold=False):
+    """Run saves and deletes back to back on the server; the ids of the articles made."""
+    return post(server, "/testing/changes/", {"steps": steps, "hold": hold})["ids"]
+
+
+def new_author(server):
+    return post(server, "/testing/user/", {"username": unique("author")})["id"]
+
+
+def cursor_now(server):
+    reply = graphql(server, "{ articlesCursor }")
+    assert set(reply) == {"data"}, reply
+    return reply["data"]["articlesCursor"]
+
+
+def position(cursor):
+    assert CURSOR.match(cursor), cursor
+    return int(cursor.rsplit(".", 1)[1])
+
+
+def received(sock, id, count):
+    """The next ``count`` events of operation ``id``: ``(action, id, title)``, checked whole, in cursor order."""
+    return [event[:3] for event in received_with_cursors(sock, id, count)]
+
+
+def received_with_cursors(sock, id, count):
+    """As ``received``, each with its cursor: ``(action, id, title, cursor)``."""
+    events, last = [], 0
+    for _ in range(count):
+        message = next_message(sock)
+        event = message["payload"]["data"]["articleChanges"]
+        data = event["data"]
+        assert data is not None, message
+        assert message == {
+            "id": id,
+            "type": "next",
+            "payload": {
+                "data": {
+                    "articleChanges": {"action": event["action"], "cursor": event["cursor"], "data": data}
+                }
+            },
+        }
+        assert set(data) == {"id", "title"}, data
+        assert position(event["cursor"]) > last, events
+        last = position(event["cursor"])
+        events.append((event["action"], data["id"], data["title"], event["cursor"]))
+    return events
+
+
+def resync(sock, id):
+    """Read a RESYNC event (checked whole); its cursor."""
+    message = next_message(sock)
+    cursor = message["payload"]["data"]["articleChanges"]["cursor"]
+    assert message == {
+        "id": id,
+        "type": "next",
+        "payload": {"data": {"articleChanges": {"action": "RESYNC", "cursor": cursor, "data": None}}},
+    }
+    assert CURSOR.match(cursor), cursor
+    return cursor
+
+
+def resumed(server, cursor, count=SOCKETS):
+    """``count`` sockets that subscribe after ``cursor`` at the same moment, each served (see ``resume``)."""
+    sockets = [WsSocket(server) for _ in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda sock: resume(sock, "1", after(cursor)), sockets))
+    return sockets
+
+
+def resume(sock, id, query):
+    """Subscribe, and wait until the subscribe is served: a ping after it is answered once it was.
+
+    What it replays comes before that pong: it is kept in ``sock.pending`` for ``received``.
+    """
+    sock.subscribe(id, query)
+    sock.send({"type": "ping", "payload": {"after": id}})
+    sock.pending = []
+    while True:
+        message = sock.recv()
+        if message == {"type": "pong", "payload": {"after": id}}:
+            return
+        sock.pending.append(message)
+
+
+def nothing_more(*sockets):
+    """Nothing came that the test did not read: not before the pong of a resume, not since."""
+    assert [getattr(sock, "pending", []) for sock in sockets] == [[]] * len(sockets)
+    assert_nothing_more(*sockets)
+
+
+def next_message(sock):
+    pending = getattr(sock, "pending", None)
+    return pending.pop(0) if pending else sock.recv()
+
+
+def close(sockets):
+    for sock in sockets:
+        sock.close()
+
+
+def test_a_subscription_after_an_events_cursor_first_hears_what_it_missed_in_commit_order_then_live(server):
+    author = new_author(server)
+    first = WsSocket(server)
+    first.follow("1", articles())
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "one", "author_id": author}}])["a"]
+    [(action, pk, title, cursor)] = received_with_cursors(first, "1", 1)
+    assert (action, pk, title) == ("CREATE", a, "one")
+    first.close()  # dropped: what follows is missed
+    b = run(
+        server,
+        [
+            {"load": "article", "pk": a, "as": "a"},
+            {"update": "a", "set": {"title": "two"}},
+            {"create": "article", "as": "b", "set": {"title": "three", "author_id": author}},
+            {"delete": "a"},
+        ],
+    )["b"]
+    sockets = resumed(server, cursor)
+    missed = [("UPDATE", a, "two"), ("CREATE", b, "three"), ("DELETE", a, "two")]
+    for sock in sockets:
+        assert received(sock, "1", 3) == missed
+    run(server, [{"load": "article", "pk": b, "as": "b"}, {"update": "b", "set": {"title": "four"}}])
+    for sock in sockets:
+        assert received(sock, "1", 1) == [("UPDATE", b, "four")]
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_the_cursor_of_an_event_resumes_right_after_that_event(server):
+    author = new_author(server)
+    sock = WsSocket(server)
+    sock.follow("1", articles())
+    ids = run(
+        server, [{"create": "article", "as": t, "set": {"title": t, "author_id": author}} for t in "xyz"]
+    )
+    cursors = [event[3] for event in received_with_cursors(sock, "1", 3)]
+    sock.close()
+    for index, cursor in enumerate(cursors):
+        sockets = resumed(server, cursor, count=2)
+        for resuming in sockets:
+            later = "xyz"[index + 1 :]
+            assert received(resuming, "1", len(later)) == [("CREATE", ids[t], t) for t in later]
+        nothing_more(*sockets)
+        close(sockets)
+
+
+def test_nothing_is_lost_or_doubled_at_the_seam_while_changes_flow(server):
+    author = new_author(server)
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "t0", "author_id": author}}])["a"]
+    start = cursor_now(server)
+    titles = [f"t{number}" for number in range(1, 41)]
+    done = threading.Event()
+
+    def save_all():
+        # One request a change: each commits alone, as the sockets resume between them.
+        for title in titles:
+            run(server, [{"load": "article", "pk": a, "as": "a"}, {"update": "a", "set": {"title": title}}])
+        done.set()
+
+    saving = threading.Thread(target=save_all)
+    saving.start()
+    sockets = []
+    try:
+        while not done.is_set() and len(sockets) < 8:
+            sockets.extend(resumed(server, start, count=2))
+    finally:
+        saving.join()
+    assert len(sockets) >= 4, "the changes were all saved before the sockets resumed: nothing was tested"
+    for sock in sockets:
+        assert received(sock, "1", len(titles)) == [("UPDATE", a, title) for title in titles]
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_a_subscription_without_a_cursor_hears_no_change_committed_before_it(server):
+    """A change committed before the subscribe, but delivered after it, is not sent to it."""
+    author = new_author(server)
+    gate = Gate()
+    holding = threading.Thread(
+        target=run,
+        args=(server, [{"create": "article", "as": "a", "set": {"title": "before", "author_id": author}}]),
+        kwargs={"hold": gate.key},
+    )
+    holding.start()
+    wait_for(lambda: gate.started())
+    holding.join()  # committed; its delivery waits behind the gate
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        list(pool.map(lambda sock: sock.follow("1", articles()), sockets))
+    gate.open()
+    b = run(server, [{"create": "article", "as": "b", "set": {"title": "after", "author_id": author}}])["b"]
+    for sock in sockets:
+        assert received(sock, "1", 1) == [("CREATE", b, "after")]
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_a_cursor_read_with_the_data_then_a_subscription_after_it_loses_and_doubles_nothing(server):
+    author = new_author(server)
+    cursor = cursor_now(server)
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "between", "author_id": author}}])["a"]
+    sockets = resumed(server, cursor)
+    for sock in sockets:
+        assert received(sock, "1", 1) == [("CREATE", a, "between")]
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_a_cursor_of_another_epoch_gets_a_resync_then_live_changes(server):
+    author = new_author(server)
+    sockets = resumed(server, "0123456789ab.1")
+    now = cursor_now(server)
+    for sock in sockets:
+        assert resync(sock, "1") == now
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "live", "author_id": author}}])["a"]
+    for sock in sockets:
+        assert received(sock, "1", 1) == [("CREATE", a, "live")]
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_a_cursor_this_server_never_gave_is_refused_with_an_error_and_the_server_serves_on(server):
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    bad = ["nonsense", "12.x", "", "a" * 300]
+    for sock, cursor in zip(sockets, bad):
+        sock.subscribe("1", after(cursor))
+    shown = {
+        "nonsense": "'nonsense'",
+        "12.x": "'12.x'",
+        "": "''",
+        "a" * 300: repr("a" * 40) + "… (300 characters)",
+    }
+    for sock, cursor in zip(sockets, bad):
+        assert sock.recv() == {
+            "id": "1",
+            "type": "error",
+            "payload": [
+                {
+                    "message": f"The cursor {shown[cursor]} is not one this server gave: pass the cursor of an "
+                    "event you received (or of the stream's cursor query), or leave it out."
+                }
+            ],
+        }
+    nothing_more(*sockets)
+    close(sockets)
+    served(server)
+
+
+def test_cursors_in_connection_init_resume_operations_by_id_or_by_name(server):
+    """A stock graphql-ws client resends its subscribe payloads unchanged; its connectionParams can carry cursors."""
+    author = new_author(server)
+    cursor = cursor_now(server)
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "missed", "author_id": author}}])["a"]
+    by_id = WsSocket(server, payload={"cursors": {"feed-1": cursor}})
+    by_name = WsSocket(server, payload={"cursors": {"Feed": cursor}})
+    stale = WsSocket(server, payload={"cursors": {"Feed": cursor}})  # wins over the payload's old cursor
+    resume(by_id, "feed-1", articles())
+    by_name.subscribe("2", "subscription Feed { articleChanges { action cursor data { id title } } }")
+    stale.subscribe(
+        "3",
+        'subscription Feed { articleChanges(after: "0123456789ab.1") { action cursor data { id title } } }',
+    )
+    assert received(by_id, "feed-1", 1) == [("CREATE", a, "missed")]
+    assert received(by_name, "2", 1) == [("CREATE", a, "missed")]
+    assert received(stale, "3", 1) == [("CREATE", a, "missed")]
+    nothing_more(by_id, by_name, stale)
+    close([by_id, by_name, stale])
+
+
+def test_cursors_in_connection_init_that_are_not_an_object_close_the_socket(server):
+    sock = WsSocket(server, init=False)
+    sock.send({"type": "connection_init", "payload": {"cursors": ["0123456789ab.1"]}})
+    assert sock.recv_close() == 4400  # daphne sends no close reason: the server's log has it
+    served(server)
+
+
+def test_a_rollback_logs_nothing_a_resuming_subscription_could_hear(server):
+    cursor = cursor_now(server)
+    post(server, "/testing/rollback/", {"username": unique("rolled")})
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    query = "subscription { userChanges(after: %s) { action cursor data { id } } }" % json.dumps(cursor)
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        list(pool.map(lambda sock: resume(sock, "1", query), sockets))
+    assert [sock.pending for sock in sockets] == [[]] * SOCKETS
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def test_changes_are_replayed_in_commit_order_even_when_numbered_otherwise(server):
+    """On PostgreSQL the second transaction commits while the first, numbered before it, is open."""
+    author = new_author(server)
+    cursor = cursor_now(server)
+    made = post(server, "/testing/commit-out-of-order/", {"author": author})
+    first, second = made["ids"]["numbered-first"], made["ids"]["numbered-second"]
+    assert first < second
+    # PostgreSQL commits the second first; SQLite makes it wait for the first (one writer).
+    firsts = (
+        ["numbered-second", "numbered-first"]
+        if databases.KIND == "postgres"
+        else ["numbered-first", "numbered-second"]
+    )
+    assert made["committed"] == firsts
+    expected = [("CREATE", made["ids"][title], title) for title in made["committed"]]
+    sockets = resumed(server, cursor)
+    for sock in sockets:
+        assert received(sock, "1", 2) == expected
+    nothing_more(*sockets)
+    close(sockets)
+
+
+def logged_cursor(server, pk):
+    """The cursor of the (first) logged change of article ``pk``, read from the server's change log."""
+    log = requests.get(f"{server.http}/testing/change-log/", timeout=TIMEOUT).json()
+    entry = next(e for e in log["entries"] if e["stream"] == "articles" and e["object_key"] == str(pk))
+    return f"{log['epoch']}.{entry['position']}"
+
+
+@pytest.fixture(scope="module")
+def short_history(limited_server):
+    return limited_server("short-history", MAX_REPLAYED_CHANGES=3, CHANGE_LOG_MAX_CHANGES_PER_STREAM=6,
+                          CHANGE_LOG_PRUNE_SECONDS=0)  # fmt: skip
+
+
+def test_a_gap_longer_than_the_replay_limit_gets_a_resync(short_history):
+    author = new_author(short_history)
+    cursor = cursor_now(short_history)
+    steps = [{"create": "article", "as": t, "set": {"title": t, "author_id": author}} for t in "abcd"]
+    ids = run(short_history, steps)
+    longer = resumed(short_history, cursor)
+    now = cursor_now(short_history)
+    for sock in longer:
+        assert resync(sock, "1") == now  # from there, live
+    within = resumed(short_history, logged_cursor(short_history, ids["a"]))
+    for sock in within:
+        assert received(sock, "1", 3) == [("CREATE", ids[t], t) for t in "bcd"]
+    nothing_more(*longer, *within)
+    close(longer + within)
+
+
+def test_a_cursor_older_than_the_streams_history_gets_a_resync(short_history):
+    author = new_author(short_history)
+    cursor = cursor_now(short_history)
+    first = run(
+        short_history, [{"create": "article", "as": "a", "set": {"title": "old", "author_id": author}}]
+    )["a"]
+    for number in range(8):  # the stream keeps 6: the first goes
+        run(
+            short_history,
+            [{"create": "article", "as": "x", "set": {"title": f"n{number}", "author_id": author}}],
+        )
+
+    def pruned():
+        log = requests.get(f"{short_history.http}/testing/change-log/", timeout=TIMEOUT).json()
+        return not any(entry["object_key"] == str(first) for entry in log["entries"])
+
+    wait_for(pruned)
+    sockets = resumed(short_history, cursor)
+    for sock in sockets:
+        resync(sock, "1")
+    nothing_more(*sockets)
+    close(sockets)
