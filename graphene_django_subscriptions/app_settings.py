@@ -70,6 +70,10 @@ DEFAULTS = {
     #: Whether committed changes are logged (``change_log``), so graphql-transport-ws clients can resume
     #: after a cursor; off, events have no cursor and ``after`` is refused.
     "CHANGE_LOG": True,
+    #: Seconds between two reads of the change log by a server process that was not told of a commit
+    #: (modern engine): the longest a change waits when the process that saved it died right after
+    #: its commit, or the channel layer did not answer.
+    "CHANGE_LOG_POLL_SECONDS": 1.0,
     #: The most changes a stream's log keeps; older ones go (a cursor before them gets a RESYNC).
     "CHANGE_LOG_MAX_CHANGES_PER_STREAM": 10000,
     #: Seconds a logged change is kept; older ones go (a cursor before them gets a RESYNC).

@@ -85,20 +85,43 @@ def instance_from(model, state, using=None):
     return instance
 
 
-def record(streams, instance, action, using=None):
+def record(streams, instance, action, audiences, using=None):
     """Log the change of ``instance`` on each of ``streams``; ``{stream: entry id}``.
 
-    Runs in the transaction that makes the change.
+    Runs in the transaction that makes the change. ``audiences`` maps each
+    stream with a per-recipient rule to the audiences its rule was asked for
+    then, and those it allowed (``(judged, allowed)``).
     """
     state = state_of(instance)
     key = groups.object_key(instance.pk)
     entries = {}
     for stream in streams:
+        asked = audiences.get(stream)
         entry = LoggedChange.objects.using(using).create(
-            stream=stream, action=action, object_key=key, state=state
+            stream=stream,
+            action=action,
+            object_key=key,
+            state=state,
+            audiences=""
+            if asked is None
+            else json.dumps({"judged": sorted(asked[0]), "allowed": sorted(asked[1])}),
         )
         entries[stream] = entry.pk
     return entries
+
+
+def committed_after(position, most, using=None):
+    """The logged changes committed after ``position``, in commit order: at most ``most`` ``LoggedChange``."""
+    rows = LoggedChange.objects.using(using).filter(position__gt=position).order_by("position")
+    return list(rows[:most])
+
+
+def judged_audiences(entry):
+    """``(judged, allowed)`` audience sets of a logged change on a per-recipient stream, else None."""
+    if not entry.audiences:
+        return None
+    audiences = json.loads(entry.audiences)
+    return set(audiences["judged"]), set(audiences["allowed"])
 
 
 def positions(entry_ids, using=None):

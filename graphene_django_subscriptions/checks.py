@@ -49,11 +49,21 @@ def check_channel_layer(app_configs=None, **kwargs):
     if not process_local:
         return []
     backend = settings.CHANNEL_LAYERS[LAYER_ALIAS]["BACKEND"]
+    if engines.current().delivers_from_log():
+        reach = (
+            "a change saved in another process (manage.py shell or another command, a worker, a cron job, a "
+            "second server) waits up to CHANGE_LOG_POLL_SECONDS for the servers to read it, and subscribe "
+            "requests, logouts and revoked tokens served by one server never reach another's sockets."
+        )
+    else:
+        reach = (
+            "notifications reach only sockets of the process that saved the object, so a save in any other "
+            "process (manage.py shell or another command, a worker, a cron job, a second server) reaches no "
+            "socket."
+        )
     return [
         Warning(
-            f"CHANNEL_LAYERS[{LAYER_ALIAS!r}] is the in-memory layer ({backend}): notifications reach "
-            "only sockets of the process that saved the object, so a save in any other process "
-            "(manage.py shell or another command, a worker, a cron job, a second server) reaches no socket.",
+            f"CHANNEL_LAYERS[{LAYER_ALIAS!r}] is the in-memory layer ({backend}): {reach}",
             hint=(
                 f"Set CHANNEL_LAYERS[{LAYER_ALIAS!r}]['BACKEND'] to {engines.current().REDIS_LAYER} "
                 "so that every process reaches every socket."

@@ -78,6 +78,9 @@ class LoggedChange(models.Model):
     object_key = models.CharField(max_length=255)
     #: The object's column values as stored by the change, as JSON (see ``change_log.state_of``).
     state = models.TextField()
+    #: On a stream with a per-recipient rule, who was asked when the change was made, and who may hear
+    #: of it: JSON ``{"judged": [audience, ...], "allowed": [audience, ...]}``; empty on the others.
+    audiences = models.TextField(blank=True, default="")
     #: The change's place in commit order, set by the database as its transaction commits.
     position = models.BigIntegerField(null=True, db_index=True)
     logged_at = models.DateTimeField(default=timezone.now)

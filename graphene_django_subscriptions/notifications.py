@@ -141,8 +141,8 @@ def judge(model, pk, action, using=None):
             stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
-            verdicts = _verdicts(subscriptions, action, pk, using)
-            logged = _log(subscriptions, stored, action, verdicts, using)
+            verdicts, judged = _verdicts(subscriptions, action, pk, using)
+            logged = _log(subscriptions, stored, action, verdicts, judged, using)
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
@@ -151,15 +151,16 @@ def judge(model, pk, action, using=None):
     return Change(model, stored, action, verdicts, logged, using) if verdicts or logged else None
 
 
-def _log(subscriptions, instance, action, verdicts, using):
+def _log(subscriptions, instance, action, verdicts, judged, using):
     """Log the change on each stream whose scope holds the object (``change_log``); ``{stream: entry id}``.
 
-    A stream with a per-recipient rule logs every change in its scope: who
-    may hear of it is asked when it is replayed, as its rule stands then.
+    A stream with a per-recipient rule logs every change in its scope, with the
+    audiences its rule was asked for and those it allowed: live delivery
+    follows them; a replay asks the rule as it stands then.
     """
     if not change_log.enabled():
         return {}
-    streams = []
+    streams, audiences = [], {}
     for subscription in subscriptions:
         meta = subscription._meta
         if not meta.per_recipient:
@@ -168,11 +169,12 @@ def _log(subscriptions, instance, action, verdicts, using):
             in_scope = (
                 meta.queryset is None or subscription.scope().using(using).filter(pk=instance.pk).exists()
             )
+            audiences[meta.stream] = (judged.get(meta.stream, set()), set(verdicts.get(meta.stream) or ()))
         if in_scope:
             streams.append(meta.stream)
     try:
         with transaction.atomic(using=using):
-            return change_log.record(streams, instance, action, using)
+            return change_log.record(streams, instance, action, audiences, using)
     except Exception:
         logger.exception(
             "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
@@ -184,8 +186,12 @@ def _log(subscriptions, instance, action, verdicts, using):
 
 
 def _verdicts(subscriptions, action, pk, using):
-    """``{stream: verdict}`` of the streams that may hear of the change (see ``_verdict``)."""
-    verdicts = {}
+    """``({stream: verdict}, {stream: audiences asked})``: who may hear of the change (see ``_verdict``).
+
+    The audiences asked are those of a stream with a per-recipient rule whose
+    subscribers were asked about (the ones recorded now).
+    """
+    verdicts, judged = {}, {}
     for subscription in subscriptions:
         meta = subscription._meta
         if not meta.per_recipient and meta.queryset is None:
@@ -193,7 +199,7 @@ def _verdicts(subscriptions, action, pk, using):
             continue
         try:
             with transaction.atomic(using=using):
-                verdict = _verdict(subscription, action, pk, using)
+                verdict, judged[meta.stream] = _verdict(subscription, action, pk, using)
         except Exception:
             logger.exception(
                 "Could not decide who may hear of the %s of %s pk=%r on stream %r; it hears nothing of it.",
@@ -205,20 +211,25 @@ def _verdicts(subscriptions, action, pk, using):
             continue
         if verdict:
             verdicts[meta.stream] = verdict
-    return verdicts
+    return verdicts, judged
 
 
 def _verdict(subscription, action, pk, using):
-    """Who on ``subscription``'s stream may hear of a change: True (everybody) or ``{audience: user}``."""
+    """``(verdict, audiences asked)``: who on ``subscription``'s stream may hear of a change.
+
+    The verdict is True (everybody) or ``{audience: user}``; the audiences
+    asked are a set on a stream with a per-recipient rule, else None.
+    """
     meta = subscription._meta
     if not meta.per_recipient:
-        return subscription.scope().using(using).filter(pk=pk).exists()
-    audiences = _targets(meta, action, pk).values_list("audience", flat=True).distinct()
-    return {
+        return subscription.scope().using(using).filter(pk=pk).exists(), None
+    audiences = set(_targets(meta, action, pk).values_list("audience", flat=True).distinct())
+    allowed = {
         key: user
-        for key, user in recipients.users_for(set(audiences)).items()
+        for key, user in recipients.users_for(audiences).items()
         if subscription.get_queryset(user).using(using).filter(pk=pk).exists()
     }
+    return allowed, audiences
 
 
 def _targets(meta, action, pk):
@@ -246,6 +257,30 @@ class Change:
         self.logged = logged or {}
         self.using = using
         self._positions = None
+        #: ``{stream: audiences asked}`` when the change comes from the log: a subscriber of
+        #: another audience (it subscribed as the change was being made) is told to resync.
+        self.judged = {}
+
+    @classmethod
+    def from_log(cls, entry, using=None):
+        """The change a logged entry holds (one stream's), as it was judged; None for an unknown stream."""
+        subscription = registry.get(entry.stream)
+        if subscription is None:
+            return None
+        meta = subscription._meta
+        instance = change_log.instance_from(meta.model, entry.state, using)
+        audiences = change_log.judged_audiences(entry)
+        if audiences is None:
+            verdict = True
+        else:
+            verdict = recipients.users_for(audiences[1])
+        change = cls(
+            meta.model, instance, entry.action, {entry.stream: verdict}, {entry.stream: entry.pk}, using
+        )
+        change._positions = {entry.pk: entry.position}
+        if audiences is not None:
+            change.judged[entry.stream] = audiences[0]
+        return change
 
     def position(self, stream):
         """The change's position in ``stream``'s log, read once it committed (None if it was not logged)."""
@@ -258,33 +293,46 @@ class Change:
     def deliver(self):
         """Send this change to every stream that may hear of it; return whether anything was sent.
 
-        A stream that fails (its serializer raises, say) is logged and skipped;
-        a failing send to the channel layer raises, for the outbox to report.
+        Where servers deliver from the change log (the modern engine), they are
+        only told to read it. A failing send to the channel layer raises, for
+        the outbox to report.
+        """
+        if self.logged and transport.delivers_from_log():
+            transport.wake_servers()
+            return True
+        messages, first = self.messages()
+        if not messages:
+            return False
+        transport.send_to_groups(messages)
+        _warn_once_if_unheard(self, first)
+        return True
+
+    def messages(self):
+        """``([(group, text)], meta of the first stream with any)``: what carries this change to live groups.
+
+        A stream that fails (its serializer raises, say) is logged and skipped.
         """
         messages, first = [], None
         for subscription in registry.for_model(self.model):
-            verdict = self.verdicts.get(subscription._meta.stream)
-            if not verdict:
+            meta = subscription._meta
+            verdict = self.verdicts.get(meta.stream)
+            if not verdict and meta.stream not in self.judged:
                 continue
             try:
                 found = self._messages_for(subscription, verdict)
             except Exception:
                 logger.exception(
                     "Could not notify stream %r of %s of %s pk=%r; the change itself is saved.",
-                    subscription._meta.stream,
+                    meta.stream,
                     self.action,
                     self.model.__name__,
                     self.pk,
                 )
                 continue
             if found and first is None:
-                first = subscription._meta
+                first = meta
             messages.extend(found)
-        if not messages:
-            return False
-        transport.send_to_groups(messages)
-        _warn_once_if_unheard(self, first)
-        return True
+        return messages, first
 
     def _messages_for(self, subscription, verdict):
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
@@ -295,7 +343,7 @@ class Change:
             targets.setdefault(audience, []).append((object_key, fields_key))
         # A stream without a per-recipient rule has one audience, "", and no user:
         # its change is serialized once for everybody.
-        allowed = [("", None)] if verdict is True else verdict.items()
+        allowed = [("", None)] if verdict is True else (verdict or {}).items()
         messages = []
         for audience, user in allowed:
             if audience not in targets:
@@ -307,6 +355,15 @@ class Change:
                     texts[fields_key] = self._text(meta, data, fields_key)
                 group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
                 messages.append((group, texts[fields_key]))
+        judged = self.judged.get(meta.stream)
+        if judged is not None:
+            # Subscribed while the change was being made: whether they may hear of it was not asked
+            # then, and is not asked of later rows. Their graphql-transport-ws operations resync.
+            for audience in set(targets) - judged:
+                for object_key, fields_key in targets[audience]:
+                    if fields_key == SELECTED_BY_OPERATION:
+                        group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
+                        messages.append((group, self._resync_text(meta)))
         return messages
 
     def _text(self, meta, data, fields_key):
@@ -317,8 +374,31 @@ class Change:
             return channels_api.encode(frame)
         # A graphql-transport-ws group gets every field, and the change's place in the log:
         # its process runs each operation's selection on them.
-        frame = channels_api.notification_frame(meta.stream, self.action, meta.model_label, data)
+        return self._logged_text(meta, self.action, data)
+
+    def _resync_text(self, meta):
+        return self._logged_text(meta, change_log.RESYNC, None)
+
+    def _logged_text(self, meta, action, data):
+        frame = channels_api.notification_frame(meta.stream, action, meta.model_label, data)
         position = self.position(meta.stream)
         frame["position"] = position
         frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
         return channels_api.encode(frame)
+
+
+def from_log(after, most):
+    """``[(entry, texts)]``: the changes committed after log position ``after`` (at most ``most``), in
+    commit order, each with the ``(group, text)`` pairs that carry it to the live groups it was judged for.
+    """
+    delivered = []
+    for entry in change_log.committed_after(after, most):
+        texts = []
+        try:
+            change = Change.from_log(entry)
+            if change is not None:
+                texts = change.messages()[0]
+        except Exception:
+            logger.exception("Could not notify logged change %s; the next ones still are.", entry)
+        delivered.append((entry, texts))
+    return delivered

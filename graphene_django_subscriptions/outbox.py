@@ -2,8 +2,9 @@
 
 The request (or command) that saved an object only puts the change in this
 process's outbox: the lookup of live groups, the serialization and the sends
-to the channel layer happen on the outbox's thread. So a slow or dead channel
-layer never holds a ``save()`` up. A send that takes longer than
+to the channel layer happen on the outbox's thread (where servers deliver
+from the change log, the modern engine's, only a message that tells them to
+read it). So a slow or dead channel layer never holds a ``save()`` up. A send that takes longer than
 ``LAYER_SEND_TIMEOUT`` starts an outage, logged once, with a second line when
 the layer answers again; the changes saved meanwhile stay saved, and new ones
 flow as soon as it answers. A process that exits waits up to
@@ -21,7 +22,7 @@ import time
 
 from django.db import close_old_connections, connections
 
-from . import app_settings, change_log
+from . import app_settings, change_log, transport
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,14 @@ class Outbox:
             if self._outage_started is not None:
                 return
             self._outage_started = time.monotonic()
+        if transport.delivers_from_log():
+            logger.error(
+                "Notifications are not getting through to the channel layer (%s). The changes are saved, and "
+                "servers read them from the change log meanwhile, within %s s. Logged once per outage.",
+                reason,
+                app_settings.get("CHANGE_LOG_POLL_SECONDS"),
+            )
+            return
         logger.error(
             "Notifications are not getting through to the channel layer (%s). The changes are saved; "
             "subscribers miss them until the layer answers again. Logged once per outage.",
@@ -142,6 +151,9 @@ class Outbox:
                 return
             lasted, missed = time.monotonic() - self._outage_started, self._missed
             self._outage_started, self._missed = None, 0
+        if transport.delivers_from_log():
+            logger.warning("The channel layer takes notifications again, after %.1f s.", lasted)
+            return
         logger.warning(
             "The channel layer takes notifications again, after %.1f s; about %d change(s) reached no "
             "subscriber meanwhile.",

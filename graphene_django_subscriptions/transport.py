@@ -30,6 +30,16 @@ def send_to_groups(messages):
     _installed().send_to_groups(messages)
 
 
+def delivers_from_log():
+    """Whether server processes deliver logged changes from the change log (``wake_servers`` tells them)."""
+    return _installed().delivers_from_log()
+
+
+def wake_servers():
+    """Tell every server process that changes were committed to the change log."""
+    _installed().wake_servers()
+
+
 def move_groups(channel_name, moves, text):
     """Make a socket leave and join groups (``moves.leave``, ``moves.join``), then send it ``text``."""
     _installed().move_groups(channel_name, moves, text)

@@ -14,11 +14,17 @@ if LEGACY:
 else:
     IN_MEMORY, REDIS = "channels.layers.InMemoryChannelLayer", "channels_redis.core.RedisChannelLayer"
 
+W001_REACH = (
+    "notifications reach only sockets of the process that saved the object, so a save in any other process "
+    "(manage.py shell or another command, a worker, a cron job, a second server) reaches no socket."
+    if LEGACY
+    else "a change saved in another process (manage.py shell or another command, a worker, a cron job, a "
+    "second server) waits up to CHANGE_LOG_POLL_SECONDS for the servers to read it, and subscribe requests, "
+    "logouts and revoked tokens served by one server never reach another's sockets."
+)
 W001 = (
     "?: (graphene_django_subscriptions.W001) CHANNEL_LAYERS['default'] is the in-memory layer "
-    f"({IN_MEMORY}): notifications reach only sockets of the process that saved the object, so a save "
-    "in any other process (manage.py shell or another command, a worker, a cron job, a second server) "
-    "reaches no socket.\n"
+    f"({IN_MEMORY}): {W001_REACH}\n"
     f"\tHINT: Set CHANNEL_LAYERS['default']['BACKEND'] to {REDIS} so that every process reaches every socket."
 )
 W002 = (

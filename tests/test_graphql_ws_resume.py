@@ -8,7 +8,6 @@ a ``RESYNC``. Each test resumes several sockets at once.
 """
 
 import json
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,121 +15,24 @@ import pytest
 import requests
 
 from support import databases
-from support.client import TIMEOUT, assert_nothing_more, graphql, post, unique, wait_for
+from support.article_feed import (
+    SOCKETS,
+    after,
+    articles,
+    close,
+    cursor_now,
+    new_author,
+    nothing_more,
+    received,
+    received_with_cursors,
+    resume,
+    resumed,
+    resync,
+    run,
+)
+from support.client import TIMEOUT, post, unique, wait_for
 from support.gates import Gate
 from support.graphql_ws_client import WsSocket, served
-
-SOCKETS = 4
-CURSOR = re.compile(r"^[0-9a-f]+\.[0-9]+$")
-
-
-def articles(arguments=""):
-    return "subscription { articleChanges%s { action cursor data { id title } } }" % arguments
-
-
-def after(cursor):
-    return articles(f"(after: {json.dumps(cursor)})")
-
-
-def run(server, steps, hold=False):
-    """Run saves and deletes back to back on the server; the ids of the articles made."""
-    return post(server, "/testing/changes/", {"steps": steps, "hold": hold})["ids"]
-
-
-def new_author(server):
-    return post(server, "/testing/user/", {"username": unique("author")})["id"]
-
-
-def cursor_now(server):
-    reply = graphql(server, "{ articlesCursor }")
-    assert set(reply) == {"data"}, reply
-    return reply["data"]["articlesCursor"]
-
-
-def position(cursor):
-    assert CURSOR.match(cursor), cursor
-    return int(cursor.rsplit(".", 1)[1])
-
-
-def received(sock, id, count):
-    """The next ``count`` events of operation ``id``: ``(action, id, title)``, checked whole, in cursor order."""
-    return [event[:3] for event in received_with_cursors(sock, id, count)]
-
-
-def received_with_cursors(sock, id, count):
-    """As ``received``, each with its cursor: ``(action, id, title, cursor)``."""
-    events, last = [], 0
-    for _ in range(count):
-        message = next_message(sock)
-        event = message["payload"]["data"]["articleChanges"]
-        data = event["data"]
-        assert data is not None, message
-        assert message == {
-            "id": id,
-            "type": "next",
-            "payload": {
-                "data": {
-                    "articleChanges": {"action": event["action"], "cursor": event["cursor"], "data": data}
-                }
-            },
-        }
-        assert set(data) == {"id", "title"}, data
-        assert position(event["cursor"]) > last, events
-        last = position(event["cursor"])
-        events.append((event["action"], data["id"], data["title"], event["cursor"]))
-    return events
-
-
-def resync(sock, id):
-    """Read a RESYNC event (checked whole); its cursor."""
-    message = next_message(sock)
-    cursor = message["payload"]["data"]["articleChanges"]["cursor"]
-    assert message == {
-        "id": id,
-        "type": "next",
-        "payload": {"data": {"articleChanges": {"action": "RESYNC", "cursor": cursor, "data": None}}},
-    }
-    assert CURSOR.match(cursor), cursor
-    return cursor
-
-
-def resumed(server, cursor, count=SOCKETS):
-    """``count`` sockets that subscribe after ``cursor`` at the same moment, each served (see ``resume``)."""
-    sockets = [WsSocket(server) for _ in range(count)]
-    with ThreadPoolExecutor(count) as pool:
-        list(pool.map(lambda sock: resume(sock, "1", after(cursor)), sockets))
-    return sockets
-
-
-def resume(sock, id, query):
-    """Subscribe, and wait until the subscribe is served: a ping after it is answered once it was.
-
-    What it replays comes before that pong: it is kept in ``sock.pending`` for ``received``.
-    """
-    sock.subscribe(id, query)
-    sock.send({"type": "ping", "payload": {"after": id}})
-    sock.pending = []
-    while True:
-        message = sock.recv()
-        if message == {"type": "pong", "payload": {"after": id}}:
-            return
-        sock.pending.append(message)
-
-
-def nothing_more(*sockets):
-    """Nothing came that the test did not read: not before the pong of a resume, not since."""
-    assert [getattr(sock, "pending", []) for sock in sockets] == [[]] * len(sockets)
-    assert_nothing_more(*sockets)
-
-
-def next_message(sock):
-    pending = getattr(sock, "pending", None)
-    return pending.pop(0) if pending else sock.recv()
-
-
-def close(sockets):
-    for sock in sockets:
-        sock.close()
 
 
 def test_a_subscription_after_an_events_cursor_first_hears_what_it_missed_in_commit_order_then_live(server):
@@ -394,3 +296,33 @@ def test_a_cursor_older_than_the_streams_history_gets_a_resync(short_history):
         resync(sock, "1")
     nothing_more(*sockets)
     close(sockets)
+
+
+def test_without_the_change_log_changes_still_arrive_and_resuming_is_refused(limited_server):
+    server = limited_server("no-change-log", CHANGE_LOG=False)
+    author = new_author(server)
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        list(pool.map(lambda sock: sock.follow("1", articles().replace(" cursor", "")), sockets))
+    resuming = WsSocket(server)
+    resuming.subscribe("2", after("0123456789ab.1"))
+    assert resuming.recv() == {
+        "id": "2",
+        "type": "error",
+        "payload": [
+            {"message": "This server keeps no change log (CHANGE_LOG is off): subscribe without a cursor."}
+        ],
+    }
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "unlogged", "author_id": author}}])[
+        "a"
+    ]
+    for sock in sockets:
+        assert sock.recv() == {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {"articleChanges": {"action": "CREATE", "data": {"id": a, "title": "unlogged"}}}
+            },
+        }
+    nothing_more(*sockets, resuming)
+    close([*sockets, resuming])

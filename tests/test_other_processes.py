@@ -1,11 +1,15 @@
-"""Saves in a process that serves no sockets: the in-memory layer says once that nobody heard."""
+"""Saves in a process that serves no sockets.
+
+On the modern engine, servers read every change from the change log, whichever process saved it.
+On the legacy one, the in-memory layer reaches no other process: it says so once.
+"""
 
 import subprocess
 import sys
 
 import pytest
 
-from support.client import Socket, create_user, subscribe, unique, update_user
+from support.client import Socket, assert_nothing_more, create_user, subscribe, unique, update_user
 from support.servers import CWD, LEGACY, Server
 
 REDIS = "asgi_redis.RedisChannelLayer" if LEGACY else "channels_redis.core.RedisChannelLayer"
@@ -43,21 +47,45 @@ def save_twice_in_a_shell(env, pk):
     )
 
 
-def test_a_shell_save_on_the_in_memory_layer_warns_once_that_nobody_heard(server):
-    sock = Socket(server)
-    try:
-        pk = create_user(server, unique())
-        subscribe(server, sock, id=pk, data=["LAST_NAME"])
-        shell = save_twice_in_a_shell(server.env, pk)
-        assert shell.stderr.count(NOBODY) == 1, shell.stderr
-        assert unheard(pk) in shell.stderr.splitlines()
-        assert sock.drain() == []
-        # The server, where the socket connected, delivers and warns of nothing.
-        update_user(server, pk, lastName="third")
-        assert sock.recv()["payload"]["data"] == {"last_name": "third"}
-        assert NOBODY not in server.log()
-    finally:
-        sock.close()
+if LEGACY:
+
+    def test_a_shell_save_on_the_in_memory_layer_of_channels_1_warns_once_that_nobody_heard(server):
+        sock = Socket(server)
+        try:
+            pk = create_user(server, unique())
+            subscribe(server, sock, id=pk, data=["LAST_NAME"])
+            shell = save_twice_in_a_shell(server.env, pk)
+            assert shell.stderr.count(NOBODY) == 1, shell.stderr
+            assert unheard(pk) in shell.stderr.splitlines()
+            assert sock.drain() == []
+            # The server, where the socket connected, delivers and warns of nothing.
+            update_user(server, pk, lastName="third")
+            assert sock.recv()["payload"]["data"] == {"last_name": "third"}
+            assert NOBODY not in server.log()
+        finally:
+            sock.close()
+
+else:
+
+    def test_a_shell_save_on_the_in_memory_layer_reaches_the_socket_through_the_change_log(server):
+        """Modern engine: the server reads the shell's changes from the change log, within a second."""
+        sock = Socket(server)
+        try:
+            pk = create_user(server, unique())
+            subscribe(server, sock, id=pk, data=["LAST_NAME"])
+            shell = save_twice_in_a_shell(server.env, pk)
+            assert NOBODY not in shell.stderr
+            expected = {
+                "stream": "users",
+                "payload": {"action": "update", "model": "auth.user", "data": None},
+            }
+            assert [sock.recv(), sock.recv()] == [
+                dict(expected, payload=dict(expected["payload"], data={"last_name": name}))
+                for name in ("first", "second")
+            ]
+            assert_nothing_more(sock)
+        finally:
+            sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,16 @@ def layer_is_process_local():
     return bool(config) and issubclass(import_string(config["BACKEND"]), InMemoryChannelLayer)
 
 
+def delivers_from_log():
+    """Channels 1's server runs no code of the application between messages: the saving process sends."""
+    return False
+
+
+def wake_servers():
+    """Never called: see ``delivers_from_log``."""
+    raise NotImplementedError("The legacy engine delivers from the saving process.")
+
+
 def send_to_groups(messages):
     """Send ``(group, text)`` pairs."""
     for group, text in messages:

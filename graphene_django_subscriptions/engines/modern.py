@@ -22,6 +22,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from .. import (
     app_settings,
+    change_log,
     channel_ids,
     memory,
     notifications,
@@ -34,6 +35,7 @@ from ..close_codes import CloseCode
 from ..protocols import channels_api, common
 from . import inbound, layer_reading, send_buffer
 from .fanout import SERVERS
+from .log_tail import WAKE
 from .serving import this_process
 from .streams import Bindings, check_consumers
 
@@ -100,6 +102,18 @@ def send_to_groups(messages):
 async def _send_to_groups(layer, messages):
     # One message for every server process; the time is a wall clock, as the receiver may be another.
     await layer.group_send(SERVERS, {"type": NOTIFY, "texts": list(messages), "sent": time.time()})
+
+
+def delivers_from_log():
+    """Whether each server process delivers the changes it reads from the change log (``CHANGE_LOG``)."""
+    return change_log.enabled()
+
+
+def wake_servers():
+    """Tell every server process to read the change log now (from synchronous code)."""
+    if this_process.serving_loop() is not None:
+        this_process.tail.wake_soon()  # this process's own sockets need no layer
+    _run(get_channel_layer().group_send(SERVERS, {"type": WAKE}))
 
 
 def move_groups(channel_name, moves, text):

@@ -2,7 +2,8 @@
 
 One object, ``this_process``, owns that state: the consumers of its open
 sockets, the groups they are in here (see ``fanout``), its channel on the
-layer, the sockets to forget, and its event loop. The consumers and the
+layer, its place in the change log (see ``log_tail``), the sockets to forget,
+and its event loop. The consumers and the
 engine's functions go through its methods.
 
 Its heartbeat renews the lease of the process's open sockets, forgets the
@@ -17,10 +18,11 @@ import time
 
 from channels.db import database_sync_to_async
 
-from .. import app_settings, sockets
+from .. import app_settings, change_log, sockets
 from ..close_codes import CloseCode
 from .coalesced import Coalesced
 from .fanout import SERVERS, LocalGroups, ServerChannel, server_channel_of
+from .log_tail import WAKE, LogTail
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class ServingProcess:
         #: Which of the open sockets are in which group.
         self.groups = LocalGroups()
         self.channel = ServerChannel(self._notify)
+        #: This process's place in the change log, which it delivers from (see ``log_tail``).
+        self.tail = LogTail(self.groups, self._check_lag)
         # Sockets whose consumer ended before its disconnect() was done (channel names).
         self._orphans = set()
         self._heartbeat = None
@@ -59,6 +63,8 @@ class ServingProcess:
             self._heartbeat = self.loop.create_task(self._beat(layer))
         await self.channel.start(layer)
         await self.update_channel(layer)
+        if change_log.enabled():
+            await self.tail.start()
 
     async def closed(self, channel_name):
         """Forget a socket whose consumer closed; return the groups it was in (by any process's request)."""
@@ -109,17 +115,20 @@ class ServingProcess:
         return bool(self.open)
 
     async def _notify(self, message):
-        self._check_lag(message)
+        if message.get("type") == WAKE:
+            self.tail.wake()
+            return
+        self._check_lag(message.get("sent"))
         await self.groups.write(message["texts"])
 
-    def _check_lag(self, message):
+    def _check_lag(self, sent):
         """Say (at most once a minute) when notifications reach this process late.
 
         A process that cannot write frames as fast as changes arrive falls
         behind, and a Redis layer drops messages that wait longer than its
         ``expiry`` without a word: this is the only sign of it.
         """
-        lag = time.time() - message.get("sent", time.time())
+        lag = time.time() - (sent or time.time())
         if lag < app_settings.get("NOTIFICATION_LAG_WARNING"):
             return
         now = time.monotonic()

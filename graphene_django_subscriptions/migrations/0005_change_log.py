@@ -65,6 +65,7 @@ class Migration(migrations.Migration):
                 ("action", models.CharField(max_length=8)),
                 ("object_key", models.CharField(max_length=255)),
                 ("state", models.TextField()),
+                ("audiences", models.TextField(blank=True, default="")),
                 ("position", models.BigIntegerField(db_index=True, null=True)),
                 ("logged_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],

@@ -2,7 +2,9 @@
 
 import contextlib
 import json
+import os
 import threading
+import time
 
 from django.apps import apps
 from django.contrib.auth import login as auth_login
@@ -260,6 +262,15 @@ def changes(request):
     finally:
         gate.set()
     return JsonResponse({"ids": ids})
+
+
+@csrf_exempt
+def die_after_commit(request):
+    """Save an article, and end this process at once, before its outbox sends anything: a crash after commit."""
+    body = _body(request)
+    outbox.put(lambda: time.sleep(60))  # busy: the change's delivery waits behind this
+    Article.objects.create(title=body["title"], author_id=body["author"])  # committed (autocommit)
+    os._exit(1)
 
 
 def change_log(request):
