@@ -86,7 +86,7 @@ def instance_from(model, state, using=None):
 
 
 def record(streams, instance, action, audiences, using=None):
-    """Log the change of ``instance`` on each of ``streams``; ``{stream: entry id}``.
+    """Log the change of ``instance`` on each of ``streams`` (one statement); return ``streams``.
 
     Runs in the transaction that makes the change. ``audiences`` maps each
     stream with a per-recipient rule to the audiences its rule was asked for
@@ -94,20 +94,24 @@ def record(streams, instance, action, audiences, using=None):
     """
     state = state_of(instance)
     key = groups.object_key(instance.pk)
-    entries = {}
-    for stream in streams:
-        asked = audiences.get(stream)
-        entry = LoggedChange.objects.using(using).create(
+    entries = [
+        LoggedChange(
             stream=stream,
             action=action,
             object_key=key,
             state=state,
-            audiences=""
-            if asked is None
-            else json.dumps({"judged": sorted(asked[0]), "allowed": sorted(asked[1])}),
+            audiences=_listed(audiences.get(stream)),
         )
-        entries[stream] = entry.pk
-    return entries
+        for stream in streams
+    ]
+    LoggedChange.objects.using(using).bulk_create(entries)
+    return streams
+
+
+def _listed(asked):
+    if asked is None:
+        return ""
+    return json.dumps({"judged": sorted(asked[0]), "allowed": sorted(asked[1])})
 
 
 def committed_after(position, most, using=None):
@@ -122,11 +126,6 @@ def judged_audiences(entry):
         return None
     audiences = json.loads(entry.audiences)
     return set(audiences["judged"]), set(audiences["allowed"])
-
-
-def positions(entry_ids, using=None):
-    """``{entry id: position}`` of committed entries."""
-    return dict(LoggedChange.objects.using(using).filter(pk__in=entry_ids).values_list("pk", "position"))
 
 
 def last_position(using=None):

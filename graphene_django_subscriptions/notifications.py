@@ -14,6 +14,7 @@ serialized or sent for nobody. A failure here is logged and never reaches
 the code that saved the object.
 """
 
+import functools
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
@@ -65,11 +66,38 @@ def _warn_once_if_unheard(change, meta):
 
 
 def watch(model):
-    """Connect the change signals of ``model`` (once, however often it is called)."""
+    """Connect the change signals of ``model`` (once, however often it is called).
+
+    Its saves also run in a transaction, as Django runs those of a model with
+    parents: a save outside any transaction commits with its judgement and its
+    change log entry, not before them (see ``_in_a_transaction``).
+    """
     uid = f"graphene_django_subscriptions:{model._meta.label_lower}"
     post_save.connect(_saved, sender=model, weak=False, dispatch_uid=uid)
     pre_delete.connect(_deleting, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(_deleted, sender=model, weak=False, dispatch_uid=uid)
+    if not getattr(model.save_base, "in_a_transaction", False):
+        model.save_base = _in_a_transaction(model.save_base)
+
+
+def _in_a_transaction(save_base):
+    """``save_base`` (Django's ``Model.save_base``), run in a transaction when none is open.
+
+    Django sends ``post_save`` after the row is written; outside a transaction
+    the row would be committed before the change is logged (a crash between
+    would lose the change) and each save of a followed model would commit
+    twice. Inside a transaction it is a no-op (``savepoint=False``): a
+    rollback there takes the row and its log entry away together.
+    """
+
+    @functools.wraps(save_base)
+    def save_base_in_a_transaction(self, *args, **kwargs):
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            return save_base(self, *args, **kwargs)
+
+    save_base_in_a_transaction.in_a_transaction = True
+    return save_base_in_a_transaction
 
 
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
@@ -152,14 +180,14 @@ def judge(model, pk, action, using=None):
 
 
 def _log(subscriptions, instance, action, verdicts, judged, using):
-    """Log the change on each stream whose scope holds the object (``change_log``); ``{stream: entry id}``.
+    """Log the change on each stream whose scope holds the object (``change_log``); return those streams.
 
     A stream with a per-recipient rule logs every change in its scope, with the
     audiences its rule was asked for and those it allowed: live delivery
     follows them; a replay asks the rule as it stands then.
     """
     if not change_log.enabled():
-        return {}
+        return ()
     streams, audiences = [], {}
     for subscription in subscriptions:
         meta = subscription._meta
@@ -182,7 +210,7 @@ def _log(subscriptions, instance, action, verdicts, judged, using):
             type(instance).__name__,
             instance.pk,
         )
-        return {}
+        return ()
 
 
 def _verdicts(subscriptions, action, pk, using):
@@ -244,19 +272,20 @@ class Change:
 
     ``instance`` is the object as stored at that moment; ``verdicts`` maps each
     stream that may hear of it to True (everybody) or ``{audience: user}``
-    (who its per-recipient rule let hear of it); ``logged`` maps each stream
-    whose change log holds it to its entry's id.
+    (who its per-recipient rule let hear of it); ``logged`` holds the streams
+    whose change log holds it.
     """
 
-    def __init__(self, model, instance, action, verdicts, logged=None, using=None):
+    def __init__(self, model, instance, action, verdicts, logged=(), using=None):
         self.model = model
         self.instance = instance
         self.pk = instance.pk
         self.action = action
         self.verdicts = verdicts
-        self.logged = logged or {}
+        self.logged = set(logged)
         self.using = using
-        self._positions = None
+        #: ``{stream: position}`` in the log, when the change comes from it.
+        self.positions = {}
         #: ``{stream: audiences asked}`` when the change comes from the log: a subscriber of
         #: another audience (it subscribed as the change was being made) is told to resync.
         self.judged = {}
@@ -274,32 +303,22 @@ class Change:
             verdict = True
         else:
             verdict = recipients.users_for(audiences[1])
-        change = cls(
-            meta.model, instance, entry.action, {entry.stream: verdict}, {entry.stream: entry.pk}, using
-        )
-        change._positions = {entry.pk: entry.position}
+        change = cls(meta.model, instance, entry.action, {entry.stream: verdict}, {entry.stream}, using)
+        change.positions[entry.stream] = entry.position
         if audiences is not None:
             change.judged[entry.stream] = audiences[0]
         return change
-
-    def position(self, stream):
-        """The change's position in ``stream``'s log, read once it committed (None if it was not logged)."""
-        if self._positions is None:
-            self._positions = (
-                change_log.positions(list(self.logged.values()), self.using) if self.logged else {}
-            )
-        return self._positions.get(self.logged.get(stream))
 
     def deliver(self):
         """Send this change to every stream that may hear of it; return whether anything was sent.
 
         Where servers deliver from the change log (the modern engine), they are
-        only told to read it. A failing send to the channel layer raises, for
-        the outbox to report.
+        only to be told to read it: that call is returned, for the outbox to make
+        once for all the changes it holds. A failing send to the channel layer
+        raises, for the outbox to report.
         """
         if self.logged and transport.delivers_from_log():
-            transport.wake_servers()
-            return True
+            return transport.wake_servers  # once for every change the outbox holds now
         messages, first = self.messages()
         if not messages:
             return False
@@ -381,7 +400,7 @@ class Change:
 
     def _logged_text(self, meta, action, data):
         frame = channels_api.notification_frame(meta.stream, action, meta.model_label, data)
-        position = self.position(meta.stream)
+        position = self.positions.get(meta.stream)
         frame["position"] = position
         frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
         return channels_api.encode(frame)

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds without a change after which the outbox's thread closes its database connections.
 IDLE_SECONDS = 1.0
+#: The most deliveries the outbox's thread takes from its queue at once.
+BATCH = 100
 #: What an engine raises for a send that took longer than ``LAYER_SEND_TIMEOUT``.
 TIMEOUTS = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)
 
@@ -44,7 +46,12 @@ class Outbox:
         self._pruned_at = time.monotonic()
 
     def put(self, delivery):
-        """Queue ``delivery`` (a callable that sends one change); never blocks."""
+        """Queue ``delivery`` (a callable that sends one change); never blocks.
+
+        It returns whether it sent anything, or a follow-up: a callable run once
+        after the deliveries queued with it, however many of them returned it
+        (the modern engine's call to read the change log).
+        """
         with self._lock:
             if self._queue is None:
                 self._start()
@@ -76,19 +83,40 @@ class Outbox:
     def _run(self):
         while True:
             try:
-                delivery = self._queue.get(timeout=IDLE_SECONDS)
+                batch = [self._queue.get(timeout=IDLE_SECONDS)]
             except queue.Empty:
                 # Idle: hold no database connection. Busy: keep it, since opening one
                 # per change would cost more than many deliveries.
                 connections.close_all()
-                delivery = self._queue.get()
+                batch = [self._queue.get()]
+            while len(batch) < BATCH:  # what else is waiting goes with it
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._deliver(delivery)
-            except Exception:  # the thread must outlive any one change
-                logger.exception("A change could not be delivered; the next ones still are.")
+                self._run_batch(batch)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
             self._prune_now_and_then()
+
+    def _run_batch(self, batch):
+        """Run each delivery, oldest first; then, once, each distinct follow-up they returned."""
+        follow_ups = []
+        for delivery in batch:
+            follow_up = self._deliver_logged(delivery)
+            if follow_up is not None and follow_up not in follow_ups:
+                follow_ups.append(follow_up)
+        for follow_up in follow_ups:
+            self._deliver_logged(follow_up)
+
+    def _deliver_logged(self, delivery):
+        try:
+            return self._deliver(delivery)
+        except Exception:  # the thread must outlive any one change
+            logger.exception("A change could not be delivered; the next ones still are.")
+            return None
 
     def _prune_now_and_then(self):
         if time.monotonic() - self._pruned_at < app_settings.get("CHANGE_LOG_PRUNE_SECONDS"):
@@ -100,6 +128,7 @@ class Outbox:
             logger.exception("Could not prune the change log; it is tried again later.")
 
     def _deliver(self, delivery):
+        """Run ``delivery``; return what it returned when that is a follow-up to run (a callable)."""
         self._sending_since = time.monotonic()
         try:
             sent = delivery()
@@ -114,8 +143,11 @@ class Outbox:
             return
         finally:
             self._sending_since = None
+        if callable(sent):
+            return sent
         if sent:
             self._end_outage()
+        return None
 
     def _watch(self):
         """Report a send that hangs (a layer that stopped answering) while it hangs."""

@@ -36,8 +36,8 @@ def delivers_from_log():
 
 
 def wake_servers():
-    """Tell every server process that changes were committed to the change log."""
-    _installed().wake_servers()
+    """Tell every server process that changes were committed to the change log; return True (sent)."""
+    return _installed().wake_servers()
 
 
 def move_groups(channel_name, moves, text):

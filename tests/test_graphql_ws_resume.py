@@ -9,6 +9,7 @@ a ``RESYNC``. Each test resumes several sockets at once.
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -22,6 +23,7 @@ from support.article_feed import (
     close,
     cursor_now,
     new_author,
+    next_message,
     nothing_more,
     received,
     received_with_cursors,
@@ -30,7 +32,7 @@ from support.article_feed import (
     resync,
     run,
 )
-from support.client import TIMEOUT, post, unique, wait_for
+from support.client import TIMEOUT, create_group, new_login, post, unique, wait_for
 from support.gates import Gate
 from support.graphql_ws_client import WsSocket, served
 
@@ -326,3 +328,124 @@ def test_without_the_change_log_changes_still_arrive_and_resuming_is_refused(lim
         }
     nothing_more(*sockets, resuming)
     close([*sockets, resuming])
+
+
+def test_a_cursor_older_than_the_age_the_log_keeps_gets_a_resync(limited_server):
+    server = limited_server("aged-history", CHANGE_LOG_MAX_AGE_SECONDS=1, CHANGE_LOG_PRUNE_SECONDS=0)
+    author = new_author(server)
+    before = cursor_now(server)
+    old = run(server, [{"create": "article", "as": "a", "set": {"title": "old", "author_id": author}}])["a"]
+    after_old = cursor_now(server)
+    time.sleep(1.5)
+    new = run(server, [{"create": "article", "as": "b", "set": {"title": "new", "author_id": author}}])["b"]
+
+    def pruned():
+        log = requests.get(f"{server.http}/testing/change-log/", timeout=TIMEOUT).json()
+        return not any(entry["object_key"] == str(old) for entry in log["entries"])
+
+    wait_for(pruned)
+    too_old = resumed(server, before)
+    for sock in too_old:
+        resync(sock, "1")
+    kept = resumed(server, after_old)
+    for sock in kept:
+        assert received(sock, "1", 1) == [("CREATE", new, "new")]
+    nothing_more(*too_old, *kept)
+    close(too_old + kept)
+
+
+TEAMS = "subscription { teamChanges%s { action cursor data { name } } }"
+
+
+def team_events(sock, id, count):
+    """The next ``count`` team events of operation ``id``: ``(action, name)``."""
+    events = []
+    for _ in range(count):
+        message = next_message(sock)
+        event = message["payload"]["data"]["teamChanges"]
+        assert message == {
+            "id": id,
+            "type": "next",
+            "payload": {"data": {"teamChanges": {"action": event["action"], "cursor": event["cursor"],
+                                                 "data": event["data"]}}},
+        }  # fmt: skip
+        events.append((event["action"], event["data"] and event["data"]["name"]))
+    return events
+
+
+def members_resuming(server, team, cursor, count=2):
+    """``count`` sockets of a new member of ``team``, resuming the teams stream after ``cursor``."""
+    _, _, _, cookie = new_login(server, "member", groups=[team])
+    sockets = [WsSocket(server, cookie=cookie) for _ in range(count)]
+    query = TEAMS % f"(after: {json.dumps(cursor)})"
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda sock: resume(sock, "1", query), sockets))
+    return sockets
+
+
+def test_a_stream_with_a_per_recipient_rule_replays_to_each_user_what_the_rule_lets_them_see(server):
+    cursor = cursor_now(server)
+    mine, theirs = unique("team"), unique("team")
+    pk = create_group(server, mine)
+    create_group(server, theirs)
+    renamed = unique("team")
+    run(server, [{"load": "group", "pk": pk, "as": "g"}, {"update": "g", "set": {"name": renamed}}])
+    members = members_resuming(server, renamed, cursor)
+    others = members_resuming(server, theirs, cursor)
+    for sock in members:
+        assert team_events(sock, "1", 2) == [("CREATE", mine), ("UPDATE", renamed)]
+    for sock in others:
+        assert team_events(sock, "1", 1) == [("CREATE", theirs)]
+    nothing_more(*members, *others)
+    close(members + others)
+
+
+def test_a_per_recipient_gap_that_holds_a_delete_gets_a_resync(server):
+    """Whether a user could see an object that is gone cannot be asked any more."""
+    cursor = cursor_now(server)
+    team = unique("team")
+    pk = create_group(server, team)
+    members = members_resuming(server, team, cursor)  # after the CREATE: its replay is heard
+    for sock in members:
+        assert team_events(sock, "1", 1) == [("CREATE", team)]
+    close(members)
+    run(server, [{"load": "group", "pk": pk, "as": "g"}, {"delete": "g"}])
+    elsewhere = unique("team")
+    create_group(server, elsewhere)
+    again = members_resuming(server, elsewhere, cursor)
+    for sock in again:
+        assert team_events(sock, "1", 1) == [("RESYNC", None)]
+    nothing_more(*again)
+    close(again)
+
+
+def test_a_member_who_subscribes_while_a_change_is_being_made_is_told_to_resync(server):
+    """The rule was asked, in the change's transaction, about the subscribers recorded then.
+
+    On PostgreSQL a subscribe can be recorded before that transaction commits:
+    whether the new subscriber may hear of the change was never asked, so it
+    gets a RESYNC. On SQLite the subscribe waits for the change's commit (one
+    writer at a time), and then begins after it: it hears nothing of it.
+    """
+    team = unique("team")
+    pk = create_group(server, team)
+    _, _, _, cookie = new_login(server, "member", groups=[team])
+    sock = WsSocket(server, cookie=cookie)  # connected (a write) before the change holds SQLite's lock
+    gate = Gate()
+    steps = [{"load": "group", "pk": pk, "as": "g"}, {"update": "g", "set": {"name": unique("team")}},
+             {"wait": gate.key}]  # fmt: skip
+    saving = threading.Thread(
+        target=post, args=(server, "/testing/changes/", {"steps": steps, "atomic": True})
+    )
+    saving.start()
+    wait_for(gate.started)  # judged: the member had no subscription yet
+    subscribing = threading.Thread(target=resume, args=(sock, "1", TEAMS % ""))
+    subscribing.start()
+    subscribing.join(1)  # on SQLite it waits for the change's commit
+    gate.open()
+    saving.join()
+    subscribing.join()
+    if databases.KIND == "postgres":
+        assert team_events(sock, "1", 1) == [("RESYNC", None)]
+    nothing_more(sock)
+    sock.close()

@@ -110,10 +110,15 @@ def delivers_from_log():
 
 
 def wake_servers():
-    """Tell every server process to read the change log now (from synchronous code)."""
+    """Tell every server process to read the change log now (from synchronous code); return True."""
+    sender = None
     if this_process.serving_loop() is not None:
         this_process.tail.wake_soon()  # this process's own sockets need no layer
-    _run(get_channel_layer().group_send(SERVERS, {"type": WAKE}))
+        sender = this_process.channel.name
+        if layer_is_process_local():
+            return True  # and the layer reaches no other
+    _run(get_channel_layer().group_send(SERVERS, {"type": WAKE, "from": sender}))
+    return True
 
 
 def move_groups(channel_name, moves, text):

@@ -116,7 +116,8 @@ class ServingProcess:
 
     async def _notify(self, message):
         if message.get("type") == WAKE:
-            self.tail.wake()
+            if message.get("from") != self.channel.name:  # this process woke its own already
+                self.tail.wake()
             return
         self._check_lag(message.get("sent"))
         await self.groups.write(message["texts"])

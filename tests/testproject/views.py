@@ -229,7 +229,8 @@ def changes(request):
 
     Each step is ``{"create": "user" | "group" | "article", "as": name, "set": {...}}``,
     ``{"load": "user" | "article", "pk": pk, "as": name}``, ``{"update": name,
-    "set": {...}}`` or ``{"delete": name}``; values are set as
+    "set": {...}}``, ``{"delete": name}`` or ``{"wait": gate key}`` (until the
+    test opens that gate); values are set as
     given (an ``author_id`` of ``"2"`` stays a string in memory, as a form would
     leave it). ``atomic`` runs them in one transaction. ``hold`` keeps this
     process's outbox busy until the last step is done, as a loaded server would
@@ -246,7 +247,9 @@ def changes(request):
     try:
         with transaction.atomic() if body.get("atomic") else contextlib.nullcontext():
             for step in body["steps"]:
-                if "load" in step:
+                if "wait" in step:
+                    wait_at(step["wait"])
+                elif "load" in step:
                     made[step["as"]] = _MODELS[step["load"]].objects.get(pk=step["pk"])
                 elif "create" in step:
                     made[step["as"]] = obj = _MODELS[step["create"]](**step["set"])
