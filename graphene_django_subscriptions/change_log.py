@@ -16,7 +16,6 @@ import base64
 import datetime
 import decimal
 import json
-import logging
 import re
 import uuid
 
@@ -29,8 +28,6 @@ from django.utils.duration import duration_iso_string
 from . import app_settings, groups
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
-
-logger = logging.getLogger(__name__)
 
 #: The action of an event that says "history is gone: refetch, then carry on from this cursor".
 RESYNC = "resync"

@@ -15,7 +15,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import connections
 
 from .. import app_settings, change_log, notifications
 
@@ -101,7 +101,12 @@ class LogTail:
 
 def _fresh(function):
     def run(*args):
-        close_old_connections()  # a connection the database dropped is not used again
-        return function(*args)
+        try:
+            return function(*args)
+        except Exception:
+            # A connection the database dropped is not used again. (Closing it before each
+            # read, as Django does between requests, would reconnect for every change.)
+            connections.close_all()
+            raise
 
     return run
