@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import app_settings, channel_ids, groups, recipients, transport
+from . import app_settings, change_log, channel_ids, groups, recipients, transport
 from .fields import SELECTED_BY_OPERATION
 from .models import SubscriberSocket, SubscriptionRecord
 from .protocols import channels_api, common
@@ -28,6 +28,9 @@ class GroupMoves:
     def __init__(self):
         self.join = []
         self.leave = []
+        #: The change log's position when the joins were recorded: changes at or before it
+        #: were committed before them, and are not for them (None: no log).
+        self.since = None
 
 
 def _expand(action, pk):
@@ -242,6 +245,8 @@ def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=
 
 def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_key):
     moves = GroupMoves()
+    if change_log.enabled():
+        moves.since = change_log.last_position()
     for action in actions:
         record, created = SubscriptionRecord.objects.get_or_create(
             socket_id=socket_id,

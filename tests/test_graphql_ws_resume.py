@@ -32,7 +32,7 @@ from support.article_feed import (
     resync,
     run,
 )
-from support.client import TIMEOUT, create_group, new_login, post, unique, wait_for
+from support.client import TIMEOUT, Socket, create_group, new_login, post, subscribe, unique, wait_for
 from support.gates import Gate
 from support.graphql_ws_client import WsSocket, served
 
@@ -111,9 +111,16 @@ def test_nothing_is_lost_or_doubled_at_the_seam_while_changes_flow(server):
     close(sockets)
 
 
-def test_a_subscription_without_a_cursor_hears_no_change_committed_before_it(server):
-    """A change committed before the subscribe, but delivered after it, is not sent to it."""
+def test_a_subscription_without_a_cursor_hears_no_change_committed_before_it(limited_server):
+    """A change committed before the subscribe, but delivered after it, is not sent to it: on either protocol.
+
+    The server reads the log only when told (its poll is 30 s away), and the
+    saving request's outbox, which tells it, waits at a gate until the sockets
+    have subscribed.
+    """
+    server = limited_server("slow-poll", CHANGE_LOG_POLL_SECONDS=30)
     author = new_author(server)
+    served = WsSocket(server)  # the server follows the log from here, before the change
     gate = Gate()
     holding = threading.Thread(
         target=run,
@@ -124,14 +131,26 @@ def test_a_subscription_without_a_cursor_hears_no_change_committed_before_it(ser
     wait_for(lambda: gate.started())
     holding.join()  # committed; its delivery waits behind the gate
     sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    old = [Socket(server) for _ in range(SOCKETS)]
     with ThreadPoolExecutor(SOCKETS) as pool:
         list(pool.map(lambda sock: sock.follow("1", articles()), sockets))
+        list(pool.map(lambda sock: subscribe(server, sock, field="articleSubscription", action="CREATE",
+                                             data=["ID", "TITLE"]), old))  # fmt: skip
     gate.open()
     b = run(server, [{"create": "article", "as": "b", "set": {"title": "after", "author_id": author}}])["b"]
     for sock in sockets:
         assert received(sock, "1", 1) == [("CREATE", b, "after")]
-    nothing_more(*sockets)
-    close(sockets)
+    for sock in old:
+        assert sock.recv() == {
+            "stream": "articles",
+            "payload": {
+                "action": "create",
+                "model": "testproject.article",
+                "data": {"id": b, "title": "after"},
+            },
+        }
+    nothing_more(*sockets, *old, served)
+    close([*sockets, *old, served])
 
 
 def test_a_cursor_read_with_the_data_then_a_subscription_after_it_loses_and_doubles_nothing(server):

@@ -51,18 +51,27 @@ class LocalGroups:
 
     def __init__(self):
         self._members = {}  # group: {member key: member (a consumer, or an operation of one)}
+        self._since = {}  # (group, member key): the log position its membership starts after
 
-    def join(self, member, group, key=None):
+    def join(self, member, group, key=None, since=None):
         """Put ``member`` in ``group`` under ``key`` (default: its socket's channel name).
 
         A member has ``deliver(text, made)`` and ``wide``: a socket's consumer, or
         one graphql-transport-ws operation of a socket (several may share a group).
+        ``since``: the change log's position when it subscribed; a change at or
+        before it was committed before, and is not written to it.
         """
-        self._members.setdefault(group, {})[key or member.channel_name] = member
+        key = key or member.channel_name
+        self._members.setdefault(group, {})[key] = member
+        if since is None:
+            self._since.pop((group, key), None)
+        else:
+            self._since[(group, key)] = since
 
     def leave(self, key, group):
         """Take the member ``key`` (by default a channel name) out of ``group``, if it is in it."""
         members = self._members.get(group)
+        self._since.pop((group, key), None)
         if members is not None and members.pop(key, None) is not None and not members:
             del self._members[group]
 
@@ -70,8 +79,11 @@ class LocalGroups:
         """``{group: sorted channel names}``, a copy."""
         return {group: sorted(members) for group, members in self._members.items()}
 
-    async def write(self, texts):
+    async def write(self, texts, position=None):
         """Hand each ``(group, text)`` pair's text to the members of the group here.
+
+        ``position`` is the change's in the change log, when it comes from there:
+        members that subscribed after it was committed are left out.
 
         Members of one group share one ``MadeOnce`` for what they make of the
         text (one execution per distinct graphql-transport-ws operation). Members
@@ -85,6 +97,8 @@ class LocalGroups:
             if members:
                 made = MadeOnce()
                 for key, member in list(members.items()):
+                    if position is not None and position <= self._since.get((group, key), 0):
+                        continue
                     if member.wide:
                         wide.append((group, key, member, text, made))
                     elif self._holds(group, key, member):

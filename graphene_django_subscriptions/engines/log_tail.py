@@ -89,7 +89,7 @@ class LogTail:
             batch = await self._read(notifications.from_log, self.through, BATCH)
             for entry, texts in batch:
                 if texts:
-                    await self._groups.write(texts)
+                    await self._groups.write(texts, position=entry.position)
                     self._on_late(entry.logged_at.timestamp())
                 self.through = entry.position
             if len(batch) < BATCH:

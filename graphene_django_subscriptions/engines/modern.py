@@ -131,9 +131,15 @@ def move_groups(channel_name, moves, text):
     socket is asked to change with a message to its consumer.
     """
     if channel_name in this_process.open:
-        this_process.apply_soon(channel_name, moves.join, moves.leave, text)
+        this_process.apply_soon(channel_name, moves, text)
         return
-    message = {"type": MOVE_GROUPS, "join": moves.join, "leave": moves.leave, "text": text}
+    message = {
+        "type": MOVE_GROUPS,
+        "join": moves.join,
+        "leave": moves.leave,
+        "since": moves.since,
+        "text": text,
+    }
     _run(get_channel_layer().send(channel_name, message))
 
 
@@ -175,7 +181,7 @@ class SubscriptionBinding:
                 cls.subscription, request, demultiplexer.channel_name, demultiplexer.scope.get("user")
             )
             if moves is not None:
-                demultiplexer.change_groups(moves.join, moves.leave)
+                demultiplexer.change_groups(moves.join, moves.leave, moves.since)
         except Exception:
             logger.exception("Socket request on stream %r failed", cls.stream)
             reply = request.error_frame(common.server_error())
@@ -358,7 +364,7 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
 
     async def dispatch(self, message):
         if message["type"] == MOVE_GROUPS:  # a subscribe request served by another process
-            self.change_groups(message["join"], message["leave"])
+            self.change_groups(message["join"], message["leave"], message.get("since"))
             await self.send(text_data=message["text"])
         else:
             await super().dispatch(message)
@@ -391,13 +397,17 @@ class GraphqlAPIDemultiplexer(RecordedSocket):
         """Take the socket out of ``groups`` here (None: out of every group it is in)."""
         self.change_groups([], list(self._groups if groups is None else groups))
 
-    def change_groups(self, join, leave):
-        """Leave then join groups (this process's own: see ``fanout``)."""
+    def change_groups(self, join, leave, since=None):
+        """Leave then join groups (this process's own: see ``fanout``).
+
+        ``since``: the change log's position when the joins were recorded (changes
+        at or before it were committed before them: not theirs to hear).
+        """
         for group in leave:
             this_process.groups.leave(self.channel_name, group)
             self._groups.discard(group)
         for group in join:
-            this_process.groups.join(self, group)
+            this_process.groups.join(self, group, since=since)
             self._groups.add(group)
 
     async def send_frame(self, frame):

@@ -82,14 +82,14 @@ class ServingProcess:
         if recorded:
             self._orphans.add(channel_name)
 
-    def apply_soon(self, channel_name, join, leave, text):
-        """From another thread: make an open socket change groups, then send it ``text``, in loop order."""
-        self.loop.call_soon_threadsafe(self._apply_here, channel_name, join, leave, text)
+    def apply_soon(self, channel_name, moves, text):
+        """From another thread: make an open socket change groups (``GroupMoves``), then send it ``text``."""
+        self.loop.call_soon_threadsafe(self._apply_here, channel_name, moves, text)
 
-    def _apply_here(self, channel_name, join, leave, text):
+    def _apply_here(self, channel_name, moves, text):
         consumer = self.open.get(channel_name)
         if consumer is not None:  # it may have closed meanwhile
-            consumer.change_groups(join, leave)
+            consumer.change_groups(moves.join, moves.leave, moves.since)
             sending = asyncio.ensure_future(consumer.send(text_data=text))
             self._sending.add(sending)
             sending.add_done_callback(self._sending.discard)
