@@ -32,7 +32,7 @@ class ChangeActionEnum(graphene.Enum):
 
 
 def event_from_frame(frame):
-    """The event a notification frame carries (every field, and the change's ``cursor``)."""
+    """The event a notification frame carries (every field, the change's ``cursor`` and log ``position``)."""
     payload = frame["payload"]
     return ChangeEvent(
         stream=frame["stream"],
@@ -40,6 +40,7 @@ def event_from_frame(frame):
         model=payload["model"],
         data=payload["data"],
         cursor=frame.get("cursor"),
+        position=frame.get("position"),
     )
 
 

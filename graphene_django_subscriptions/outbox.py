@@ -105,13 +105,13 @@ class Outbox:
         """Run each delivery, oldest first; then, once, each distinct follow-up they returned."""
         follow_ups = []
         for delivery in batch:
-            follow_up = self._deliver_logged(delivery)
+            follow_up = self._deliver_or_log(delivery)
             if follow_up is not None and follow_up not in follow_ups:
                 follow_ups.append(follow_up)
         for follow_up in follow_ups:
-            self._deliver_logged(follow_up)
+            self._deliver_or_log(follow_up)
 
-    def _deliver_logged(self, delivery):
+    def _deliver_or_log(self, delivery):
         try:
             return self._deliver(delivery)
         except Exception:  # the thread must outlive any one change

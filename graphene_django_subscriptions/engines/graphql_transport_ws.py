@@ -650,9 +650,7 @@ class _Follower:
         """
         if made.event is None:
             try:
-                frame = json.loads(text)
-                made.event = changes.event_from_frame(frame)
-                made.event["position"] = frame.get("position")
+                made.event = changes.event_from_frame(json.loads(text))
             except Exception:
                 logger.exception("Could not read a notification")
                 return True
