@@ -25,7 +25,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from . import app_settings, groups
+from . import app_settings, engines, groups
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
 
@@ -40,8 +40,13 @@ class BadCursor(common.ProtocolError):
 
 
 def enabled():
-    """Whether changes are logged (``CHANGE_LOG``)."""
-    return app_settings.get("CHANGE_LOG")
+    """Whether changes are logged: ``CHANGE_LOG``, on Channels 4.
+
+    Only the modern engine reads the log (to deliver, and to resume); on
+    Channels 1 the saving process sends each change, as it always did, and
+    nothing is logged.
+    """
+    return app_settings.get("CHANGE_LOG") and engines.channels_major_version() >= 4
 
 
 # -- What a change stored ------------------------------------------------------------------------

@@ -92,6 +92,8 @@ def _in_a_transaction(save_base):
 
     @functools.wraps(save_base)
     def save_base_in_a_transaction(self, *args, **kwargs):
+        if not change_log.enabled():
+            return save_base(self, *args, **kwargs)  # nothing to commit with the row
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using, savepoint=False):
             return save_base(self, *args, **kwargs)
