@@ -174,7 +174,8 @@ def parse_cursor(text):
 class ChangeEvent(dict):
     """A change as a graphql-transport-ws event: ``stream``, ``action``, ``model``, ``data`` and ``cursor``.
 
-    The root value an event's selection set runs on.
+    ``replayed`` is true in what a resuming subscription is sent before it goes
+    live; live events leave it out. The root value an event's selection set runs on.
     """
 
 
@@ -241,19 +242,24 @@ def replay(subscription, user, after, action, pk, using=None):
         instance = instance_from(meta.model, state, using)
         data = meta.serializer_class(instance, context={"user": user if meta.per_recipient else None}).data
         events.append(
-            _event(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
+            _replayed(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
         )
     return Replay(events, through)
 
 
-def _event(meta, action, data, cursor_text):
+def _replayed(meta, action, data, cursor_text):
     return ChangeEvent(
-        stream=meta.stream, action=action, model=meta.model_label, data=data, cursor=cursor_text
+        stream=meta.stream,
+        action=action,
+        model=meta.model_label,
+        data=data,
+        cursor=cursor_text,
+        replayed=True,
     )
 
 
 def _resync(meta, through, using):
-    return Replay([_event(meta, RESYNC, None, cursor(through, using))], through)
+    return Replay([_replayed(meta, RESYNC, None, cursor(through, using))], through)
 
 
 # -- Retention -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``Subscription.ChangesField()``: a stream's changes as a typed field of the standard protocol.
 
-Each event is an object with ``stream``, ``action``, ``model``, ``data`` and
-``cursor``; ``data`` is typed from the stream's serializer (as graphene-django
+Each event is an object with ``stream``, ``action``, ``model``, ``data``,
+``cursor`` and ``replayed``; ``data`` is typed from the stream's serializer (as graphene-django
 converts DRF fields), so a client's selection set under ``data`` is its field
 selection. ``after: cursor`` resumes a subscription (see ``change_log``).
 Type names come from the Subscription's own (unique in a schema):
@@ -109,8 +109,20 @@ def _event_type(subscription):
                 required=True,
                 description="The change's place in the stream: pass it as ``after`` to resume after it.",
             ),
+            "replayed": graphene.Boolean(
+                required=True,
+                resolver=_replayed,
+                description=(
+                    "Whether it was sent from the change log as the subscription resumed after a cursor (a "
+                    "change missed, or the RESYNC that stands for them) rather than live."
+                ),
+            ),
         },
     )
+
+
+def _replayed(event, info):
+    return bool(event.get("replayed"))
 
 
 def _data_type(name, serializer, description):

@@ -17,7 +17,8 @@ Where a new test goes (the first that fits):
 * a sentence of the documentation (``docs/``) pinned as behaviour: ``test_documented_edges`` (graphql-transport-ws:
   ``test_graphql_ws_edges``); its snippets: ``test_graphql_ws_snippets``; a peer's scenario:
   ``test_graphql_ws_peer_scenarios``;
-* the browser and other clients: ``test_live_page``, ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
+* the browser and other clients: ``test_live_page`` (``test_graphql_ws_live_page``: its graphql-transport-ws
+  mode), ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
 * how a message parses, in process: ``test_parsers``; another pure function: a module of its own,
   as ``test_coalesced``.
 
@@ -42,7 +43,15 @@ django.setup()
 
 from support import databases  # noqa: E402
 from support.client import Socket  # noqa: E402
-from support.servers import LEGACY, SMALL, Server, environment, example_server, project_environment  # noqa: E402
+from support.servers import (  # noqa: E402
+    LEGACY,
+    SMALL,
+    RestartableExample,
+    Server,
+    environment,
+    example_server,
+    project_environment,
+)
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 #: The standard protocol (graphql-transport-ws) is served by the modern engine only.
@@ -130,6 +139,37 @@ def socket(server):
     sock = Socket(server)
     yield sock
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, for the live page."""
+    from support.browser import Chromium
+
+    browser = Chromium()
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def tabs(chromium):
+    """Open tabs on the page; every tab but the first is closed afterwards."""
+    yield chromium
+    chromium.close_tabs()
+
+
+@pytest.fixture
+def restartable(workdir):
+    """Makes ``RestartableExample`` servers; stops them after the test."""
+    made = []
+
+    def make(name):
+        made.append(RestartableExample(workdir, name))
+        return made[-1]
+
+    yield make
+    for example in made:
+        example.server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -177,6 +177,35 @@ def test_a_cursor_of_another_epoch_gets_a_resync_then_live_changes(server):
     close(sockets)
 
 
+def test_an_event_says_whether_it_was_replayed_or_live(server):
+    """``replayed`` tells a client what it missed (and the RESYNC that stands for it) from what is live."""
+    author = new_author(server)
+    cursor = cursor_now(server)
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "missed", "author_id": author}}])["a"]
+    selection = "{ action replayed data { title } }"
+    queries = [
+        "subscription { articleChanges(after: %s) %s }" % (json.dumps(start), selection)
+        for start in (cursor, "0123456789ab.1")
+    ]
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        list(pool.map(lambda pair: resume(pair[0], "1", queries[pair[1] % 2]), zip(sockets, range(SOCKETS))))
+
+    def event(action, replayed, title):
+        data = None if title is None else {"title": title}
+        changes = {"action": action, "replayed": replayed, "data": data}
+        return {"id": "1", "type": "next", "payload": {"data": {"articleChanges": changes}}}
+
+    for number, sock in enumerate(sockets):
+        first = event("CREATE", True, "missed") if number % 2 == 0 else event("RESYNC", True, None)
+        assert next_message(sock) == first
+    run(server, [{"load": "article", "pk": a, "as": "a"}, {"update": "a", "set": {"title": "live"}}])
+    for sock in sockets:
+        assert next_message(sock) == event("UPDATE", False, "live")
+    nothing_more(*sockets)
+    close(sockets)
+
+
 def test_a_cursor_this_server_never_gave_is_refused_with_an_error_and_the_server_serves_on(server):
     sockets = [WsSocket(server) for _ in range(SOCKETS)]
     bad = ["nonsense", "12.x", "", "a" * 300]

@@ -9,63 +9,12 @@ import requests
 
 from support.browser import Chromium
 from support.client import create_user, graphql, unique
-from support.servers import ROOT, Server, environment, example_server
+from support.servers import ROOT
 
 #: A browser (or a proxy) in front of the server: the same whatever the Django version.
 pytestmark = pytest.mark.stack
 
 SCREENSHOT = ROOT / "docs" / "live-page.png"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    browser = Chromium()
-    yield browser
-    browser.quit()
-
-
-@pytest.fixture
-def tabs(chromium):
-    """Open tabs on the page; every tab but the first is closed afterwards."""
-    yield chromium
-    chromium.close_tabs()
-
-
-class RestartableExample:
-    """The example under ``runserver`` on a port of its own, which a test stops and starts again."""
-
-    def __init__(self, workdir, name):
-        self.workdir, self.name, self.starts = workdir, name, 1
-        self.env = environment("example.settings", workdir / f"{name}.sqlite3")
-        self.server = example_server(self.env, workdir / f"{name}-1.log")
-
-    def restart(self, page):
-        """Stop the server, wait until ``page`` notices, and start it again on the same port."""
-        self.server.stop()
-        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
-        self.starts += 1
-        log = self.workdir / f"{self.name}-{self.starts}.log"
-        restarted = Server(self.env, log, runserver=True, port=self.server.port)
-        restarted.admin_password, restarted.admin_session = (
-            self.server.admin_password,
-            self.server.admin_session,
-        )
-        self.server = restarted
-        return self.server
-
-
-@pytest.fixture
-def restartable(workdir):
-    """Makes ``RestartableExample`` servers; stops them after the test."""
-    made = []
-
-    def make(name):
-        made.append(RestartableExample(workdir, name))
-        return made[-1]
-
-    yield make
-    for example in made:
-        example.server.stop()
 
 
 def user_frame(action, data):

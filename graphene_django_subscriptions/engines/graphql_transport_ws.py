@@ -639,7 +639,7 @@ class _Follower:
             # More changes came while it waited than it may keep: the client refetches.
             missed, self._missed = self._missed, None
             self._through = missed.get("position")
-            resync = change_log.ChangeEvent(missed, action=change_log.RESYNC, data=None)
+            resync = change_log.ChangeEvent(missed, action=change_log.RESYNC, data=None, replayed=True)
             await self._send_event(resync)
         self._waiting = None
 

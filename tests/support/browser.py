@@ -164,24 +164,40 @@ class LivePage:
     @property
     def channel_id(self):
         value = self.text("#channel-id")
-        return None if value == "none yet" else value
+        return None if value.startswith("none") else value
+
+    @property
+    def protocol(self):
+        """The protocol chosen on the page: "2018" or "standard" (graphql-transport-ws)."""
+        return self.read(
+            "const choice = document.getElementById('protocol'); return choice ? choice.value : '2018';"
+        )
 
     @property
     def status(self):
         return self.text("#status")
 
     def wait_until_connected(self, other_than=None, timeout=TIMEOUT):
-        """The channel_id shown once the socket is connected (and differs from ``other_than``)."""
+        """The channel_id shown once the socket is connected (and differs from ``other_than``).
+
+        Over graphql-transport-ws, which has no channel_id: True once it is connected.
+        """
         return self.wait(
             lambda: (
-                self.status == "connected" and self.channel_id not in (None, other_than) and self.channel_id
+                self.status == "connected"
+                and (
+                    self.protocol == "standard"
+                    or (self.channel_id not in (None, other_than) and self.channel_id)
+                )
             ),
             f"the page did not connect; status {self.status!r}",
             timeout,
         )
 
-    def connect(self, path=None, host=None):
-        """Change the socket's path and/or host as typed by a person, and press Connect."""
+    def connect(self, path=None, host=None, protocol=None):
+        """Change the socket's protocol, path and/or host as a person would, and press Connect."""
+        if protocol is not None:
+            Select(self.find("#protocol")).select_by_value(protocol)
         for selector, value in (("#ws-path", path), ("#ws-host", host)):
             if value is not None:
                 box = self.find(selector)

@@ -262,3 +262,32 @@ def example_server(env, log, **options):
     srv.admin_password = ADMIN_PASSWORDS[srv.http] = said.rsplit(" ", 1)[-1]
     srv.admin_session = password_login(srv, "admin", srv.admin_password)
     return srv
+
+
+class RestartableExample:
+    """The example under ``runserver`` on a port of its own, which a test stops and starts again."""
+
+    def __init__(self, workdir, name):
+        self.workdir, self.name, self.starts = workdir, name, 1
+        self.env = environment("example.settings", workdir / f"{name}.sqlite3")
+        self.server = example_server(self.env, workdir / f"{name}-1.log")
+
+    def restart(self, page, while_stopped=None):
+        """Stop the server, wait until ``page`` notices, run ``while_stopped()``, start it again on its port."""
+        self.server.stop()
+        page.wait(lambda: page.status.startswith("reconnecting"), "the page did not notice the server left")
+        if while_stopped is not None:
+            while_stopped()
+        self.starts += 1
+        log = self.workdir / f"{self.name}-{self.starts}.log"
+        restarted = Server(self.env, log, runserver=True, port=self.server.port)
+        restarted.admin_password, restarted.admin_session = (
+            self.server.admin_password,
+            self.server.admin_session,
+        )
+        self.server = restarted
+        return self.server
+
+    def shell(self, code):
+        """Run ``code`` in the example's ``manage.py shell`` (another process, as a script or a person would)."""
+        return django_admin(self.env, "shell", "-c", code).stdout

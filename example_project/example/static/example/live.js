@@ -1,5 +1,8 @@
 // The live page's client: one WebSocket for notifications, GraphQL over HTTP for
-// everything else, as an application of this package would do it.
+// everything else, as an application of this package would do it. The socket speaks
+// the 2018 protocol (subscribe over HTTP with its channel_id) or, on the modern
+// engine, graphql-transport-ws (subscriptions are operations on the socket, and each
+// resumes after the last cursor it heard).
 (function () {
   "use strict";
 
@@ -99,6 +102,7 @@
     frames.prepend(item);
     // A page left open for hours should not grow without bound.
     while (frames.childElementCount > MAX_LOG_ENTRIES) frames.lastElementChild.remove();
+    return item;
   }
 
   function logFrame(kind, summary, frame) {
@@ -180,6 +184,7 @@
           unsubscribe(sub);
         }),
       );
+      if (sub.cursor) item.append(element("code", "cursor", "after " + sub.cursor));
       if (sub.error) item.append(element("span", "error", sub.error));
       list.append(item);
     }
@@ -229,6 +234,11 @@
   }
 
   async function unsubscribe(sub) {
+    if (socket.protocol === "standard") {
+      complete(sub);
+      forget(sub);
+      return;
+    }
     // A failed subscription holds nothing on the server, and a closed socket holds nothing at all.
     if (socket.channelId && sub.state !== "failed") {
       for (const action of requestsFor(sub)) {
@@ -288,10 +298,12 @@
 
   $("#subscribe-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!socket.channelId) {
+    if (!ready()) {
       subscribeMessage.textContent = socket.wanted
         ? "The socket is connecting: subscribe once the status says connected."
-        : "Connect first: a subscription needs the socket's channel_id.";
+        : socket.protocol === "standard"
+          ? "Connect first: a subscription is an operation on the socket."
+          : "Connect first: a subscription needs the socket's channel_id.";
       return;
     }
     const action = $("#action").value;
@@ -306,6 +318,12 @@
       since: refreshesSent,
     };
     subscriptions.push(sub);
+    if (socket.protocol === "standard") {
+      sub.action = action;
+      sub.cursor = tableCursors[sub.stream] || null;
+      start(sub, false);
+      return;
+    }
     subscribeButton.disabled = true;
     subscribeMessage.textContent = "";
     const error = await subscribe(sub, [action]);
@@ -325,12 +343,33 @@
   const channelIdText = $("#channel-id");
   const hostInput = $("#ws-host");
   const pathInput = $("#ws-path");
+  const protocolSelect = $("#protocol");
+  const paths = { 2018: config.socketPath, standard: config.standardPath };
   hostInput.value = location.host;
-  pathInput.value = config.socketPath;
+  if (protocolSelect) {
+    // ?protocol=standard opens the page on graphql-transport-ws.
+    const asked = new URLSearchParams(location.search).get("protocol");
+    if (asked in paths) protocolSelect.value = asked;
+    protocolSelect.addEventListener("change", () => (pathInput.value = paths[protocolSelect.value]));
+  }
+  pathInput.value = paths[protocolSelect ? protocolSelect.value : "2018"];
 
   // wanted: the person asked for a connection; reached: this address has answered before,
   // so a lost connection is worth retrying.
-  const socket = { ws: null, channelId: null, wanted: false, reached: false, attempt: 0, timer: null };
+  // protocol: "2018" or "standard", of the connection asked for; acknowledged: graphql-transport-ws's
+  // connection_ack came; operations: its subscriptions on this socket, by operation id.
+  const socket = {
+    ws: null,
+    channelId: null,
+    wanted: false,
+    reached: false,
+    attempt: 0,
+    timer: null,
+    protocol: "2018",
+    acknowledged: false,
+    operations: new Map(),
+    operationsSent: 0,
+  };
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
   const HANDSHAKE_MS = 10000;
 
@@ -341,7 +380,13 @@
 
   function setChannelId(value) {
     socket.channelId = value;
-    channelIdText.textContent = value || "none yet";
+    channelIdText.textContent =
+      value || (socket.protocol === "standard" ? "none: graphql-transport-ws has no channel_id" : "none yet");
+  }
+
+  // Whether subscriptions can be sent on the socket now.
+  function ready() {
+    return socket.protocol === "standard" ? socket.acknowledged : Boolean(socket.channelId);
   }
 
   function socketUrl() {
@@ -360,7 +405,7 @@
     setStatus("connecting", "connecting to " + url);
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = socket.protocol === "standard" ? new WebSocket(url, "graphql-transport-ws") : new WebSocket(url);
     } catch (error) {
       socket.wanted = false;
       setStatus("closed", "cannot connect: " + error.message);
@@ -370,14 +415,18 @@
     socket.ws = ws;
     let silent = false;
     // A server that never routes this path may hold the handshake open (Channels 1
-    // waits 20 s); a socket that sends no channel_id is no use either.
+    // waits 20 s); a socket that sends no channel_id (or connection_ack) is no use either.
+    const awaited = socket.protocol === "standard" ? "connection_ack" : "channel_id";
     const handshake = setTimeout(() => {
-      if (ws === socket.ws && !socket.channelId) {
+      if (ws === socket.ws && !ready()) {
         silent = true;
         ws.close();
       }
     }, HANDSHAKE_MS);
-    ws.onopen = () => log("connection", "socket open at " + url + ", waiting for channel_id");
+    ws.onopen = () => {
+      log("connection", "socket open at " + url + ", waiting for " + awaited);
+      if (socket.protocol === "standard") send({ type: "connection_init", payload: {} });
+    };
     ws.onmessage = (event) => {
       if (ws !== socket.ws) return;
       let frame;
@@ -385,6 +434,10 @@
         frame = JSON.parse(event.data);
       } catch (error) {
         log("error", "a frame that is not JSON", event.data);
+        return;
+      }
+      if (socket.protocol === "standard") {
+        operationMessage(frame);
         return;
       }
       const [kind, summary] = classify(frame);
@@ -396,8 +449,11 @@
     ws.onclose = (event) => {
       clearTimeout(handshake);
       if (ws !== socket.ws) return;
-      const why = silent ? "no channel_id within " + HANDSHAKE_MS / 1000 + " s" : "code " + event.code;
+      const why = silent ? "no " + awaited + " within " + HANDSHAKE_MS / 1000 + " s" : "code " + event.code;
       socket.ws = null;
+      socket.acknowledged = false;
+      // The server ended every operation of the socket; each subscription starts one anew.
+      socket.operations.clear();
       setChannelId(null);
       for (const sub of subscriptions) sub.state = "waiting for a connection";
       renderSubscriptions();
@@ -462,6 +518,109 @@
     }
   }
 
+  // ---- graphql-transport-ws ---------------------------------------------------------
+
+  // Write a message on the socket, and log it.
+  function send(message, summary) {
+    socket.ws.send(JSON.stringify(message));
+    logFrame("sent", summary || message.type, message);
+  }
+
+  function acknowledged(frame) {
+    logFrame("connect", "connection acknowledged", frame);
+    const resuming = subscriptions.some((sub) => sub.cursor);
+    if (resuming) log("connection", "connected again: each subscription resumes after the last cursor it heard");
+    socket.acknowledged = true;
+    socket.attempt = 0;
+    socket.reached = true;
+    setStatus("open", "connected");
+    subscribeMessage.textContent = "";
+    for (const sub of subscriptions) start(sub, true);
+  }
+
+  // Subscribe ``sub`` as an operation of the socket, after its last cursor when it has one:
+  // the server first sends what it missed (each event marked replayed), then live changes.
+  // ``resuming``: it ran on an earlier socket, and the log counts what it missed meanwhile.
+  function start(sub, resuming) {
+    const entry = streams.get(sub.stream);
+    const id = String(++socket.operationsSent);
+    socket.operations.set(id, sub);
+    sub.operation = id;
+    sub.state = "live";
+    sub.error = null;
+    let args = "action: " + sub.action;
+    if (sub.id) args += ", id: " + literal(sub.id);
+    if (sub.cursor) args += ", after: " + literal(sub.cursor);
+    const data = (sub.fields.length ? sub.fields : entry.fields).map((name) => entry.dataFields[name]);
+    const selection = "{ action model cursor replayed data { " + data.join(" ") + " } }";
+    const query = "subscription { " + entry.changesField + "(" + args + ") " + selection + " }";
+    send({ id: id, type: "subscribe", payload: { query: query } }, "subscribe " + describe(sub));
+    sub.resumed = null;
+    if (resuming && sub.cursor) {
+      sub.replayed = 0;
+      sub.resumed = log("connection", resumedSummary(sub));
+    }
+    renderSubscriptions();
+  }
+
+  function resumedSummary(sub) {
+    const changes = sub.replayed === 1 ? " change" : " changes";
+    return "resumed " + describe(sub) + ": " + sub.replayed + changes + " replayed";
+  }
+
+  // End ``sub``'s operation (the server answers nothing).
+  function complete(sub) {
+    if (!socket.acknowledged || socket.operations.get(sub.operation) !== sub) return;
+    socket.operations.delete(sub.operation);
+    send({ id: sub.operation, type: "complete" }, "complete " + describe(sub));
+  }
+
+  function operationMessage(frame) {
+    const sub = socket.operations.get(frame.id);
+    if (frame.type === "connection_ack") acknowledged(frame);
+    else if (frame.type === "next" && sub) received(sub, frame);
+    else if (frame.type === "error" && sub) {
+      const error = (Array.isArray(frame.payload) ? frame.payload : []).map((e) => e.message).join("; ");
+      logFrame("error", sub.stream + ": " + describe(sub) + " refused: " + error, frame);
+      socket.operations.delete(frame.id);
+      if (sub.resumed) $(".summary", sub.resumed).textContent = "could not resume " + describe(sub);
+      // The server holds nothing for it: say why under the button, as for a refused 2018 request.
+      subscribeMessage.textContent = error;
+      forget(sub);
+    } else if (frame.type === "complete" && sub) {
+      logFrame("confirmation", sub.stream + ": the server ended " + describe(sub), frame);
+      socket.operations.delete(frame.id);
+      forget(sub);
+    } else logFrame("reply", frame.type + (frame.id ? " of operation " + frame.id : ""), frame);
+  }
+
+  function received(sub, frame) {
+    const event = frame.payload && frame.payload.data && frame.payload.data[streams.get(sub.stream).changesField];
+    if (!event) {
+      logFrame("error", sub.stream + ": an event that could not be read", frame);
+      return;
+    }
+    sub.cursor = event.cursor;
+    const pk = event.data && event.data.id !== undefined ? " #" + event.data.id : "";
+    const how = event.replayed ? " (replayed)" : "";
+    logFrame("notification", sub.stream + ": " + event.action.toLowerCase() + " " + event.model + pk + how, frame);
+    if (event.action === "RESYNC") {
+      // The server could not send what this page missed: read everything again.
+      if (sub.resumed) $(".summary", sub.resumed).textContent = "could not resume " + describe(sub);
+      log("connection", "history gone: reloaded (" + describe(sub) + ")");
+    } else if (event.replayed && sub.resumed) {
+      sub.replayed += 1;
+      $(".summary", sub.resumed).textContent = resumedSummary(sub);
+    }
+    renderSubscriptions();
+    refreshObjects();
+    if (event.action === "DELETE" && event.data) {
+      // The server completes a subscription to the object itself; others on it end here.
+      if (sub.id) sub.ending = true;
+      stopFollowing(sub.stream, event.data.id, "was deleted");
+    }
+  }
+
   function close() {
     socket.wanted = false;
     clearTimeout(socket.timer);
@@ -477,6 +636,15 @@
       socket.ws = null;
       old.close();
     }
+    const protocol = protocolSelect ? protocolSelect.value : "2018";
+    if (protocol !== socket.protocol && subscriptions.length) {
+      // The two protocols subscribe differently: start over rather than translate.
+      log("connection", "another protocol: this page's subscriptions end");
+      subscriptions.length = 0;
+      renderSubscriptions();
+    }
+    socket.protocol = protocol;
+    socket.acknowledged = false;
     socket.wanted = true;
     socket.reached = false;
     socket.attempt = 0;
@@ -681,11 +849,20 @@
   let refreshesSent = 0;
   let refreshShown = 0;
 
+  // Each stream's cursor, read with the tables shown (graphql-transport-ws): a new subscription
+  // starts after it, so a change committed between the read and the subscribe is not lost.
+  const tableCursors = {};
+  // Read before the tables: a change between the two reads then comes twice, never not at all.
+  const cursorFields = config.streams.filter((entry) => entry.cursorField).map((entry) => entry.cursorField);
+
   async function refreshObjects() {
     const sent = ++refreshesSent;
-    const reply = await graphql("{ " + kinds.user.list + " " + kinds.group.list + " }");
+    const reply = await graphql("{ " + cursorFields.join(" ") + " " + kinds.user.list + " " + kinds.group.list + " }");
     if (!reply.data || sent < refreshShown) return;
     refreshShown = sent;
+    for (const entry of config.streams) {
+      if (entry.cursorField) tableCursors[entry.stream] = reply.data[entry.cursorField];
+    }
     for (const kind of Object.keys(kinds)) renderObjects(kind, reply.data[kinds[kind].key] || [], sent);
   }
 
