@@ -4,13 +4,15 @@ For each database (SQLite, then PostgreSQL), on a Redis channel layer, against
 real daphne servers of the test project, with graphql-transport-ws clients
 (the ``websockets`` library, one event loop) following every article change:
 
-* soak: S sockets while articles are saved over HTTP at R changes a second for
-  T seconds (four savers, each renaming its own article: each article's renames
-  commit in its saver's order). Each socket drops its
-  TCP connection (no close handshake) after 2-10 s, stays away 0.5-5 s, and
-  subscribes again ``after`` the last cursor it heard. Then: changes lost,
-  doubled and out of commit order, RESYNCs, and the change log's largest size
-  (the log keeps 600 changes a stream, pruned every 5 s, so it must prune);
+* soak: S sockets, split between one server process and then two, while
+  articles are saved over HTTP at R changes a second for T seconds (eight
+  savers, each renaming its own article: each article's renames commit in its
+  saver's order). Each socket drops its TCP connection (no close handshake)
+  after 10-30 s, stays away 0.5-5 s, and subscribes again ``after`` the last
+  cursor it heard (a handshake the server leaves unanswered is tried again).
+  Then: changes lost, doubled and out of commit order, RESYNCs, and the change
+  log's largest size (the log keeps 600 changes a stream, pruned every 5 s, so
+  it must prune);
 * kill: K articles, each saved by a process killed (SIGKILL) right after its
   commit; every change must reach each of N open sockets once, in order;
 * outage: the Redis layer hung (SIGSTOP) for H seconds while another server
@@ -48,7 +50,7 @@ from support.servers import CWD, ENGINE, RedisServer, Server, project_environmen
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 FEED = "subscription Feed($after: String) { articleChanges(after: $after) { action cursor data { title } } }"
 #: The soak's savers (threads), each renaming an article of its own.
-SAVERS = 4
+SAVERS = 8
 #: The soak's retention: small enough that the log is pruned while it runs.
 SOAK_RETENTION = {"CHANGE_LOG_MAX_CHANGES_PER_STREAM": 600, "CHANGE_LOG_PRUNE_SECONDS": 5}
 
@@ -116,10 +118,23 @@ class Follower:
         self.heard = []  # titles, and "RESYNC", in arrival order
         self.arrived = {}  # title -> time.monotonic() of its first arrival
         self.resumes = 0
+        self.retried = 0  # handshakes the server did not complete (an overloaded daphne drops them after 5 s)
         self.ws = None
 
     async def connect(self):
-        """Connect and subscribe after the last cursor heard (or from now, the first time)."""
+        """Connect and subscribe after the last cursor heard (or from now, the first time).
+
+        A handshake the server does not complete is tried again after a while, as clients do.
+        """
+        for delay in (0.5, 1, 2, 4, 8, 8, 8, 8):
+            try:
+                return await self._connect()
+            except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed):
+                self.retried += 1
+                await asyncio.sleep(delay)
+        return await self._connect()
+
+    async def _connect(self):
         self.ws = await websockets.connect(
             self.url,
             subprotocols=["graphql-transport-ws"],
@@ -172,7 +187,9 @@ class Follower:
 
 
 async def followers(server, count):
-    crowd = [Follower(server) for _ in range(count)]
+    """``count`` connected followers, split between ``server`` (one, or a list of processes)."""
+    servers = server if isinstance(server, list) else [server]
+    crowd = [Follower(servers[index % len(servers)]) for index in range(count)]
     for start in range(0, count, 50):  # not all handshakes at the same instant
         await asyncio.gather(*(f.connect() for f in crowd[start : start + 50]))
     return crowd
@@ -183,10 +200,11 @@ def totals(crowd, *sequences):
     return [sum(column) for column in zip(*counts)]
 
 
-async def soak(server, sockets, rate, seconds):
+async def soak(servers, sockets, rate, seconds, stay):
+    server = servers[0]
     author = new_author(server)
     ids = list(create(server, author, [f"soak-start-{n}" for n in range(SAVERS)]).values())
-    crowd = await followers(server, sockets)
+    crowd = await followers(servers, sockets)
     await asyncio.sleep(1)  # every subscription is recorded before the first change
     saved, saving, sizes = {pk: [] for pk in ids}, threading.Event(), []
     saving.set()
@@ -195,7 +213,7 @@ async def soak(server, sockets, rate, seconds):
         started, number = time.monotonic(), 0
         while time.monotonic() - started < seconds:
             title = f"soak-{pk}-{number}"
-            rename(server, pk, title)
+            rename(servers[pk % len(servers)], pk, title)
             saved[pk].append(title)
             number += 1
             time.sleep(max(0.0, started + number * SAVERS / rate - time.monotonic()))
@@ -213,7 +231,7 @@ async def soak(server, sockets, rate, seconds):
     async def churn(follower, rng):
         listening = asyncio.ensure_future(follower.listen(lambda: False))
         while saving.is_set():
-            await asyncio.sleep(rng.uniform(2, 10))
+            await asyncio.sleep(rng.uniform(*stay))
             if not saving.is_set():
                 break
             follower.drop()
@@ -243,8 +261,8 @@ async def soak(server, sockets, rate, seconds):
     lost, doubled, disordered, resyncs = totals(crowd, *saved.values())
     await asyncio.gather(*(f.close() for f in crowd))
     return {
-        "load": f"{sockets} sockets, {held:.1f} changes/s, {seconds} s, "
-        f"{sum(f.resumes for f in crowd)} resumes",
+        "load": f"{sockets} sockets on {len(servers)} server(s), {held:.1f} changes/s, {seconds} s, "
+        f"{sum(f.resumes for f in crowd)} resumes ({sum(f.retried for f in crowd)} handshakes retried)",
         "figures": (lost, doubled, disordered, resyncs),
         "held": f"{count} changes x {sockets} sockets; the stream's log at most {max(sizes)} "
         f"changes (keeps {SOAK_RETENTION['CHANGE_LOG_MAX_CHANGES_PER_STREAM']}, pruned every 5 s)",
@@ -366,39 +384,46 @@ async def replay_against_live(server, sockets, changes=300):
 def server_env(made, name, redis_url, **settings):
     env = project_environment(made, name, "redis", redis_url)
     env["GDS_LIMITS"] = json.dumps(settings)
+    env["GDS_DEBUG"] = "0"  # as in production: no query log
     return env
 
 
 async def run(kind, workdir, args):
+    checks = args.checks.split(",")
     rows = []
     made = databases.Databases(workdir)
     try:
-        env = server_env(made, "resume-soak", REDIS_URL, **SOAK_RETENTION)
-        server = Server(env, workdir / f"{kind}-soak.log")
-        try:
-            rows.append(("soak", await soak(server, args.sockets, args.rate, args.seconds)))
-        finally:
-            server.stop()
-
-        env = server_env(made, "resume-kill", REDIS_URL)
-        server = Server(env, workdir / f"{kind}-kill.log")
-        try:
-            rows.append(("kill", await killed(server, env, args.kill_sockets, args.kills)))
-            for sockets in (1, args.replay_sockets):
-                rows.append(("replay", await replay_against_live(server, sockets)))
-        finally:
-            server.stop()
-
-        redis = RedisServer(workdir / f"{kind}-redis.log")
-        env = server_env(made, "resume-outage", redis.url)
-        saver = Server(env, workdir / f"{kind}-outage-saver.log")
-        listener = Server(env, workdir / f"{kind}-outage-listener.log")
-        try:
-            rows.append(("outage", await outage(saver, listener, redis, args.kill_sockets, args.outage)))
-        finally:
-            saver.stop()
-            listener.stop()
-            redis.stop()
+        if "soak" in checks:
+            env = server_env(made, "resume-soak", REDIS_URL, **SOAK_RETENTION)
+            for count in (int(n) for n in args.servers.split(",")):
+                servers = [Server(env, workdir / f"{kind}-soak-{count}-{n}.log") for n in range(count)]
+                try:
+                    stay = [float(s) for s in args.stay.split(",")]
+                    rows.append(("soak", await soak(servers, args.sockets, args.rate, args.seconds, stay)))
+                finally:
+                    for server in servers:
+                        server.stop()
+        if "kill" in checks or "replay" in checks:
+            env = server_env(made, "resume-kill", REDIS_URL)
+            server = Server(env, workdir / f"{kind}-kill.log")
+            try:
+                if "kill" in checks:
+                    rows.append(("kill", await killed(server, env, args.kill_sockets, args.kills)))
+                for sockets in (1, args.replay_sockets) if "replay" in checks else ():
+                    rows.append(("replay", await replay_against_live(server, sockets)))
+            finally:
+                server.stop()
+        if "outage" in checks:
+            redis = RedisServer(workdir / f"{kind}-redis.log")
+            env = server_env(made, "resume-outage", redis.url)
+            saver = Server(env, workdir / f"{kind}-outage-saver.log")
+            listener = Server(env, workdir / f"{kind}-outage-listener.log")
+            try:
+                rows.append(("outage", await outage(saver, listener, redis, args.kill_sockets, args.outage)))
+            finally:
+                saver.stop()
+                listener.stop()
+                redis.stop()
     finally:
         made.drop_all()
         databases.forget_redis_keys(REDIS_URL)
@@ -408,9 +433,14 @@ async def run(kind, workdir, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--checks", default="soak,kill,replay,outage")
     parser.add_argument("--sockets", type=int, default=300, help="the soak's sockets")
     parser.add_argument("--rate", type=int, default=20, help="the soak's changes a second")
     parser.add_argument("--seconds", type=int, default=60, help="the soak's length")
+    parser.add_argument(
+        "--stay", default="10,30", help="seconds a soak's socket stays between drops: min,max"
+    )
+    parser.add_argument("--servers", default="1,2", help="the soak's server processes (one soak each)")
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument(
         "--kill-sockets", type=int, default=50, help="sockets open in the kill and outage checks"

@@ -82,6 +82,9 @@ DEFAULTS = {
     "CHANGE_LOG_PRUNE_SECONDS": 60.0,
     #: The most changes a subscription resuming after a cursor is sent; a longer gap gets a RESYNC.
     "MAX_REPLAYED_CHANGES": 300,
+    #: The most changes one graphql-transport-ws socket's resuming subscriptions are sent in a minute
+    #: (each replayed change is read and serialized for it alone); past it, a resume gets a RESYNC.
+    "MAX_REPLAYED_CHANGES_PER_SOCKET_PER_MINUTE": 3000,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -192,13 +192,13 @@ class Replay:
         self.through = through
 
 
-def replay(subscription, user, after, action, pk, using=None):
+def replay(subscription, user, after, action, pk, using=None, most=None):
     """The ``Replay`` of ``subscription`` for ``user`` after the cursor ``after`` (text, or None).
 
     ``action`` and ``pk`` are the subscription's; the per-recipient rule is
     asked as it stands now. A cursor of another epoch, older than the stream's
-    history or further back than ``MAX_REPLAYED_CHANGES`` of its changes
-    gives one ``RESYNC`` event.
+    history or further back than ``MAX_REPLAYED_CHANGES`` of its changes (or
+    ``most``, when fewer) gives one ``RESYNC`` event.
     """
     meta = subscription._meta
     through = last_position(using)
@@ -214,7 +214,8 @@ def replay(subscription, user, after, action, pk, using=None):
         rows = rows.filter(action=action)
     if pk is not None:
         rows = rows.filter(object_key=groups.object_key(pk))
-    most = app_settings.get("MAX_REPLAYED_CHANGES")
+    limit = app_settings.get("MAX_REPLAYED_CHANGES")
+    most = limit if most is None else min(most, limit)
     rows = list(
         rows.order_by("position").values_list("action", "object_key", "state", "position")[: most + 1]
     )
@@ -235,15 +236,18 @@ def replay(subscription, user, after, action, pk, using=None):
             .filter(pk__in=keys)
             .values_list("pk", flat=True)
         }
-    events = []
-    for action_done, key, state, position in rows:
-        if visible is not None and key not in visible:
-            continue
-        instance = instance_from(meta.model, state, using)
-        data = meta.serializer_class(instance, context={"user": user if meta.per_recipient else None}).data
-        events.append(
-            _replayed(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
-        )
+    if visible is not None:
+        rows = [row for row in rows if row[1] in visible]
+    # One serializer for every row (as DRF lists a queryset): building its fields costs more than a row.
+    serialized = meta.serializer_class(
+        [instance_from(meta.model, state, using) for _, _, state, _ in rows],
+        many=True,
+        context={"user": user if meta.per_recipient else None},
+    ).data
+    events = [
+        _replayed(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
+        for (action_done, _, _, position), data in zip(rows, serialized)
+    ]
     return Replay(events, through)
 
 

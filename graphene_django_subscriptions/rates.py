@@ -28,7 +28,8 @@ class Window:
 
 
 class Budget:
-    """Seconds of work spent for one socket in the last ``window`` seconds, against the setting ``limit``."""
+    """What one socket spent in the last ``window`` seconds (seconds of work, changes replayed), against
+    the setting ``limit``."""
 
     def __init__(self, limit, window=60.0):
         self._limit = limit
@@ -36,22 +37,26 @@ class Budget:
         self._spent = deque()  # (monotonic time, seconds)
         self._total = 0.0
 
-    def spend(self, seconds):
-        """Count ``seconds`` of work done now."""
-        if seconds > 0:
-            self._spent.append((time.monotonic(), seconds))
-            self._total += seconds
+    def spend(self, amount):
+        """Count ``amount`` spent now."""
+        if amount > 0:
+            self._spent.append((time.monotonic(), amount))
+            self._total += amount
 
     def spent(self):
-        """Seconds of work in the window."""
+        """What was spent in the window."""
         horizon = time.monotonic() - self._window
         while self._spent and self._spent[0][0] < horizon:
             self._total -= self._spent.popleft()[1]
         return max(self._total, 0.0)
 
     def exhausted(self):
-        """Whether the window holds the limit's worth of work or more."""
+        """Whether the window holds the limit's worth or more."""
         return self.spent() >= app_settings.get(self._limit)
+
+    def left(self):
+        """What may still be spent in the window."""
+        return max(app_settings.get(self._limit) - self.spent(), 0)
 
 
 def report_refusal_flood(channel_name):

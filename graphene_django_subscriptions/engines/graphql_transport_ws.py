@@ -106,6 +106,7 @@ class GraphqlWsConsumer(RecordedSocket):
         self._slots = SocketSlots()
         self._checking = rates.Budget("MAX_CHECKING_SECONDS_PER_SOCKET_PER_MINUTE")
         self._running = rates.Budget("MAX_OPERATION_SECONDS_PER_SOCKET_PER_MINUTE")
+        self._replayed = rates.Budget("MAX_REPLAYED_CHANGES_PER_SOCKET_PER_MINUTE")
 
     async def __call__(self, scope, receive, send):
         try:
@@ -316,9 +317,17 @@ class GraphqlWsConsumer(RecordedSocket):
         # Recorded and in its groups: every change committed from now on reaches it live. What
         # the log holds up to now is replayed (when resuming); live ones up to there are dropped.
         try:
+            # Each replayed change is read and serialized for this socket alone: a socket that
+            # resumes over and over gets a RESYNC once its minute's share is sent.
             replay = await database_sync_to_async(change_log.replay)(
-                prepared.subscription, self.user, after, prepared.action, prepared.pk
+                prepared.subscription,
+                self.user,
+                after,
+                prepared.action,
+                prepared.pk,
+                most=int(self._replayed.left()),
             )
+            self._replayed.spend(sum(event["action"] != change_log.RESYNC for event in replay.events))
         except Exception:
             logger.exception("Could not replay the change log for a subscription on stream %r",
                              prepared.subscription._meta.stream)  # fmt: skip
