@@ -487,3 +487,39 @@ def test_a_member_who_subscribes_while_a_change_is_being_made_is_told_to_resync(
         assert team_events(sock, "1", 1) == [("RESYNC", None)]
     nothing_more(sock)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def replay_budget(limited_server):
+    return limited_server("replay-budget", MAX_REPLAYED_CHANGES_PER_SOCKET_PER_MINUTE=10)
+
+
+def test_a_socket_that_resumes_over_and_over_gets_resyncs_once_its_minutes_replays_are_sent(replay_budget):
+    """Each replayed change is read and serialized for one socket: a socket may not make the server do it
+    without end (MAX_REPLAYED_CHANGES_PER_SOCKET_PER_MINUTE). Other sockets keep theirs."""
+    author = new_author(replay_budget)
+    cursor = cursor_now(replay_budget)
+    steps = [{"create": "article", "as": t, "set": {"title": t, "author_id": author}} for t in "abcd"]
+    ids = run(replay_budget, steps)
+    missed = [("CREATE", ids[t], t) for t in "abcd"]
+
+    def resume_over_and_over(sock):
+        heard = []
+        for number in range(1, 6):
+            id = str(number)
+            resume(sock, id, after(cursor))
+            # 10 a minute: two replays of 4, then too few left for the gap of 4.
+            heard.append(received(sock, id, 4) if number <= 2 else resync(sock, id))
+            sock.complete(id)
+        return heard
+
+    sockets = [WsSocket(replay_budget) for _ in range(SOCKETS)]
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        heard = list(pool.map(resume_over_and_over, sockets))
+    now = cursor_now(replay_budget)
+    assert heard == [[missed, missed, now, now, now]] * SOCKETS
+    bystander = resumed(replay_budget, cursor, count=1)
+    assert received(bystander[0], "1", 4) == missed
+    nothing_more(*sockets, *bystander)
+    close(sockets + bystander)
+    served(replay_budget)
