@@ -91,6 +91,26 @@ def _unknown(subscription, pk):
     )
 
 
+def replay_of_gone(subscription, user, action, pk, after, most):
+    """The ``Replay`` a subscription to object ``pk``, which no longer exists, is sent when it resumes
+    ``after`` a cursor whose gap holds the object's delete (nothing can come after it); else None.
+
+    A subscription to one object is refused once the object is gone, but one that resumes would have
+    heard its changes up to the delete. Not on streams with a per-recipient rule, which are never
+    asked about a change's past state (such a replay is a RESYNC anyway).
+    """
+    if subscription._meta.per_recipient or action == common.CREATE or common.id_problem(pk):
+        return None
+    try:
+        _check_permission(subscription, user, _expand(action, pk), pk)
+    except ProtocolError:
+        return None
+    replay = change_log.replay(subscription, user, after, action, pk, most=most)
+    if not replay.events or replay.events[-1]["action"] != common.DELETE:
+        return None
+    return replay
+
+
 def _check_visible(subscription, user, pk, value):
     # After the permission check, so that a refusal reads the same whether or not
     # the object exists; an object the user may not see looks like a missing one.

@@ -206,6 +206,34 @@ def test_an_event_says_whether_it_was_replayed_or_live(server):
     close(sockets)
 
 
+def test_a_subscription_to_an_object_deleted_meanwhile_hears_it_up_to_the_delete_then_complete(server):
+    """Live, it would have heard the update and the delete: resuming, it does, though the id is gone now."""
+    author = new_author(server)
+    a = run(server, [{"create": "article", "as": "a", "set": {"title": "here", "author_id": author}}])["a"]
+    cursor = cursor_now(server)
+    run(server, [{"load": "article", "pk": a, "as": "a"}, {"update": "a", "set": {"title": "gone"}}])
+    run(server, [{"load": "article", "pk": a, "as": "a"}, {"delete": "a"}])
+    later = cursor_now(server)
+    following = articles(f'(id: "{a}", after: {json.dumps(cursor)})')
+    sockets = [WsSocket(server) for _ in range(SOCKETS)]
+    with ThreadPoolExecutor(SOCKETS) as pool:
+        list(pool.map(lambda sock: resume(sock, "1", following), sockets))
+    for sock in sockets:
+        assert received(sock, "1", 2) == [("UPDATE", a, "gone"), ("DELETE", a, "gone")]
+        assert next_message(sock) == {"id": "1", "type": "complete"}
+        # After the delete there is nothing to hear: the id is unknown, as without a cursor.
+        sock.subscribe("2", articles(f'(id: "{a}", after: {json.dumps(later)})'))
+        assert next_message(sock) == {
+            "id": "2",
+            "type": "error",
+            "payload": [
+                {"message": f"Unknown id '{a}' on stream 'articles': no such object can be followed."}
+            ],
+        }
+    nothing_more(*sockets)
+    close(sockets)
+
+
 def test_a_cursor_this_server_never_gave_is_refused_with_an_error_and_the_server_serves_on(server):
     sockets = [WsSocket(server) for _ in range(SOCKETS)]
     bad = ["nonsense", "12.x", "", "a" * 300]

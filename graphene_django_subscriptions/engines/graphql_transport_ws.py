@@ -297,6 +297,9 @@ class GraphqlWsConsumer(RecordedSocket):
                 pk=prepared.pk,
             )
         except common.ProtocolError as refused:
+            if after is not None and refused.status == common.STATUS_NOT_FOUND and change_log.enabled():
+                if await self._replay_gone(id, number, prepared, after):
+                    return
             await self._refuse(id, str(refused))
             return
         except Exception:
@@ -334,6 +337,22 @@ class GraphqlWsConsumer(RecordedSocket):
             self.end_follower(follower, ws.error(id, [{"message": str(common.server_error())}]))
             return
         await follower.resume(replay)
+
+    async def _replay_gone(self, id, number, prepared, after):
+        """Send a resuming subscription to a deleted object its changes up to the delete, then ``complete``.
+
+        Returns False (nothing sent) unless the log holds that delete after ``after``.
+        """
+        replay = await database_sync_to_async(subscribe_requests.replay_of_gone)(
+            prepared.subscription, self.user, prepared.action, prepared.pk, after, int(self._replayed.left())
+        )
+        if replay is None or self._closing:
+            return False
+        self._replayed.spend(len(replay.events))
+        follower = _Follower(self, id, number, prepared.selection, (), one_object=True)
+        self._operations[id] = follower
+        await follower.resume(replay)  # its DELETE ends it with ``complete``
+        return True
 
     def _resume_cursor(self, id, prepared):
         """The cursor ``id`` resumes after: ``connection_init``'s by id or name, else ``after``, or None."""
