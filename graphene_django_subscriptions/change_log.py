@@ -28,6 +28,7 @@ from django.utils.duration import duration_iso_string
 from . import app_settings, engines, groups
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
+from .recent import Recent
 
 #: The action of an event that says "history is gone: refetch, then carry on from this cursor".
 RESYNC = "resync"
@@ -179,6 +180,12 @@ class ChangeEvent(dict):
     """
 
 
+#: Changes serialized for replays, by epoch, stream and position, on streams without a per-recipient
+#: rule (the same for every user): sockets that resume after the same cursor (after a deploy, a network
+#: blip) cost one serialization of each change between them, not one each.
+serialized = Recent(most=5000, most_size=20_000_000, size=lambda key, entry: entry[1])
+
+
 class Replay:
     """What a subscription gets before it goes live.
 
@@ -238,20 +245,43 @@ def replay(subscription, user, after, action, pk, using=None, most=None):
         }
     if visible is not None:
         rows = [row for row in rows if row[1] in visible]
-    # One serializer for every row (as DRF lists a queryset): building its fields costs more than a row.
-    serialized = meta.serializer_class(
-        [instance_from(meta.model, state, using) for _, _, state, _ in rows],
-        many=True,
-        context={"user": user if meta.per_recipient else None},
-    ).data
+    shared = None if meta.per_recipient else (epoch(using), meta.stream)
+    data = _serialized(meta, rows, user, shared, using)
     events = [
-        _replayed(meta, action_done, json.loads(channels_api.encode(data)), cursor(position, using))
-        for (action_done, _, _, position), data in zip(rows, serialized)
+        _replayed_event(meta, action_done, data[position], cursor(position, using))
+        for action_done, _, _, position in rows
     ]
+    if shared is not None:
+        for event, row in zip(events, rows):
+            event["shared"] = (*shared, row[3])  # the same event for every socket: see ``operations``
     return Replay(events, through)
 
 
-def _replayed(meta, action, data, cursor_text):
+def _serialized(meta, rows, user, shared, using):
+    """Each row's change's data, by position: kept in ``serialized`` when ``shared``, else made now."""
+    data, missing = {}, []
+    for row in rows:
+        kept = serialized.get((*shared, row[3])) if shared is not None else None
+        if kept is None:
+            missing.append(row)
+        else:
+            data[row[3]] = kept[0]
+    if missing:
+        # One serializer for every row (as DRF lists a queryset): building its fields costs more than a row.
+        made = meta.serializer_class(
+            [instance_from(meta.model, state, using) for _, _, state, _ in missing],
+            many=True,
+            context={"user": None if shared is not None else user},
+        ).data
+        for row, one in zip(missing, made):
+            text = channels_api.encode(one)
+            data[row[3]] = json.loads(text)
+            if shared is not None:
+                serialized.put((*shared, row[3]), (data[row[3]], len(text)))
+    return data
+
+
+def _replayed_event(meta, action, data, cursor_text):
     return ChangeEvent(
         stream=meta.stream,
         action=action,
@@ -263,7 +293,7 @@ def _replayed(meta, action, data, cursor_text):
 
 
 def _resync(meta, through, using):
-    return Replay([_replayed(meta, RESYNC, None, cursor(through, using))], through)
+    return Replay([_replayed_event(meta, RESYNC, None, cursor(through, using))], through)
 
 
 # -- Retention -----------------------------------------------------------------------------------

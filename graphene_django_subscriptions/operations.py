@@ -10,10 +10,8 @@ executed and encoded once for all of them.
 """
 
 import json
-import threading
 import time
 import weakref
-from collections import OrderedDict
 
 from graphql import (
     FieldNode,
@@ -32,6 +30,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from . import app_settings, changes
 from .protocols import common
+from .recent import Recent
 
 CHANGES = "changes"
 SUBSCRIPTION = "subscription"
@@ -50,43 +49,10 @@ class OperationErrors(Exception):
         self.cost = cost
 
 
-class CheckedDocuments:
-    """Documents already parsed and validated, with their errors: the same document costs once.
-
-    Keyed by schema, extra rules and text; the least recently used go first
-    beyond ``most`` documents or ``most_chars`` characters of text in all. A
-    parsed document takes about 140 bytes of memory per character of text.
-    """
-
-    def __init__(self, most=256, most_chars=200_000):
-        self.most = most
-        self.most_chars = most_chars
-        self._entries = OrderedDict()  # key: (document or None, errors)
-        self._chars = 0
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        """The ``(document, errors)`` of ``key``, or None."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key, entry):
-        """Keep ``entry`` for ``key`` (whose last item is the document's text)."""
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = entry
-            self._chars += len(key[-1])
-            while len(self._entries) > self.most or self._chars > self.most_chars:
-                old, _ = self._entries.popitem(last=False)
-                self._chars -= len(old[-1])
-
-
-#: This process's checked documents.
-checked_documents = CheckedDocuments()
+#: This process's documents already parsed and validated, as ``(document or None, errors)``: the same
+#: document costs once. Keyed by schema, extra rules and text (``document_key``); a parsed document
+#: takes about 140 bytes of memory per character of text, so at most 200,000 characters of text are kept.
+checked_documents = Recent(most=256, most_size=200_000, size=lambda key, entry: len(key[-1]))
 
 
 def document_key(schema, query, extra_rules=()):
@@ -301,6 +267,11 @@ def result_payload(result):
     return payload
 
 
+#: Replayed events as each selection ran them (``Selection.render_replayed``): sockets that resume
+#: after the same cursor with the same operation cost one run of each change.
+rendered_replays = Recent(most=5000, most_size=20_000_000, size=lambda key, payload: len(payload))
+
+
 class Selection:
     """What one distinct operation makes of an event: run it, encode it, once per event."""
 
@@ -322,6 +293,18 @@ class Selection:
         if selection is None:
             selection = cls._shared[key] = cls(schema, document, operation_name, variables, fields)
         return selection
+
+    def render_replayed(self, event):
+        """``render``, kept in ``rendered_replays`` when ``event`` is the same for all (``shared``)."""
+        shared = event.get("shared")
+        if shared is None:
+            return self.render(event)
+        key = (self, shared)
+        payload = rendered_replays.get(key)
+        if payload is None:
+            payload = self.render(event)
+            rendered_replays.put(key, payload)
+        return payload
 
     def render(self, event):
         """The JSON text of the ``next`` payload for ``event`` (a ``ChangeEvent``)."""

@@ -34,7 +34,7 @@ class Budget:
     def __init__(self, limit, window=60.0):
         self._limit = limit
         self._window = window
-        self._spent = deque()  # (monotonic time, seconds)
+        self._spent = deque()  # (monotonic time, amount)
         self._total = 0.0
 
     def spend(self, amount):

@@ -716,7 +716,7 @@ class _Follower:
     async def _send_event(self, event):
         """Run the selection on ``event`` and send it; whether the operation goes on."""
         try:
-            payload = self.selection.render(event)
+            payload = self.selection.render_replayed(event)
         except Exception:
             logger.exception("Could not run a subscription's selection on a replayed change")
             return True
