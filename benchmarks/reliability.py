@@ -43,6 +43,7 @@ django.setup()
 from support import databases  # noqa: E402
 from support.reliability import churn, mass_abort, outage, rss_kib, soak  # noqa: E402
 from support.servers import ENGINE, RedisServer, Server, project_environment  # noqa: E402
+from support.tables import print_table  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
@@ -182,9 +183,7 @@ def main():
 
     print(f"engine: {ENGINE}, Redis channel layer, database: {databases.KIND}")
     header = ("check", "load", "held", "lost", "duplicated", "rows left", "places left", "unhandled")
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support import databases  # noqa: E402
 from support.servers import CWD, ENGINE, RedisServer, Server, project_environment  # noqa: E402
+from support.tables import print_table  # noqa: E402
 
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 FEED = "subscription Feed($after: String) { articleChanges(after: $after) { action cursor data { title } } }"
@@ -310,15 +311,22 @@ async def killed(server, env, sockets, kills):
         title: float(when) for title, when in (line.split() for line in output.decode().splitlines())
     }
     await asyncio.wait_for(asyncio.gather(*listening), 120)
-    await asyncio.gather(*(drain(f) for f in crowd))
-    latest = max(f.arrived[t] - committed[t] for f in crowd for t in expected if t in f.arrived)
-    lost, doubled, disordered, resyncs = totals(crowd, expected)
-    await asyncio.gather(*(f.close() for f in crowd))
+    figures, latest = await finish(crowd, committed)
     return {
         "load": f"{kills} saves, each process killed after its commit; {sockets} sockets",
-        "figures": (lost, doubled, disordered, resyncs),
+        "figures": figures,
         "held": f"{kills / (done - started):.0f} kills/s; the latest arrival {latest:.2f} s after its commit",
     }
+
+
+async def finish(crowd, committed):
+    """Read what is still on its way, close: the figures against ``committed`` (title: its commit time,
+    in commit order), and the latest arrival after its commit."""
+    await asyncio.gather(*(drain(f) for f in crowd))
+    latest = max(f.arrived[t] - when for f in crowd for t, when in committed.items() if t in f.arrived)
+    figures = totals(crowd, list(committed))
+    await asyncio.gather(*(f.close() for f in crowd))
+    return figures, latest
 
 
 async def outage(saver, listener, redis, sockets, seconds):
@@ -346,13 +354,10 @@ async def outage(saver, listener, redis, sockets, seconds):
         await asyncio.sleep(0.2)
     for task in listening:
         task.cancel()
-    await asyncio.gather(*(drain(f) for f in crowd))
-    latest = max(f.arrived[t] - committed[t] for f in crowd for t in expected if t in f.arrived)
-    lost, doubled, disordered, resyncs = totals(crowd, expected)
-    await asyncio.gather(*(f.close() for f in crowd))
+    figures, latest = await finish(crowd, committed)
     return {
         "load": f"Redis hung {seconds:.0f} s, {len(expected)} saves by another process; {sockets} sockets",
-        "figures": (lost, doubled, disordered, resyncs),
+        "figures": figures,
         "held": f"{during} of {len(expected) * sockets} arrived during the outage; "
         f"the latest {latest:.2f} s after its commit",
     }
@@ -469,10 +474,7 @@ def main():
     print(
         f"engine: {ENGINE}, Redis channel layer, graphql-transport-ws clients following every article change"
     )
-    header = ("database", "check", "load", "lost", "doubled", "out of order", "RESYNC", "held")
-    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print_table(("database", "check", "load", "lost", "doubled", "out of order", "RESYNC", "held"), rows)
 
 
 if __name__ == "__main__":

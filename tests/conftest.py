@@ -143,7 +143,7 @@ def socket(server):
 
 @pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium, headless, for the live page."""
+    """Debian's Chromium, headless, for the live page and GraphiQL."""
     from support.browser import Chromium
 
     browser = Chromium()

@@ -31,13 +31,6 @@ def graphiql_server(workdir, project):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    browser = Chromium()
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def graphiql(chromium, graphiql_server):
     """Opens GraphiQL with a query in the tab; the browser's console starts empty."""
