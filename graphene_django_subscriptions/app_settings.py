@@ -85,6 +85,9 @@ DEFAULTS = {
     #: The most changes one graphql-transport-ws socket's resuming subscriptions are sent in a minute
     #: (each replayed change is read and serialized for it alone); past it, a resume gets a RESYNC.
     "MAX_REPLAYED_CHANGES_PER_SOCKET_PER_MINUTE": 3000,
+    #: The most values one filter argument of a subscription may list (``author_In: [...]``): each change
+    #: is compared with every one.
+    "MAX_FILTER_VALUES": 100,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -19,13 +19,13 @@ import json
 import re
 import uuid
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Max
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from . import app_settings, engines, groups
+from . import app_settings, engines, filters, groups
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
 from .recent import Recent
@@ -88,14 +88,16 @@ def instance_from(model, state, using=None):
     return instance
 
 
-def record(streams, instance, action, audiences, using=None):
+def record(streams, instance, action, audiences, using=None, previous=None):
     """Log the change of ``instance`` on each of ``streams`` (one statement); return ``streams``.
 
     Runs in the transaction that makes the change. ``audiences`` maps each
     stream with a per-recipient rule to the audiences its rule was asked for
-    then, and those it allowed (``(judged, allowed)``).
+    then, and those it allowed (``(judged, allowed)``); ``previous`` is the
+    object as an update found it, when it was read (for filters).
     """
     state = state_of(instance)
+    before = state_of(previous) if previous is not None and action == common.UPDATE else None
     key = groups.object_key(instance.pk)
     entries = [
         LoggedChange(
@@ -103,6 +105,7 @@ def record(streams, instance, action, audiences, using=None):
             action=action,
             object_key=key,
             state=state,
+            previous=before,
             audiences=_listed(audiences.get(stream)),
         )
         for stream in streams
@@ -199,10 +202,11 @@ class Replay:
         self.through = through
 
 
-def replay(subscription, user, after, action, pk, using=None, most=None):
+def replay(subscription, user, after, action, pk, using=None, most=None, chosen_filter=None):
     """The ``Replay`` of ``subscription`` for ``user`` after the cursor ``after`` (text, or None).
 
-    ``action`` and ``pk`` are the subscription's; the per-recipient rule is
+    ``action``, ``pk`` and ``chosen_filter`` are the subscription's (each change
+    as it reads to the filter, see ``filters.relative``); the per-recipient rule is
     asked as it stands now. A cursor of another epoch, older than the stream's
     history or further back than ``MAX_REPLAYED_CHANGES`` of its changes (or
     ``most``, when fewer) gives one ``RESYNC`` event.
@@ -217,14 +221,16 @@ def replay(subscription, user, after, action, pk, using=None, most=None):
     rows = LoggedChange.objects.using(using).filter(
         stream=meta.stream, position__gt=start, position__lte=through
     )
-    if action in common.CHANGE_ACTIONS:
+    if action in common.CHANGE_ACTIONS and chosen_filter is None:  # a filter reads actions otherwise
         rows = rows.filter(action=action)
     if pk is not None:
         rows = rows.filter(object_key=groups.object_key(pk))
     limit = app_settings.get("MAX_REPLAYED_CHANGES")
     most = limit if most is None else min(most, limit)
     rows = list(
-        rows.order_by("position").values_list("action", "object_key", "state", "position")[: most + 1]
+        rows.order_by("position").values_list("action", "object_key", "state", "position", "previous")[
+            : most + 1
+        ]
     )
     # After the rows: a prune that took some of them has moved the history's start by now.
     history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
@@ -245,16 +251,42 @@ def replay(subscription, user, after, action, pk, using=None, most=None):
         }
     if visible is not None:
         rows = [row for row in rows if row[1] in visible]
+    readings = {row[3]: (row[0], None) for row in rows}
+    if chosen_filter is not None:
+        readings = _read_through(meta, chosen_filter, rows, action, using)
+        rows = [row for row in rows if row[3] in readings]
     shared = None if meta.per_recipient else (epoch(using), meta.stream)
     data = _serialized(meta, rows, user, shared, using)
-    events = [
-        _replayed_event(meta, action_done, data[position], cursor(position, using))
-        for action_done, _, _, position in rows
-    ]
-    if shared is not None:
-        for event, row in zip(events, rows):
-            event["shared"] = (*shared, row[3])  # the same event for every socket: see ``operations``
+    events = []
+    for row in rows:
+        position = row[3]
+        event = _replayed_event(meta, readings[position][0], data[position], cursor(position, using))
+        if readings[position][1] is not None:
+            event["cause"] = readings[position][1]
+        if shared is not None:
+            # The same event for every socket of the same filter: see ``operations``.
+            event["shared"] = (*shared, position, *readings[position])
+        events.append(event)
     return Replay(events, through)
+
+
+def _read_through(meta, chosen_filter, rows, action, using):
+    """``{position: (action, cause)}`` of the rows that ``chosen_filter`` hears of, as it reads them.
+
+    Judged on the states the log holds: the object as each change left it,
+    and as an update found it.
+    """
+    vendor = connections[using or router.db_for_write(meta.model)].vendor
+    readings = {}
+    for action_done, _, state, position, previous in rows:
+        now = instance_from(meta.model, state, using)
+        before = instance_from(meta.model, previous, using) if previous else now
+        matched_before = None if action_done == common.CREATE else chosen_filter.matches(before, vendor)
+        matches_now = None if action_done == common.DELETE else chosen_filter.matches(now, vendor)
+        reading = filters.relative(action_done, matched_before, matches_now)
+        if reading is not None and action in (common.ALL_ACTIONS, reading[0]):
+            readings[position] = reading
+    return readings
 
 
 def _serialized(meta, rows, user, shared, using):
@@ -269,7 +301,7 @@ def _serialized(meta, rows, user, shared, using):
     if missing:
         # One serializer for every row (as DRF lists a queryset): building its fields costs more than a row.
         made = meta.serializer_class(
-            [instance_from(meta.model, state, using) for _, _, state, _ in missing],
+            [instance_from(meta.model, row[2], using) for row in missing],
             many=True,
             context={"user": None if shared is not None else user},
         ).data

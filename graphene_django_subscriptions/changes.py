@@ -15,10 +15,18 @@ from graphene_django.rest_framework.serializer_converter import convert_serializ
 from graphql import GraphQLError
 from rest_framework import serializers
 
+from . import filters
 from .change_log import RESYNC, ChangeEvent
 from .protocols.common import CREATE, DELETE, UPDATE
 
-__all__ = ["ChangeActionEnum", "ChangeEvent", "changes_field", "event_from_frame", "subscription_of"]
+__all__ = [
+    "ChangeActionEnum",
+    "ChangeCauseEnum",
+    "ChangeEvent",
+    "changes_field",
+    "event_from_frame",
+    "subscription_of",
+]
 
 
 class ChangeActionEnum(graphene.Enum):
@@ -31,6 +39,25 @@ class ChangeActionEnum(graphene.Enum):
     RESYNC = RESYNC
 
 
+class ChangeCauseEnum(graphene.Enum):
+    """Why a subscription hears of the object: what happened to it, or how it moved relative to the filter."""
+
+    #: The object was created.
+    CREATED = filters.CREATED
+    #: The object was changed.
+    UPDATED = filters.UPDATED
+    #: The object was deleted.
+    DELETED = filters.DELETED
+    #: A change made the object match the subscription's filter (it arrives as CREATE).
+    ENTERED = filters.ENTERED
+    #: A change made the object stop matching the subscription's filter (it leaves as DELETE).
+    LEFT = filters.LEFT
+
+
+#: The cause of an action that no filter changed.
+_PLAIN_CAUSES = {CREATE: filters.CREATED, UPDATE: filters.UPDATED, DELETE: filters.DELETED}
+
+
 def event_from_frame(frame):
     """The event a notification frame carries (every field, the change's ``cursor`` and log ``position``)."""
     payload = frame["payload"]
@@ -41,6 +68,7 @@ def event_from_frame(frame):
         data=payload["data"],
         cursor=frame.get("cursor"),
         position=frame.get("position"),
+        cause=payload.get("cause"),
     )
 
 
@@ -77,6 +105,7 @@ def changes_field(subscription, action_enum, **kwargs):
             ),
         ),
     }
+    arguments = filters.with_arguments(subscription, arguments)
     return graphene.Field(
         _event_types[subscription], args=arguments, resolver=resolve, name=field_name, **kwargs
     )
@@ -101,6 +130,14 @@ def _event_type(subscription):
             "__doc__": f"A committed change of a {meta.model.__name__}, on stream {meta.stream!r}.",
             "stream": graphene.String(required=True, description="The stream the change is on."),
             "action": graphene.Field(ChangeActionEnum, required=True, description="What happened."),
+            "cause": graphene.Field(
+                ChangeCauseEnum,
+                resolver=_cause,
+                description=(
+                    "Why it is sent: the object was created, updated or deleted, or it entered or left the "
+                    "subscription's filter (null in a RESYNC event)."
+                ),
+            ),
             "model": graphene.String(required=True, description="The model, as app_label.model_name."),
             "data": graphene.Field(
                 data, description="The object, as the serializer shows it (null in a RESYNC event)."
@@ -119,6 +156,10 @@ def _event_type(subscription):
             ),
         },
     )
+
+
+def _cause(event, info):
+    return event.get("cause") or _PLAIN_CAUSES.get(event["action"])
 
 
 def _replayed(event, info):

@@ -15,7 +15,9 @@ def object_key(pk):
     return "" if pk is None else str(pk)
 
 
-def _target(key):
+def _target(key, filter_key=""):
+    if filter_key:
+        return "f-" + filter_key  # hex digits
     if not key:
         return EVERY_OBJECT
     if _PLAIN_KEY.match(key):
@@ -35,17 +37,19 @@ def _selection(fields_key, audience):
     return f"{fields_key}_{audience if _PLAIN_KEY.match(audience) else 'a-' + _digest(audience)}"
 
 
-def group_name(stream, action, key, fields_key, audience=""):
+def group_name(stream, action, key, fields_key, audience="", filter_key=""):
     """The group whose members receive ``action`` changes of ``key`` with ``fields_key``.
 
     ``audience`` is the recipients' user key on a stream with a per-recipient
-    rule (empty otherwise). The stream comes last: the other parts never
-    contain a dot, so two different streams can never produce the same name.
+    rule (empty otherwise); ``filter_key`` the key of the filter they follow
+    (``filters.Filter.key``), whose ``action`` is the change as it reads to
+    them. The stream comes last: the other parts never contain a dot, so two
+    different streams can never produce the same name.
     Names stay shorter than the 100 characters channel layers accept: when the
     target and the selection would not fit, they are hashed together into one
     part (marked ``x-``, which no target starts with).
     """
-    target = _target(key)
+    target = _target(key, filter_key)
     selection = _selection(fields_key, audience)
     name = ".".join((PREFIX, action, target, selection, stream))
     if len(name) < MAX_LENGTH:

@@ -50,15 +50,21 @@ class SubscriptionRecord(models.Model):
     #: The graphql-transport-ws operation this record serves (the socket's own number for it);
     #: empty for the 2018 protocol, where a socket follows each target once.
     operation = models.CharField(max_length=20, blank=True, default="")
+    #: The key of the followed filter (``filters.Filter.key``); empty when the socket filters nothing.
+    filter_key = models.CharField(max_length=20, blank=True, default="")
+    #: The followed filter, as ``filters.Filter.text`` writes it (any process rebuilds it); empty for none.
+    filter = models.TextField(blank=True, default="")
 
     class Meta:
-        unique_together = [("socket", "stream", "action", "object_key", "operation")]
+        unique_together = [("socket", "stream", "action", "object_key", "filter_key", "operation")]
         indexes = [models.Index(fields=["stream", "action", "object_key"], name="gds_record_target")]
 
     @property
     def group(self):
         """The channel-layer group this record's socket is a member of."""
-        return group_name(self.stream, self.action, self.object_key, self.fields_key, self.audience)
+        return group_name(
+            self.stream, self.action, self.object_key, self.fields_key, self.audience, self.filter_key
+        )
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"
@@ -78,6 +84,9 @@ class LoggedChange(models.Model):
     object_key = models.CharField(max_length=255)
     #: The object's column values as stored by the change, as JSON (see ``change_log.state_of``).
     state = models.TextField()
+    #: The column values the change replaced, as JSON, for an update of a model with filtered streams
+    #: (filters are judged on both states); null when they were not read.
+    previous = models.TextField(blank=True, null=True)
     #: On a stream with a per-recipient rule, who was asked when the change was made, and who may hear
     #: of it: JSON ``{"judged": [audience, ...], "allowed": [audience, ...]}``; empty on the others.
     audiences = models.TextField(blank=True, default="")

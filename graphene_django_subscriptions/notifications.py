@@ -18,9 +18,9 @@ import functools
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from . import change_log, groups, recipients, registry, transport
+from . import change_log, filters, groups, recipients, registry, transport
 from .fields import SELECTED_BY_OPERATION
 from .models import SubscriptionRecord
 from .outbox import outbox
@@ -73,6 +73,7 @@ def watch(model):
     change log entry, not before them (see ``_in_a_transaction``).
     """
     uid = f"graphene_django_subscriptions:{model._meta.label_lower}"
+    pre_save.connect(_saving, sender=model, weak=False, dispatch_uid=uid)
     post_save.connect(_saved, sender=model, weak=False, dispatch_uid=uid)
     pre_delete.connect(_deleting, sender=model, weak=False, dispatch_uid=uid)
     post_delete.connect(_deleted, sender=model, weak=False, dispatch_uid=uid)
@@ -87,12 +88,14 @@ def _in_a_transaction(save_base):
     the row would be committed before the change is logged (a crash between
     would lose the change) and each save of a followed model would commit
     twice. Inside a transaction it is a no-op (``savepoint=False``): a
-    rollback there takes the row and its log entry away together.
+    rollback there takes the row and its log entry away together. A model
+    with filtered streams saves in one too, log or not: the row an update
+    replaces is read, locked, in the same transaction (see ``_saving``).
     """
 
     @functools.wraps(save_base)
     def save_base_in_a_transaction(self, *args, **kwargs):
-        if not change_log.enabled():
+        if not change_log.enabled() and not _filtered(type(self)):
             return save_base(self, *args, **kwargs)  # nothing to commit with the row
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using, savepoint=False):
@@ -102,10 +105,37 @@ def _in_a_transaction(save_base):
     return save_base_in_a_transaction
 
 
+def _saving(sender, instance, raw=False, using=None, **kwargs):
+    """Read the row a save is about to replace, where a stream judges filters on the state before it too.
+
+    In the saving transaction (see ``_in_a_transaction``), locked until it
+    commits: the state read is the one the save replaces.
+    """
+    if raw or instance.pk is None or not _filtered(sender):
+        return
+    try:
+        with transaction.atomic(using=using):
+            _take_write_lock(using)  # the save writes next: write first (see there)
+            rows = sender._base_manager.using(using).select_for_update().filter(pk=instance.pk)
+            instance.__dict__[_PREVIOUS] = rows.first()
+    except Exception:
+        logger.exception(
+            "Could not read %s pk=%r before its save; filters judge its update on the new state alone.",
+            sender.__name__,
+            instance.pk,
+        )
+
+
+def _filtered(model):
+    return any(subscription._meta.filters is not None for subscription in registry.for_model(model))
+
+
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
+    previous = instance.__dict__.pop(_PREVIOUS, None)
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
-    change = judge(sender, instance.pk, common.CREATE if created else common.UPDATE, using)
+    action = common.CREATE if created else common.UPDATE
+    change = judge(sender, instance.pk, action, using, previous=None if created else previous)
     if change is not None:
         transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
@@ -144,9 +174,11 @@ def _deleted(sender, instance, using=None, **kwargs):
 
 #: Where ``_deleting`` leaves the judged change of an instance for ``_deleted``.
 _PENDING_DELETE = "_gds_pending_delete"
+#: Where ``_saving`` leaves the row a save replaces, for ``_saved``.
+_PREVIOUS = "_gds_previous"
 
 
-def judge(model, pk, action, using=None):
+def judge(model, pk, action, using=None, previous=None):
     """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
 
     Called right after a save, or before a delete, in the transaction that
@@ -154,8 +186,9 @@ def judge(model, pk, action, using=None):
     cannot change until the judgement is done), and each stream decides from
     that same moment whether the change is in its ``Meta.queryset`` and which
     audiences its per-recipient rule lets hear of it. Nothing read later
-    changes what is sent or to whom. A failure is logged and never reaches
-    the code that saved.
+    changes what is sent or to whom. ``previous`` is the object as stored
+    before an update (read where filters need it; see ``_saving``). A failure
+    is logged and never reaches the code that saved.
     """
     subscriptions = registry.for_model(model)
     if not subscriptions:
@@ -172,16 +205,18 @@ def judge(model, pk, action, using=None):
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
             verdicts, judged = _verdicts(subscriptions, action, pk, using)
-            logged = _log(subscriptions, stored, action, verdicts, judged, using)
+            logged = _log(subscriptions, stored, action, verdicts, judged, using, previous)
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
         )
         return None
-    return Change(model, stored, action, verdicts, logged, using) if verdicts or logged else None
+    if not verdicts and not logged:
+        return None
+    return Change(model, stored, action, verdicts, logged, using, previous=previous)
 
 
-def _log(subscriptions, instance, action, verdicts, judged, using):
+def _log(subscriptions, instance, action, verdicts, judged, using, previous=None):
     """Log the change on each stream whose scope holds the object (``change_log``); return those streams.
 
     A stream with a per-recipient rule logs every change in its scope, with the
@@ -204,7 +239,7 @@ def _log(subscriptions, instance, action, verdicts, judged, using):
             streams.append(meta.stream)
     try:
         with transaction.atomic(using=using):
-            return change_log.record(streams, instance, action, audiences, using)
+            return change_log.record(streams, instance, action, audiences, using, previous)
     except Exception:
         logger.exception(
             "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
@@ -254,6 +289,8 @@ def _verdict(subscription, action, pk, using):
     if not meta.per_recipient:
         return subscription.scope().using(using).filter(pk=pk).exists(), None
     audiences = set(_targets(meta, action, pk).values_list("audience", flat=True).distinct())
+    if meta.filters is not None:  # a filter's subscribers may hear of any change, as it reads to them
+        audiences |= set(_filtered_records(meta).values_list("audience", flat=True).distinct())
     allowed = {
         key: user
         for key, user in recipients.users_for(audiences).items()
@@ -263,10 +300,15 @@ def _verdict(subscription, action, pk, using):
 
 
 def _targets(meta, action, pk):
-    """The records of the groups that hear of ``action`` changes of object ``pk``."""
+    """The records of the groups that hear of ``action`` changes of object ``pk`` (filters aside)."""
     return SubscriptionRecord.objects.filter(
-        stream=meta.stream, action=action, object_key__in=("", groups.object_key(pk))
+        stream=meta.stream, action=action, object_key__in=("", groups.object_key(pk)), filter_key=""
     )
+
+
+def _filtered_records(meta):
+    """The records of the groups that follow a filter of ``meta``'s stream."""
+    return SubscriptionRecord.objects.filter(stream=meta.stream).exclude(filter_key="")
 
 
 class Change:
@@ -275,12 +317,14 @@ class Change:
     ``instance`` is the object as stored at that moment; ``verdicts`` maps each
     stream that may hear of it to True (everybody) or ``{audience: user}``
     (who its per-recipient rule let hear of it); ``logged`` holds the streams
-    whose change log holds it.
+    whose change log holds it; ``previous`` is the object as an update found it
+    (None when not read: filters then judge the update on its new state alone).
     """
 
-    def __init__(self, model, instance, action, verdicts, logged=(), using=None):
+    def __init__(self, model, instance, action, verdicts, logged=(), using=None, previous=None):
         self.model = model
         self.instance = instance
+        self.previous = previous
         self.pk = instance.pk
         self.action = action
         self.verdicts = verdicts
@@ -300,12 +344,14 @@ class Change:
             return None
         meta = subscription._meta
         instance = change_log.instance_from(meta.model, entry.state, using)
+        previous = change_log.instance_from(meta.model, entry.previous, using) if entry.previous else None
         audiences = change_log.judged_audiences(entry)
         if audiences is None:
             verdict = True
         else:
             verdict = recipients.users_for(audiences[1])
-        change = cls(meta.model, instance, entry.action, {entry.stream: verdict}, {entry.stream}, using)
+        verdicts = {entry.stream: verdict}
+        change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous)
         change.positions[entry.stream] = entry.position
         if audiences is not None:
             change.judged[entry.stream] = audiences[0]
@@ -358,10 +404,14 @@ class Change:
     def _messages_for(self, subscription, verdict):
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
-        targets = {}  # audience: [(object key, fields key)]
+        targets = {}  # audience: [(group, fields key, action, cause)]
         rows = _targets(meta, self.action, self.pk).values_list("audience", "object_key", "fields_key")
         for audience, object_key, fields_key in rows.distinct():
-            targets.setdefault(audience, []).append((object_key, fields_key))
+            group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
+            targets.setdefault(audience, []).append((group, fields_key, self.action, None))
+        if meta.filters is not None:
+            for audience, target in self._filtered_targets(meta):
+                targets.setdefault(audience, []).append(target)
         # A stream without a per-recipient rule has one audience, "", and no user:
         # its change is serialized once for everybody.
         allowed = [("", None)] if verdict is True else (verdict or {}).items()
@@ -371,41 +421,88 @@ class Change:
                 continue
             data = meta.serializer_class(self.instance, context={"user": user}).data
             texts = {}
-            for object_key, fields_key in targets[audience]:
-                if fields_key not in texts:
-                    texts[fields_key] = self._text(meta, data, fields_key)
-                group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
-                messages.append((group, texts[fields_key]))
+            for group, fields_key, action, cause in targets[audience]:
+                if (fields_key, action, cause) not in texts:
+                    texts[(fields_key, action, cause)] = self._text(meta, data, fields_key, action, cause)
+                messages.append((group, texts[(fields_key, action, cause)]))
         judged = self.judged.get(meta.stream)
         if judged is not None:
             # Subscribed while the change was being made: whether they may hear of it was not asked
             # then, and is not asked of later rows. Their graphql-transport-ws operations resync.
             for audience in set(targets) - judged:
-                for object_key, fields_key in targets[audience]:
+                for group, fields_key, _, _ in targets[audience]:
                     if fields_key == SELECTED_BY_OPERATION:
-                        group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
                         messages.append((group, self._resync_text(meta)))
         return messages
 
-    def _text(self, meta, data, fields_key):
+    def _filtered_targets(self, meta):
+        """``(audience, (group, fields key, action, cause))`` of each filtered group that hears of the change.
+
+        Each distinct filter is judged once, on the object as the change found
+        it and as it left it: the action is the change as it reads to the
+        filter (an object that starts matching is created for it, see ``filters.relative``).
+        """
+        vendor = connections[self.using or router.db_for_write(self.model)].vendor
+        before, after = self.states()
+        rows = _filtered_records(meta).values_list("action", "filter_key", "filter", "audience", "fields_key")
+        readings = {}
+        found = []
+        for action, filter_key, text, audience, fields_key in rows.distinct():
+            if filter_key not in readings:
+                readings[filter_key] = _reading(meta, text, self.action, before, after, vendor)
+            reading = readings[filter_key]
+            if reading is not None and reading[0] == action:
+                group = groups.group_name(meta.stream, action, "", fields_key, audience, filter_key)
+                found.append((audience, (group, fields_key, action, reading[1])))
+        return found
+
+    def states(self):
+        """``(before, after)``: the object as the change found it and as it left it (None: it did not exist).
+
+        An update whose previous state was not read is judged on its new state alone.
+        """
+        if self.action == common.CREATE:
+            return None, self.instance
+        if self.action == common.DELETE:
+            return self.instance, None
+        return (self.previous if self.previous is not None else self.instance), self.instance
+
+    def _text(self, meta, data, fields_key, action, cause=None):
         if fields_key != SELECTED_BY_OPERATION:
             frame = channels_api.notification_frame(
-                meta.stream, self.action, meta.model_label, meta.catalog.project(data, fields_key)
+                meta.stream, action, meta.model_label, meta.catalog.project(data, fields_key), cause
             )
             return channels_api.encode(frame)
         # A graphql-transport-ws group gets every field, and the change's place in the log:
         # its process runs each operation's selection on them.
-        return self._logged_text(meta, self.action, data)
+        return self._logged_text(meta, action, data, cause)
 
     def _resync_text(self, meta):
         return self._logged_text(meta, change_log.RESYNC, None)
 
-    def _logged_text(self, meta, action, data):
-        frame = channels_api.notification_frame(meta.stream, action, meta.model_label, data)
+    def _logged_text(self, meta, action, data, cause=None):
+        frame = channels_api.notification_frame(meta.stream, action, meta.model_label, data, cause)
         position = self.positions.get(meta.stream)
         frame["position"] = position
         frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
         return channels_api.encode(frame)
+
+
+def _reading(meta, text, action, before, after, vendor):
+    """``(action, cause)`` of a change as the filter stored as ``text`` reads it, or None.
+
+    See ``filters.relative``; a filter that cannot be judged is logged, and hears nothing.
+    """
+    try:
+        chosen = meta.filters.stored(text)
+        matched_before = None if before is None else chosen.matches(before, vendor)
+        matches_now = None if after is None else chosen.matches(after, vendor)
+    except Exception:
+        logger.exception(
+            "Could not judge a filter of stream %r (%s); its subscribers miss this change.", meta.stream, text
+        )
+        return None
+    return filters.relative(action, matched_before, matches_now)
 
 
 def from_log(after, most):

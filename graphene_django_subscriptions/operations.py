@@ -87,7 +87,8 @@ class Prepared:
     ``cost`` is the thread time its document took to check (0.0 when it had been seen).
 
     A ``CHANGES`` operation also has the ``subscription`` it follows, its
-    ``action``, ``pk`` and ``after`` arguments, its ``selection``, and the
+    ``action``, ``pk`` and ``after`` arguments, the ``filter`` its filter
+    arguments make (``filters.Filter``, or None), its ``selection``, and the
     ``name`` its document gives the operation (or None).
     """
 
@@ -100,6 +101,7 @@ class Prepared:
         self.action = None
         self.pk = None
         self.after = None
+        self.filter = None
         self.name = None
         self.selection = None
         self.cost = 0.0
@@ -216,6 +218,11 @@ def _prepare_checked(schema, query, document, operation_name, variables):
     prepared.action = common.enum_value(arguments.get("action"))
     prepared.pk = arguments.get("id")
     prepared.after = arguments.get("after")
+    if subscription._meta.filters is not None:
+        try:
+            prepared.filter = subscription._meta.filters.parse(arguments)
+        except common.ProtocolError as refused:
+            raise OperationErrors([GraphQLError(str(refused), field_nodes)]) from None
     prepared.name = operation.name.value if operation.name else None
     prepared.selection = Selection.shared(schema, query, document, operation_name, variables, fields)
     return prepared

@@ -233,7 +233,18 @@ def _admit_and_plan(subscription, channel_name, user, then=None, counted=True, *
     raise refused
 
 
-def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=None, operation_key=""):
+def plan(
+    subscription,
+    *,
+    socket,
+    operation,
+    action,
+    pk=None,
+    fields=None,
+    user=None,
+    operation_key="",
+    chosen_filter=None,
+):
     """Check a request and record its effect; return the ``GroupMoves`` to apply.
 
     Runs after ``admit``, which claimed the ``socket`` row and checked that ``user`` opened it:
@@ -242,6 +253,7 @@ def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=
     ``ProtocolError`` (and records nothing) when the request is refused.
     ``operation_key`` names the graphql-transport-ws operation that subscribes
     (its records get every field; see ``fields.SELECTED_BY_OPERATION``); empty for the 2018 protocol.
+    ``chosen_filter`` is the ``filters.Filter`` the request follows (None: every object, or ``pk``).
     """
     meta = subscription._meta
     user = recipients.normalize(user)
@@ -253,17 +265,24 @@ def plan(subscription, *, socket, operation, action, pk=None, fields=None, user=
     fields_key = SELECTED_BY_OPERATION if operation_key else meta.catalog.key_for(fields)
     if pk == "":
         pk = None
+    if chosen_filter is not None and pk is not None:
+        raise ProtocolError(
+            "A filter and an id cannot be combined: the id follows one object whatever it holds, a filter "
+            "follows every object that matches it. Leave one of them out."
+        )
     actions = _expand(action, pk)
     key, value = _followed(subscription, operation, action, pk)
     if operation == common.UNSUBSCRIBE:
-        return _unsubscribe(socket.pk, meta.stream, actions, key, action)
+        return _unsubscribe(socket.pk, meta.stream, actions, key, action, chosen_filter)
     _check_permission(subscription, user, actions, value)
     _check_visible(subscription, user, pk, value)
     audience = socket.user_key if meta.per_recipient else ""
-    return _subscribe(socket.pk, meta.stream, actions, key, fields_key, audience, operation_key)
+    target = (key, chosen_filter)
+    return _subscribe(socket.pk, meta.stream, actions, target, fields_key, audience, operation_key)
 
 
-def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_key):
+def _subscribe(socket_id, stream, actions, target, fields_key, audience, operation_key):
+    key, chosen_filter = target
     moves = GroupMoves()
     if transport.delivers_from_log() and not operation_key:
         # Only servers that read the log use it. A graphql-transport-ws operation starts where its
@@ -275,8 +294,13 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_
             stream=stream,
             action=action,
             object_key=key,
+            filter_key=chosen_filter.key if chosen_filter is not None else "",
             operation=operation_key,
-            defaults={"fields_key": fields_key, "audience": audience},
+            defaults={
+                "fields_key": fields_key,
+                "audience": audience,
+                "filter": chosen_filter.text if chosen_filter is not None else "",
+            },
         )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):
             # Subscribing again with other fields replaces the selection.
@@ -296,14 +320,21 @@ def _subscribe(socket_id, stream, actions, key, fields_key, audience, operation_
     return moves
 
 
-def _unsubscribe(socket_id, stream, actions, key, requested_action):
+def _unsubscribe(socket_id, stream, actions, key, requested_action, chosen_filter):
     moves = GroupMoves()
     records = SubscriptionRecord.objects.filter(
-        socket_id=socket_id, stream=stream, action__in=actions, object_key=key, operation=""
+        socket_id=socket_id,
+        stream=stream,
+        action__in=actions,
+        object_key=key,
+        filter_key=chosen_filter.key if chosen_filter is not None else "",
+        operation="",
     )
     moves.leave.extend(record.group for record in records)
     if not moves.leave:
         target = f"id {app_settings.echo(key)}" if key else "every object"
+        if chosen_filter is not None:
+            target = "the objects that match this filter"
         raise ProtocolError(
             f"Nothing to unsubscribe: this socket does not follow {requested_action} "
             f"of {target} on stream {stream!r}."
@@ -312,7 +343,7 @@ def _unsubscribe(socket_id, stream, actions, key, requested_action):
     return moves
 
 
-def run_http_request(subscription, *, operation, action, channel_id, pk, fields, user):
+def run_http_request(subscription, *, operation, action, channel_id, pk, fields, user, chosen_filter=None):
     """Serve a request made over HTTP; return None on success or the error sentence.
 
     The socket hears a confirmation frame once its memberships changed.
@@ -329,6 +360,7 @@ def run_http_request(subscription, *, operation, action, channel_id, pk, fields,
             action=action,
             pk=pk,
             fields=fields,
+            chosen_filter=chosen_filter,
         )
     except ProtocolError as error:
         return str(error)
@@ -377,7 +409,7 @@ def run_socket_request(subscription, request, channel_name, user):
     return moves, reply
 
 
-def start_operation(subscription, channel_name, user, operation_key, *, action, pk):
+def start_operation(subscription, channel_name, user, operation_key, *, action, pk, chosen_filter=None):
     """Record a graphql-transport-ws subscription to ``subscription``'s changes; return the groups to join.
 
     The same checks as a 2018 subscribe request (permissions, ``get_queryset``,
@@ -394,6 +426,7 @@ def start_operation(subscription, channel_name, user, operation_key, *, action, 
         action=action,
         pk=pk,
         operation_key=operation_key,
+        chosen_filter=chosen_filter,
     )
     return moves.join
 

@@ -7,9 +7,18 @@ from django.db.models.query import QuerySet
 from graphene.types.objecttype import ObjectTypeOptions
 from rest_framework.serializers import BaseSerializer
 
-from . import change_log, cross_site, engines, notifications, registry, subscribe_requests
+from . import change_log, cross_site, engines, filters, notifications, registry, subscribe_requests
 from .fields import FieldCatalog
-from .protocols.common import ALL_ACTIONS, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, enum_value
+from .protocols.common import (
+    ALL_ACTIONS,
+    CREATE,
+    DELETE,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    UPDATE,
+    ProtocolError,
+    enum_value,
+)
 
 STREAM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -42,6 +51,8 @@ class SubscriptionOptions(ObjectTypeOptions):
     per_recipient = False
     catalog = None
     arguments = None
+    #: What clients may filter on (``filters.Declaration``), or None.
+    filters = None
 
 
 def _fail(cls, message):
@@ -129,6 +140,27 @@ def _field_catalog(cls, serializer_class, stream):
     return FieldCatalog(names, stream)
 
 
+#: The arguments of the subscription fields themselves: no filter may take their names.
+RESERVED_ARGUMENTS = ("operation", "action", "channel_id", "channelId", "id", "data", "after")
+
+
+def _validated_filters(cls, model, filter_fields, filterset_class):
+    if filter_fields is not None and filterset_class is not None:
+        _fail(
+            cls,
+            "filter_fields and filterset_class are both set: declare the filters once, either as "
+            "filter_fields or in the FilterSet.",
+        )
+    try:
+        return filters.declare(model, filter_fields, filterset_class, RESERVED_ARGUMENTS)
+    except filters.DeclarationError as error:
+        name = "filterset_class" if filterset_class is not None else "filter_fields"
+        message = str(error)
+        _fail(
+            cls, message if message.startswith(("filter_fields", "filterset_class")) else f"{name}: {message}"
+        )
+
+
 def _arguments(cls, catalog, model):
     fields_enum = graphene.Enum(
         f"{cls.__name__}Fields",
@@ -160,7 +192,9 @@ class Subscription(graphene.ObjectType):
 
     Subclass it with a ``Meta`` naming ``serializer_class`` (a DRF ModelSerializer)
     and ``stream``; optionally ``description``, ``queryset`` (which objects may be
-    followed) and ``permission_classes``. Mount it with ``Field()`` and route its
+    followed), ``permission_classes``, and ``filter_fields`` or
+    ``filterset_class`` (what clients may filter on, as graphene-django
+    declares it). Mount it with ``Field()`` and route its
     ``get_binding().consumer`` in a ``GraphqlAPIDemultiplexer``.
 
     Define the classmethod ``get_queryset(user)`` to decide per recipient
@@ -185,6 +219,8 @@ class Subscription(graphene.ObjectType):
         queryset=None,
         permission_classes=None,
         description=None,
+        filter_fields=None,
+        filterset_class=None,
         _meta=None,
         **options,
     ):
@@ -200,6 +236,7 @@ class Subscription(graphene.ObjectType):
         _meta.per_recipient = _has_recipient_rule(cls)
         _meta.catalog = _field_catalog(cls, serializer_class, _meta.stream)
         _meta.arguments = _arguments(cls, _meta.catalog, model)
+        _meta.filters = _validated_filters(cls, model, filter_fields, filterset_class)
         description = description or f"Subscription to {model.__name__} changes."
         super().__init_subclass_with_meta__(_meta=_meta, description=description, **options)
         registry.register(cls)
@@ -230,7 +267,8 @@ class Subscription(graphene.ObjectType):
     def Field(cls, **kwargs):
         """The schema field that takes subscribe and unsubscribe requests."""
         kwargs.setdefault("description", f"Subscribe to {cls._meta.model.__name__} changes.")
-        return graphene.Field(cls, args=cls._meta.arguments, resolver=cls.resolve_request, **kwargs)
+        arguments = filters.with_arguments(cls, cls._meta.arguments)
+        return graphene.Field(cls, args=arguments, resolver=cls.resolve_request, **kwargs)
 
     @classmethod
     def ChangesField(cls, **kwargs):
@@ -272,7 +310,13 @@ class Subscription(graphene.ObjectType):
         action = enum_value(kwargs["action"])
         data = kwargs.get("data")
         fields = None if data is None else [enum_value(name) for name in data]
-        error = cross_site.refusal(info.context) or subscribe_requests.run_http_request(
+        error = cross_site.refusal(info.context)
+        chosen_filter = None
+        try:
+            chosen_filter = None if cls._meta.filters is None else cls._meta.filters.parse(kwargs)
+        except ProtocolError as refused:
+            error = error or str(refused)
+        error = error or subscribe_requests.run_http_request(
             cls,
             operation=operation,
             action=action,
@@ -280,6 +324,7 @@ class Subscription(graphene.ObjectType):
             pk=kwargs.get("id"),
             fields=fields,
             user=getattr(info.context, "user", None),
+            chosen_filter=chosen_filter,
         )
         return cls(
             ok=error is None,

@@ -144,9 +144,12 @@ def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workd
         w004("testproject.streams.StaffArticleSubscription", "staff-articles", "Article"),
         w004("testproject.streams.ArticleDetailSubscription", "article-details", "Article"),
         w004("testproject.streams.MarkerSubscription", "markers", "Marker"),
+        w004("testproject.streams.FilteredArticleSubscription", "filtered-articles", "Article"),
+        w004("testproject.streams.FilterSetArticleSubscription", "filterset-articles", "Article"),
+        w004("testproject.streams.FilteredGroupSubscription", "filtered-groups", "Group"),
     ]
-    assert [message in stderr for message in expected] == [True] * 8
-    assert stderr.count("(graphene_django_subscriptions.W004)") == 8
+    assert [message in stderr for message in expected] == [True] * 11
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 11
     # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
     assert "graphene_django_subscriptions.W005" not in stderr
 

@@ -864,6 +864,7 @@ def test_the_event_and_its_data_are_typed_from_the_serializer(server):
     assert reply["data"]["event"]["fields"] == [
         {"name": "stream", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
         {"name": "action", "type": {"kind": "NON_NULL", "ofType": {"name": "ChangeActionEnum"}}},
+        {"name": "cause", "type": {"kind": "ENUM", "ofType": None}},
         {"name": "model", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
         {"name": "data", "type": {"kind": "OBJECT", "ofType": None}},
         {"name": "cursor", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.stack
 
 DESCRIPTION = "users · all actions · every object · id, username"
 CURSOR = re.compile(r"^[0-9a-f]+\.[0-9]+$")
+#: The cause of each action on a subscription without a filter (none in a RESYNC).
+PLAIN_CAUSES = {"CREATE": "CREATED", "UPDATE": "UPDATED", "DELETE": "DELETED", "RESYNC": None}
 
 
 def open_watching(tabs, server, count):
@@ -46,6 +48,7 @@ def events(page, count):
                 "data": {
                     "userChanges": {
                         "action": event["action"],
+                        "cause": PLAIN_CAUSES[event["action"]],
                         "model": "auth.user",
                         "cursor": event["cursor"],
                         "replayed": event["replayed"],
@@ -197,3 +200,60 @@ def test_two_tabs_each_resume_their_own_subscriptions_at_the_same_moment(example
     [group_event] = groups_tab.wait_for_frames("notification", 1)
     assert group_event["payload"]["data"]["groupChanges"]["data"] == {"name": group}
     assert group_event["payload"]["data"]["groupChanges"]["replayed"] is True
+
+
+def test_tabs_following_a_filter_see_groups_enter_change_leave_and_go(example, tabs):
+    prefix = unique("team")
+    watchers = [tabs.open(f"{example.http}/?protocol=standard") for _ in range(2)]
+    editor = tabs.open(f"{example.http}/")
+    description = f'groups · all actions · name_Startswith "{prefix}" · all fields'
+    for watcher in watchers:
+        watcher.wait(lambda watcher=watcher: watcher.rows("user"), "the users table was never shown")
+        watcher.subscribe("groups", "ALL_ACTIONS", filter=("name_Startswith", prefix))
+    for watcher in watchers:
+        watcher.wait_until_live(description)
+
+    other = editor.create("group", name=unique("other"))
+    pk = editor.create("group", name=f"{prefix}-a")
+    editor.edit("group", pk, name=f"{prefix}-b")
+    archive = unique("archive")
+    editor.edit("group", pk, name=archive)
+    editor.edit("group", other, name=f"{prefix}-c")
+    editor.delete("group", other)
+
+    expected = [
+        ("CREATE", "CREATED", pk, f"{prefix}-a"),
+        ("UPDATE", "UPDATED", pk, f"{prefix}-b"),
+        ("DELETE", "LEFT", pk, archive),
+        ("CREATE", "ENTERED", other, f"{prefix}-c"),
+        ("DELETE", "DELETED", other, f"{prefix}-c"),
+    ]
+    for watcher in watchers:
+        frames = watcher.wait_for_frames("notification", 5)
+        heard = []
+        for frame in frames:
+            event = frame["payload"]["data"]["groupChanges"]
+            assert frame == {
+                "id": frame["id"],
+                "type": "next",
+                "payload": {
+                    "data": {
+                        "groupChanges": {
+                            "action": event["action"],
+                            "cause": event["cause"],
+                            "model": "auth.group",
+                            "cursor": event["cursor"],
+                            "replayed": False,
+                            "data": event["data"],
+                        }
+                    }
+                },
+            }
+            heard.append((event["action"], event["cause"], event["data"]["id"], event["data"]["name"]))
+        assert heard == expected
+        summaries = [summary for kind, summary in watcher.log_summaries() if kind == "notification"]
+        assert summaries[2:4] == [
+            f"groups: delete auth.group #{pk} (left the filter)",
+            f"groups: create auth.group #{other} (entered the filter)",
+        ]
+        assert (description, "live") in watcher.subscriptions()

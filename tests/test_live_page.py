@@ -21,8 +21,12 @@ def user_frame(action, data):
     return {"stream": "users", "payload": {"action": action, "model": "auth.user", "data": data}}
 
 
-def group_frame(action, data):
-    return {"stream": "groups", "payload": {"action": action, "model": "auth.group", "data": data}}
+def group_frame(action, data, cause=None):
+    """A notification of the groups stream; a filtered subscription's also says its ``cause``."""
+    payload = {"action": action, "model": "auth.group", "data": data}
+    if cause is not None:
+        payload["cause"] = cause
+    return {"stream": "groups", "payload": payload}
 
 
 def unsubscribed(action, stream="users"):
@@ -96,6 +100,42 @@ def test_groups_created_and_deleted_in_one_tab_reach_the_other(example, tabs):
         group_frame("create", {"id": pk, "name": name}),
         group_frame("delete", {"id": pk, "name": name}),
     ]
+
+
+def test_tabs_following_a_filter_see_groups_enter_change_leave_and_go(example, tabs):
+    prefix = unique("team")
+    watchers = [tabs.open(f"{example.http}/") for _ in range(2)]
+    editor = tabs.open(f"{example.http}/")
+    description = f'groups · all actions · name_Startswith "{prefix}" · all fields'
+    for watcher in watchers:
+        watcher.subscribe("groups", "ALL_ACTIONS", filter=("name_Startswith", prefix))
+    for watcher in watchers:
+        watcher.wait_until_live(description)
+
+    other = editor.create("group", name=unique("other"))  # never matches: nothing for the watchers
+    pk = editor.create("group", name=f"{prefix}-a")
+    editor.edit("group", pk, name=f"{prefix}-b")
+    archive = unique("archive")
+    editor.edit("group", pk, name=archive)
+    editor.edit("group", other, name=f"{prefix}-c")
+    editor.delete("group", other)
+
+    expected = [
+        group_frame("create", {"id": pk, "name": f"{prefix}-a"}, "created"),
+        group_frame("update", {"id": pk, "name": f"{prefix}-b"}, "updated"),
+        group_frame("delete", {"id": pk, "name": archive}, "left"),
+        group_frame("create", {"id": other, "name": f"{prefix}-c"}, "entered"),
+        group_frame("delete", {"id": other, "name": f"{prefix}-c"}, "deleted"),
+    ]
+    for watcher in watchers:
+        assert watcher.wait_for_frames("notification", 5) == expected
+        summaries = [summary for kind, summary in watcher.log_summaries() if kind == "notification"]
+        assert summaries[2:4] == [
+            f"groups: delete auth.group #{pk} (left the filter)",
+            f"groups: create auth.group #{other} (entered the filter)",
+        ]
+        # Leaving the filter is no deletion: the subscription stays.
+        assert (description, "live") in watcher.subscriptions()
 
 
 def test_after_unsubscribing_the_page_hears_nothing_more(example, tabs):

@@ -1,5 +1,6 @@
 """Meta options are checked when a Subscription class is created."""
 
+import django_filters
 import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework import serializers
@@ -7,6 +8,8 @@ from rest_framework import serializers
 from example.serializers import GroupSerializer, UserSerializer
 from example.subscriptions import GroupSubscription, UserSubscription
 from graphene_django_subscriptions import GraphqlAPIDemultiplexer, Subscription
+from testproject.models import Article
+from testproject.streams import ArticleSerializer
 
 
 def declare(name="Bad", **meta):
@@ -129,3 +132,100 @@ def test_a_per_recipient_rule_must_be_a_classmethod_and_is_inherited():
     )
     child_meta = type("Meta", (), {"serializer_class": UserSerializer, "stream": "x-rule-child"})
     assert type("Child", (ruled,), {"Meta": child_meta, "__module__": __name__})._meta.per_recipient is True
+
+
+class ByTitle(django_filters.FilterSet):
+    """A FilterSet of another model than the serializer's."""
+
+    class Meta:
+        model = Group
+        fields = ["name"]
+
+
+def _article_filterset(**filters):
+    meta = type("Meta", (), {"model": Article, "fields": []})
+    return type("ArticleFilters", (django_filters.FilterSet,), {"Meta": meta, **filters})
+
+
+def _articles(**meta):
+    return declare(serializer_class=ArticleSerializer, stream="bad-articles", **meta)
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        (
+            {"filter_fields": "author"},
+            "Bad.Meta.filter_fields must list fields, e.g. ['author', 'status'], or map fields to lookups, e.g. {'author': ['exact', 'in'], 'title': ['icontains']} (got 'author').",
+        ),
+        (
+            {"filter_fields": ["writer"]},
+            "Bad.Meta.filter_fields['writer']: Article has no field 'writer': choose from id, title, author, status, published, published_on, at.",
+        ),
+        (
+            {"filter_fields": {"author__username": ["exact"]}},
+            "Bad.Meta.filter_fields['author__username']: 'author__username' is not a field of Article itself. Filters across relations need a query per change, which this version does not run: filter on the model's own columns (a foreign key's id, e.g. 'author'), or use Meta.queryset or a per-recipient rule.",
+        ),
+        (
+            {"filter_fields": {"title": ["regex"]}},
+            "Bad.Meta.filter_fields['title']: the lookup 'regex' cannot be judged from the stored columns; use one of exact, gt, gte, lt, lte, iexact, contains, icontains, startswith, istartswith, endswith, iendswith, year, month, day, in, range, isnull.",
+        ),
+        (
+            {"filter_fields": {"title": ["gt"]}},
+            "Bad.Meta.filter_fields['title']: 'gt' on the text field title would order text as the database's collation does, which this version cannot judge in Python: compare numbers, dates or times.",
+        ),
+        (
+            {"filter_fields": {"author": ["icontains"]}},
+            "Bad.Meta.filter_fields['author']: 'icontains' compares text, and author is not a text field.",
+        ),
+        (
+            {"filter_fields": {"title": ["year"]}},
+            "Bad.Meta.filter_fields['title']: 'year' reads a date, and title is no date or timestamp.",
+        ),
+        (
+            {"filter_fields": {"author": "exact"}},
+            "Bad.Meta.filter_fields['author'] must list lookups, e.g. ['exact', 'in'] (got 'exact').",
+        ),
+        (
+            {"filter_fields": ["id"]},
+            "Bad.Meta.filter_fields: a filter named 'id' would take the name of the field's own argument 'id': filter on another field, or name the filter otherwise (filterset_class).",
+        ),
+        (
+            {"filter_fields": ["title"], "filterset_class": ByTitle},
+            "Bad.Meta.filter_fields and filterset_class are both set: declare the filters once, either as filter_fields or in the FilterSet.",
+        ),
+        (
+            {"filterset_class": ByTitle},
+            "Bad.Meta.filterset_class ByTitle filters Group, but the serializer serializes Article: give a FilterSet whose Meta.model is Article.",
+        ),
+        (
+            {"filterset_class": dict},
+            "Bad.Meta.filterset_class must be a django-filter FilterSet (got <class 'dict'>).",
+        ),
+    ],
+)
+def test_invalid_filters_fail_at_class_creation(meta, message):
+    with pytest.raises(TypeError) as info:
+        _articles(**meta)
+    assert str(info.value) == message
+
+
+def test_a_filterset_filter_that_only_a_query_can_judge_fails_at_class_creation():
+    filterset = _article_filterset(
+        recent=django_filters.BooleanFilter(method="filter_recent"),
+        filter_recent=lambda self, queryset, name, value: queryset,
+    )
+    with pytest.raises(TypeError) as info:
+        _articles(filterset_class=filterset)
+    assert str(info.value) == (
+        "Bad.Meta.filterset_class ArticleFilters's filter 'recent' runs the method 'filter_recent', which only a "
+        "query can judge: this version judges filters on the stored columns alone. Use lookups on the model's "
+        "own fields."
+    )
+    by_name = _article_filterset(writer=django_filters.CharFilter(field_name="author__username"))
+    with pytest.raises(TypeError) as info:
+        _articles(filterset_class=by_name)
+    assert str(info.value).startswith(
+        "Bad.Meta.filterset_class ArticleFilters's filter 'writer': 'author__username' is not a field of "
+        "Article itself."
+    )

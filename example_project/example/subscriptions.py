@@ -24,3 +24,5 @@ class GroupSubscription(Subscription):
         serializer_class = GroupSerializer
         stream = "groups"
         description = "Group Subscription"
+        # What clients may filter on (graphene-django's form): groupChanges(name_Startswith: "team-").
+        filter_fields = {"name": ["exact", "icontains", "startswith"]}

@@ -13,7 +13,8 @@ from .settings import LEGACY
 def stream_choices():
     """What the page offers to follow: one entry per 2018-protocol field of the root schema.
 
-    On the modern engine each entry also names the stream's ``ChangesField``
+    Each entry lists the stream's filter arguments (``filters``). On the modern
+    engine each entry also names the stream's ``ChangesField``
     (``changesField``), its data fields (``dataFields``, by 2018 field name) and
     its cursor query field (``cursorField``), for the page's graphql-transport-ws mode.
     """
@@ -38,6 +39,8 @@ def stream_choices():
             "field": to_camel_case(name),
             "model": options.model_label,
             "fields": [field_name.upper() for field_name in options.catalog.names],
+            # Its filter arguments, as clients write them (``name_Startswith``).
+            "filters": [to_camel_case(name) for name in options.filters.parts] if options.filters else [],
         }
         if field.type in changes_fields:
             choice["changesField"] = changes_fields[field.type]

@@ -295,6 +295,7 @@ class GraphqlWsConsumer(RecordedSocket):
                 number,
                 action=prepared.action,
                 pk=prepared.pk,
+                chosen_filter=prepared.filter,
             )
         except common.ProtocolError as refused:
             if after is not None and refused.status == common.STATUS_NOT_FOUND and change_log.enabled():
@@ -329,6 +330,7 @@ class GraphqlWsConsumer(RecordedSocket):
                 prepared.action,
                 prepared.pk,
                 most=int(self._replayed.left()),
+                chosen_filter=prepared.filter,
             )
             self._replayed.spend(sum(event["action"] != change_log.RESYNC for event in replay.events))
         except Exception:

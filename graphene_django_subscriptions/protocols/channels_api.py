@@ -34,12 +34,16 @@ def confirmation_frame(stream, operation, action):
     }
 
 
-def notification_frame(stream, action, model_label, data):
-    """One model change, as a subscriber receives it."""
-    return {
-        "stream": stream,
-        "payload": {"action": action, "model": model_label, "data": data},
-    }
+def notification_frame(stream, action, model_label, data, cause=None):
+    """One model change, as a subscriber receives it.
+
+    A subscriber that follows a filter also reads its ``cause``: ``action`` is
+    the change as it reads to the filter (see ``filters.relative``).
+    """
+    payload = {"action": action, "model": model_label, "data": data}
+    if cause is not None:
+        payload["cause"] = cause
+    return {"stream": stream, "payload": payload}
 
 
 def reply_frame(stream, action, *, data=None, errors=(), status=STATUS_OK, request_id=None):

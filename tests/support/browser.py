@@ -207,8 +207,8 @@ class LivePage:
 
     # ---- subscriptions ----
 
-    def subscribe(self, stream, action, id=None, fields=()):
-        """Fill in the subscribe form and submit it."""
+    def subscribe(self, stream, action, id=None, fields=(), filter=None):
+        """Fill in the subscribe form and submit it (``filter``: ``(argument, value)``)."""
         # The button is off while the previous request is on its way.
         self.wait_until_sent()
         Select(self.find("#stream")).select_by_value(stream)
@@ -217,6 +217,12 @@ class LivePage:
         box.clear()
         if id is not None:
             box.send_keys(str(id))
+        Select(self.find("#filter-name")).select_by_value(filter[0] if filter else "")
+        value = self.find("#filter-value")
+        if value.is_enabled():
+            value.clear()
+            if filter:
+                value.send_keys(filter[1])
         for choice in self.find_all("#fields input"):
             if choice.is_selected() != (choice.get_attribute("value") in fields):
                 choice.click()

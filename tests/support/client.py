@@ -257,13 +257,17 @@ def unique(prefix="u"):
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-def subscription_request(field, channel_id, operation="SUBSCRIBE", action="UPDATE", id=None, data=None):
-    """The GraphQL text of a subscribe or unsubscribe request."""
+def subscription_request(
+    field, channel_id, operation="SUBSCRIBE", action="UPDATE", id=None, data=None, filters=None
+):
+    """The GraphQL text of a subscribe or unsubscribe request (``filters``: ``{argument: value}``)."""
     args = [f"operation: {operation}", f"action: {action}", f"channelId: {json.dumps(channel_id)}"]
     if id is not None:
         args.append(f"id: {json.dumps(str(id))}")
     if data is not None:
         args.append(f"data: [{', '.join(data)}]")
+    for name, value in (filters or {}).items():
+        args.append(f"{name}: {json.dumps(value)}")
     return "subscription { %s(%s) { ok error stream operation action } }" % (field, ", ".join(args))
 
 

@@ -16,6 +16,9 @@ from .streams import (
     ArticleDetailSubscription,
     ArticleSubscription,
     CountedSubscription,
+    FilteredArticleSubscription,
+    FilteredGroupSubscription,
+    FilterSetArticleSubscription,
     FragileSubscription,
     GuardedSubscription,
     MarkerSubscription,
@@ -38,6 +41,8 @@ class TestSubscription(RootSubscription):
     marker_subscription = MarkerSubscription.Field()
     team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
+    filtered_article_subscription = FilteredArticleSubscription.Field()
+    filter_set_article_subscription = FilterSetArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
         counted_changes = CountedSubscription.ChangesField()
@@ -49,6 +54,9 @@ class TestSubscription(RootSubscription):
         staff_article_changes = StaffArticleSubscription.ChangesField()
         article_detail_changes = ArticleDetailSubscription.ChangesField()
         marker_changes = MarkerSubscription.ChangesField()
+        filtered_article_changes = FilteredArticleSubscription.ChangesField()
+        filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
+        filtered_group_changes = FilteredGroupSubscription.ChangesField()
         team_changes = TeamSubscription.ChangesField()
         #: A subscription field of the project's own (not a stream): start, start - 1, ..., 0.
         countdown = graphene.Int(start=graphene.Int(required=True))

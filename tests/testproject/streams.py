@@ -1,5 +1,6 @@
 """Streams that exist only to pin behaviour: scoping, failures, permissions, per-recipient rules, counting."""
 
+import django_filters
 from django.contrib.auth.models import Group, User
 from rest_framework import serializers
 
@@ -161,6 +162,54 @@ class StaffArticleSubscription(Subscription):
         serializer_class = ArticleSerializer
         stream = "staff-articles"
         queryset = Article.objects.filter(author__is_staff=True)
+
+
+class FilteredArticleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Article
+        fields = ("id", "title", "author", "status", "published", "published_on")
+
+
+class FilteredArticleSubscription(Subscription):
+    """Articles a client filters, with every lookup the package judges."""
+
+    class Meta:
+        serializer_class = FilteredArticleSerializer
+        stream = "filtered-articles"
+        filter_fields = {
+            "author": ["exact", "in"],
+            "status": ["exact", "in"],
+            "title": ["exact", "iexact", "contains", "icontains", "startswith", "endswith"],
+            "published": ["isnull", "gt", "lte", "year"],
+            "published_on": ["range", "month", "day"],
+        }
+
+
+class ArticleFilter(django_filters.FilterSet):
+    """A project's FilterSet, as its queries use it: a declared filter, and one that excludes."""
+
+    title = django_filters.CharFilter(lookup_expr="icontains")
+    not_status = django_filters.CharFilter(field_name="status", exclude=True)
+
+    class Meta:
+        model = Article
+        fields = {"author": ["exact"]}
+
+
+class FilterSetArticleSubscription(Subscription):
+    class Meta:
+        serializer_class = ArticleSerializer
+        stream = "filterset-articles"
+        filterset_class = ArticleFilter
+
+
+class FilteredGroupSubscription(Subscription):
+    """Groups a client filters by name: the example's mutations change them over either protocol."""
+
+    class Meta:
+        serializer_class = GroupSerializer
+        stream = "filtered-groups"
+        filter_fields = {"name": ["exact", "startswith"]}
 
 
 class MarkerSerializer(serializers.ModelSerializer):

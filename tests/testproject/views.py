@@ -268,6 +268,24 @@ def changes(request):
 
 
 @csrf_exempt
+def filtered(request):
+    """The ids of the articles a stream's filter holds now, by the database's own query.
+
+    ``{"stream": ..., "filter": {argument's Python name: value}}``: each part is
+    the ORM lookup its declaration names (``exclude`` ones excluded), as a
+    DjangoFilterConnectionField would query it.
+    """
+    body = _body(request)
+    declaration = registry.get(body["stream"])._meta.filters
+    rows = Article.objects.all()
+    for name, value in body["filter"].items():
+        part = declaration.parts[name]
+        lookup = {f"{part.field.name}__{part.lookup}": value}
+        rows = rows.exclude(**lookup) if part.exclude else rows.filter(**lookup)
+    return JsonResponse({"ids": sorted(rows.values_list("pk", flat=True))})
+
+
+@csrf_exempt
 def die_after_commit(request):
     """Save an article, and end this process at once, before its outbox sends anything: a crash after commit."""
     body = _body(request)

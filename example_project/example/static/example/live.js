@@ -82,7 +82,8 @@
     const payload = frame.payload || {};
     if ("model" in payload) {
       const pk = payload.data && payload.data.id !== undefined ? " #" + payload.data.id : "";
-      return ["notification", frame.stream + ": " + payload.action + " " + payload.model + pk];
+      const moved = { entered: " (entered the filter)", left: " (left the filter)" }[payload.cause] || "";
+      return ["notification", frame.stream + ": " + payload.action + " " + payload.model + pk + moved];
     }
     if (payload.errors && payload.errors.length) return ["error", payload.errors.join("; ")];
     return ["reply", (frame.stream || "socket") + " reply to " + payload.action];
@@ -145,7 +146,17 @@
   }
 
   function target(sub) {
+    if (sub.filter) return sub.filter.name + " " + JSON.stringify(sub.filter.value);
     return sub.id ? "id " + sub.id : "every object";
+  }
+
+  // The filter argument of a request or an operation ("" without one).
+  function filterArgument(sub) {
+    return sub.filter ? ", " + sub.filter.name + ": " + literal(sub.filter.value) : "";
+  }
+
+  function sameTarget(one, other) {
+    return one.stream === other.stream && one.id === other.id && target(one) === target(other);
   }
 
   function describe(sub) {
@@ -162,7 +173,7 @@
   // ``sub`` now owns its actions: older entries on the same object give them up.
   function takeOver(sub) {
     for (const other of [...subscriptions]) {
-      if (other === sub || other.stream !== sub.stream || other.id !== sub.id) continue;
+      if (other === sub || !sameTarget(other, sub)) continue;
       for (const action of sub.actions) other.actions.delete(action);
       if (!other.actions.size) forget(other);
     }
@@ -194,6 +205,7 @@
     let args = "operation: " + operation + ", action: " + action + ", channelId: " + literal(socket.channelId);
     if (sub.id) args += ", id: " + literal(sub.id);
     if (sub.fields.length) args += ", data: [" + sub.fields.join(", ") + "]";
+    args += filterArgument(sub);
     return "subscription { " + streams.get(sub.stream).field + "(" + args + ") { ok error stream operation action } }";
   }
 
@@ -280,7 +292,13 @@
     streamSelect.append(option);
   }
 
+  const filterSelect = $("#filter-name");
+  const filterValue = $("#filter-value");
+
   function renderFieldChoices() {
+    filterSelect.replaceChildren(new Option("none", ""));
+    for (const name of streams.get(streamSelect.value).filters || []) filterSelect.append(new Option(name, name));
+    filterSelect.disabled = filterValue.disabled = filterSelect.options.length === 1;
     for (const old of fieldset.querySelectorAll("label")) old.remove();
     for (const name of streams.get(streamSelect.value).fields) {
       const box = element("input");
@@ -314,6 +332,7 @@
       id: id,
       actions: new Set(expand(action, id)),
       fields: [...fieldset.querySelectorAll("input:checked")].map((box) => box.value),
+      filter: filterSelect.value ? { name: filterSelect.value, value: filterValue.value } : null,
       // Tables read before this may predate the object: only later ones can say it is gone.
       since: refreshesSent,
     };
@@ -478,7 +497,8 @@
   function notified(frame) {
     refreshObjects();
     const data = frame.payload.data || {};
-    if (frame.payload.action === "delete" && data.id !== undefined) stopFollowing(frame.stream, data.id, "was deleted");
+    const deleted = frame.payload.action === "delete" && frame.payload.cause !== "left";
+    if (deleted && data.id !== undefined) stopFollowing(frame.stream, data.id, "was deleted");
   }
 
   // Nothing more can happen to a deleted object: end the subscriptions to it, once,
@@ -551,8 +571,9 @@
     let args = "action: " + sub.action;
     if (sub.id) args += ", id: " + literal(sub.id);
     if (sub.cursor) args += ", after: " + literal(sub.cursor);
+    args += filterArgument(sub);
     const data = (sub.fields.length ? sub.fields : entry.fields).map((name) => entry.dataFields[name]);
-    const selection = "{ action model cursor replayed data { " + data.join(" ") + " } }";
+    const selection = "{ action cause model cursor replayed data { " + data.join(" ") + " } }";
     const query = "subscription { " + entry.changesField + "(" + args + ") " + selection + " }";
     send({ id: id, type: "subscribe", payload: { query: query } }, "subscribe " + describe(sub));
     sub.resumed = null;
@@ -602,7 +623,9 @@
     }
     sub.cursor = event.cursor;
     const pk = event.data && event.data.id !== undefined ? " #" + event.data.id : "";
-    const how = event.replayed ? " (replayed)" : "";
+    // An object that started or stopped matching the filter says so: it was not created or deleted.
+    const moved = { ENTERED: " (entered the filter)", LEFT: " (left the filter)" }[event.cause] || "";
+    const how = moved + (event.replayed ? " (replayed)" : "");
     logFrame("notification", sub.stream + ": " + event.action.toLowerCase() + " " + event.model + pk + how, frame);
     if (event.action === "RESYNC") {
       // The server could not send what this page missed: read everything again.
@@ -614,7 +637,7 @@
     }
     renderSubscriptions();
     refreshObjects();
-    if (event.action === "DELETE" && event.data) {
+    if (event.action === "DELETE" && event.cause !== "LEFT" && event.data) {
       // The server completes a subscription to the object itself; others on it end here.
       if (sub.id) sub.ending = true;
       stopFollowing(sub.stream, event.data.id, "was deleted");

@@ -1,0 +1,465 @@
+"""Filtered subscriptions: what a stream may be filtered on, the arguments clients write, which states match.
+
+A Subscription declares ``Meta.filter_fields`` (graphene-django's form: a list
+of fields for exact matches, or a dict of field → lookups) or
+``Meta.filterset_class`` (a django-filter FilterSet). Its subscription fields
+then take the arguments ``DjangoFilterConnectionField`` gives for the same
+declaration (graphene-django builds them: ``author``, ``author_In``,
+``title_Icontains``). A client's arguments become a ``Filter``: its parts with
+their values as the model stores them, and a key that names its groups.
+
+Whether an object matches is decided here, in Python, from the column values
+a change committed and those it replaced, as the database would have: so a
+change is judged as it committed, with no query, whatever is saved later
+(the text rules follow the database's: see ``_fold``).
+"""
+
+import datetime
+import hashlib
+import json
+
+import graphene
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.utils import timezone
+
+from . import app_settings
+from .protocols.common import CREATE, DELETE, UPDATE, ProtocolError
+from .recent import Recent
+
+#: Lookups that compare a column with the client's value.
+COMPARING = ("exact", "gt", "gte", "lt", "lte")
+#: Lookups on text, with the database's case rules.
+TEXT = ("iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith")
+#: Lookups on a date's or a timestamp's part, in the current time zone.
+DATE_PARTS = ("year", "month", "day")
+#: Every lookup a filter may use (each one decided in Python, as the database decides it).
+LOOKUPS = COMPARING + TEXT + DATE_PARTS + ("in", "range", "isnull")
+
+#: How a change's action reads to a filtered subscription, and why: ``(action, cause)``.
+CREATED, UPDATED, DELETED, ENTERED, LEFT = "created", "updated", "deleted", "entered", "left"
+CAUSES = (CREATED, UPDATED, DELETED, ENTERED, LEFT)
+
+
+class Part:
+    """One filter argument: the model ``field`` it reads, its ``lookup``, and whether it ``excludes``."""
+
+    def __init__(self, name, field, lookup, exclude=False):
+        #: The argument's Python name (``author__in``); the client writes it camel-cased.
+        self.name = name
+        self.field = field
+        self.lookup = lookup
+        self.exclude = exclude
+
+    @property
+    def shown(self):
+        """The argument as a client writes it (``author_In``)."""
+        return camel(self.name)
+
+    def value(self, given):
+        """The client's value as the model stores it (a list for ``in``, ``range``), or ``ProtocolError``."""
+        if self.lookup == "isnull":
+            return bool(given)
+        if self.lookup in DATE_PARTS:
+            return self._integer(given)
+        if self.lookup in ("in", "range"):
+            values = list(given) if isinstance(given, (list, tuple)) else [given]
+            most = app_settings.get("MAX_FILTER_VALUES")
+            if self.lookup == "range" and len(values) != 2:
+                raise ProtocolError(f"{self.shown} takes two values, the first and the last: [low, high].")
+            if not values:
+                raise ProtocolError(
+                    f"{self.shown} is an empty list: give at least one value, or leave it out."
+                )
+            if len(values) > most:
+                raise ProtocolError(
+                    f"{self.shown} lists {len(values)} values; a filter may list up to {most} "
+                    "(MAX_FILTER_VALUES): follow fewer, or several subscriptions."
+                )
+            return [self._stored(one) for one in values]
+        if self.lookup in TEXT:
+            if not isinstance(given, str):
+                raise ProtocolError(f"{self.shown} takes text (got {app_settings.echo(given)}).")
+            return given
+        return self._stored(given)
+
+    def _integer(self, given):
+        if isinstance(given, bool) or not isinstance(given, int):
+            raise ProtocolError(f"{self.shown} takes a whole number (got {app_settings.echo(given)}).")
+        return given
+
+    def _stored(self, given):
+        given = getattr(given, "value", given)  # an enum argument (a choice field, as a node types it)
+        if given is None:
+            raise ProtocolError(f"{self.shown} cannot hold null: leave the argument out instead.")
+        try:
+            value = _column(self.field).to_python(given)
+        except (ValidationError, TypeError, ValueError) as invalid:
+            reason = " ".join(invalid.messages) if isinstance(invalid, ValidationError) else str(invalid)
+            raise ProtocolError(
+                f"{self.shown}: {app_settings.echo(given)} is not a value of {self._described()} ({reason})."
+            ) from None
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value) and _uses_time_zones():
+            value = timezone.make_aware(value)  # as Django reads a naive time in a query
+        return value
+
+    def _described(self):
+        model = self.field.model
+        return f"{model.__name__}.{self.field.name}"
+
+
+def camel(name):
+    """A Python argument name as graphene writes it: ``author__in`` is ``author_In``."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] if part else "_" for part in rest)
+
+
+def _column(field):
+    """The field whose ``to_python`` reads a value of ``field`` (a foreign key's target field)."""
+    while field.is_relation:
+        field = field.target_field
+    return field
+
+
+def _uses_time_zones():
+    return settings.USE_TZ
+
+
+def _is_text(field):
+    return isinstance(_column(field), (models.CharField, models.TextField))
+
+
+def _is_temporal(field):
+    return isinstance(_column(field), (models.DateField, models.DateTimeField))
+
+
+class Declaration:
+    """What a Subscription may be filtered on: its ``parts`` by argument name, and its arguments."""
+
+    def __init__(self, model, parts, filterset_class, declared):
+        self.model = model
+        #: ``{argument name: Part}``, in the declaration's order.
+        self.parts = parts
+        self._filterset_class = filterset_class
+        self._declared = declared  # (filter_fields, filterset_class) as Meta gave them
+        self._filters = Recent(most=10_000, most_size=5_000_000, size=lambda key, value: len(key))
+
+    def arguments(self):
+        """Fresh graphene arguments, the ones ``DjangoFilterConnectionField`` gives for this declaration.
+
+        Except ``year``, ``month`` and ``day`` lookups, which take an Int here.
+        """
+        from graphene_django.filter.utils import get_filtering_args_from_filterset, get_filterset_class
+        from graphene_django.registry import get_global_registry
+
+        fields, filterset_class = self._declared
+        if filterset_class is not None:
+            filterset = get_filterset_class(filterset_class)
+        else:
+            filterset = get_filterset_class(None, model=self.model, fields=fields)
+        arguments = get_filtering_args_from_filterset(filterset, _TypeWithRegistry(get_global_registry()))
+        for name, part in self.parts.items():
+            if part.lookup in DATE_PARTS:
+                # graphene-django types these as the field (a Date or DateTime), which no year is.
+                arguments[name] = graphene.Argument(
+                    graphene.Int, description=f"{part.field.name}: {part.lookup}"
+                )
+        return arguments
+
+    def parse(self, arguments):
+        """The ``Filter`` a client's ``arguments`` ask for (None without any); ``ProtocolError`` if bad.
+
+        An argument given as null or "" is left out, as django-filter leaves out empty values.
+        """
+        given = {}
+        for name, part in self.parts.items():
+            value = arguments.get(name)
+            if value is None or value == "":
+                continue
+            given[name] = part.value(value)
+        if not given:
+            return None
+        return Filter(self, given)
+
+    def stored(self, text):
+        """The ``Filter`` a subscription record holds as ``text`` (``Filter.text``), made once per process."""
+        found = self._filters.get(text)
+        if found is None:
+            raw = json.loads(text)
+            found = Filter(self, {name: self.parts[name].value(value) for name, value in raw.items()})
+            self._filters.put(text, found)
+        return found
+
+
+def with_arguments(subscription, arguments):
+    """``arguments`` and the stream's filter arguments, if it declares filters."""
+    declaration = subscription._meta.filters
+    if declaration is None:
+        return arguments
+    return {**arguments, **declaration.arguments()}
+
+
+class _TypeWithRegistry:
+    """What graphene-django's ``get_filtering_args_from_filterset`` reads of a type: its registry."""
+
+    def __init__(self, registry):
+        self._meta = type("Options", (), {"registry": registry})
+
+
+def _json_value(value):
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(one) for one in value]
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return str(value)  # a Decimal or a UUID, read back by the field's to_python
+
+
+class Filter:
+    """A client's filter: ``values`` by argument name, as stored; ``key`` names its groups."""
+
+    def __init__(self, declaration, values):
+        self.declaration = declaration
+        self.values = dict(sorted(values.items()))
+        #: What a subscription record keeps of it: any process rebuilds it (``Declaration.stored``).
+        self.text = json.dumps(
+            {name: _json_value(value) for name, value in self.values.items()}, separators=(",", ":")
+        )
+        self.key = hashlib.sha1(self.text.encode("utf-8")).hexdigest()[:20]
+
+    def matches(self, instance, vendor):
+        """Whether ``instance`` (an object as a change stored it) passes every part, as ``vendor``'s database
+        would decide (``"sqlite"``, ``"postgresql"``, ...)."""
+        for name, given in self.values.items():
+            part = self.declaration.parts[name]
+            stored = part.field.value_from_object(instance)
+            if _passes(part.lookup, stored, given, vendor) == part.exclude:
+                return False
+        return True
+
+
+def _passes(lookup, stored, given, vendor):
+    if lookup == "isnull":
+        return (stored is None) == given
+    if stored is None:
+        return False  # SQL: NULL compares to nothing
+    if lookup == "exact":
+        return stored == given
+    if lookup == "in":
+        return stored in given
+    if lookup in ("gt", "gte", "lt", "lte"):
+        return _COMPARE[lookup](stored, given)
+    if lookup == "range":
+        return given[0] <= stored <= given[1]
+    if lookup in DATE_PARTS:
+        if isinstance(stored, datetime.datetime) and timezone.is_aware(stored):
+            stored = timezone.localtime(stored)  # the database extracts in the current time zone
+        return getattr(stored, lookup) == given
+    return _text_passes(lookup, str(stored), given, vendor)
+
+
+_COMPARE = {
+    "gt": lambda stored, given: stored > given,
+    "gte": lambda stored, given: stored >= given,
+    "lt": lambda stored, given: stored < given,
+    "lte": lambda stored, given: stored <= given,
+}
+
+
+def _text_passes(lookup, stored, given, vendor):
+    insensitive = lookup.startswith("i") or vendor == "sqlite"  # SQLite's LIKE ignores ASCII case
+    if insensitive:
+        stored, given = _fold(stored, vendor), _fold(given, vendor)
+    kind = lookup[1:] if lookup.startswith("i") else lookup
+    if kind == "exact":
+        return stored == given
+    if kind == "contains":
+        return given in stored
+    if kind == "startswith":
+        return stored.startswith(given)
+    return stored.endswith(given)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(text, vendor):
+    """``text`` as the database compares it ignoring case.
+
+    SQLite's LIKE folds ASCII letters only; PostgreSQL (``UPPER()`` on both
+    sides) upper-cases each character, and a character whose capital is
+    several (``ß``) stays as it is.
+    """
+    if vendor == "sqlite":
+        return text.translate(_ASCII_LOWER)
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+
+
+def relative(action, matched_before, matches_now):
+    """``(action, cause)`` of a change as a filtered subscription hears it, or None when it hears nothing.
+
+    ``action`` is what happened to the object (create, update, delete);
+    ``matched_before`` and ``matches_now`` are whether its state before and
+    after passes the filter (None before a create, after a delete).
+    """
+    if action == CREATE:
+        return (CREATE, CREATED) if matches_now else None
+    if action == DELETE:
+        return (DELETE, DELETED) if matched_before else None
+    if matched_before and matches_now:
+        return (UPDATE, UPDATED)
+    if matches_now:
+        return (CREATE, ENTERED)
+    if matched_before:
+        return (DELETE, LEFT)
+    return None
+
+
+# -- The declaration, checked as the Subscription class is made -----------------------------------------
+
+
+class DeclarationError(TypeError):
+    """A ``Meta.filter_fields`` or ``Meta.filterset_class`` that cannot work; the message says what to fix."""
+
+
+def declare(model, filter_fields, filterset_class, reserved):
+    """The ``Declaration`` of ``Meta.filter_fields`` / ``Meta.filterset_class`` (None without either).
+
+    ``reserved`` are the argument names the subscription fields take already.
+    """
+    if filter_fields is None and filterset_class is None:
+        return None
+    try:
+        import django_filters  # noqa: F401
+    except ImportError:
+        raise DeclarationError(
+            "filter_fields and filterset_class need django-filter, as graphene-django's filters do: "
+            "pip install django-filter."
+        ) from None
+    if filterset_class is not None:
+        parts = _filterset_parts(model, filterset_class)
+    else:
+        parts = _field_parts(model, filter_fields)
+    for name in parts:
+        if name in reserved or camel(name) in reserved:
+            raise DeclarationError(
+                f"a filter named {name!r} would take the name of the field's own argument "
+                f"{camel(name)!r}: filter on another field, or name the filter otherwise (filterset_class)."
+            )
+    return Declaration(model, parts, filterset_class, (filter_fields, filterset_class))
+
+
+def _field_parts(model, filter_fields):
+    if isinstance(filter_fields, (list, tuple)):
+        filter_fields = {name: ["exact"] for name in filter_fields}
+    if not isinstance(filter_fields, dict) or not filter_fields:
+        raise DeclarationError(
+            "filter_fields must list fields, e.g. ['author', 'status'], or map fields to lookups, e.g. "
+            f"{{'author': ['exact', 'in'], 'title': ['icontains']}} (got {filter_fields!r})."
+        )
+    parts = {}
+    for field_name, lookups in filter_fields.items():
+        field = _filterable_field(model, field_name)
+        if isinstance(lookups, str) or not isinstance(lookups, (list, tuple)) or not lookups:
+            raise DeclarationError(
+                f"filter_fields[{field_name!r}] must list lookups, e.g. ['exact', 'in'] (got {lookups!r})."
+            )
+        for lookup in lookups:
+            _check_lookup(field, lookup, f"filter_fields[{field_name!r}]")
+            name = field_name if lookup == "exact" else f"{field_name}__{lookup}"
+            parts[name] = Part(name, field, lookup)
+    return parts
+
+
+def _filterset_parts(model, filterset_class):
+    from django_filters import FilterSet
+
+    if not (isinstance(filterset_class, type) and issubclass(filterset_class, FilterSet)):
+        raise DeclarationError(
+            f"filterset_class must be a django-filter FilterSet (got {filterset_class!r})."
+        )
+    declared_model = getattr(filterset_class._meta, "model", None)
+    if declared_model is not model:
+        raise DeclarationError(
+            f"filterset_class {filterset_class.__name__} filters "
+            f"{getattr(declared_model, '__name__', None)}, but the serializer serializes {model.__name__}: "
+            f"give a FilterSet whose Meta.model is {model.__name__}."
+        )
+    parts = {}
+    for name, one in filterset_class.base_filters.items():
+        where = f"filterset_class {filterset_class.__name__}'s filter {name!r}"
+        if one.method is not None:
+            raise DeclarationError(
+                f"{where} runs the method {one.method!r}, which only a query can judge: this version judges "
+                "filters on the stored columns alone. Use lookups on the model's own fields."
+            )
+        if type(one).filter not in _plain_filterings():
+            raise DeclarationError(
+                f"{where} is a {type(one).__name__}, whose filtering this version cannot judge from the "
+                "stored columns: use a filter that looks up a field of the model (CharFilter, NumberFilter)."
+            )
+        field = _filterable_field(model, one.field_name, where)
+        _check_lookup(field, one.lookup_expr, where)
+        parts[name] = Part(name, field, one.lookup_expr, exclude=bool(one.exclude))
+    if not parts:
+        raise DeclarationError(f"filterset_class {filterset_class.__name__} declares no filter.")
+    return parts
+
+
+def _plain_filterings():
+    """The ``filter`` methods that look a value up and nothing else (django-filter's, graphene-django's)."""
+    from django_filters import filters as django_filters
+
+    plain = {django_filters.Filter.filter, django_filters.ChoiceFilter.filter}
+    try:
+        from graphene_django.filter.filters import ListFilter  # graphene-django 3's ``in``
+    except ImportError:  # graphene-django 2 keeps django-filter's
+        return plain
+    return plain | {ListFilter.filter}
+
+
+def _filterable_field(model, field_name, where=None):
+    where = where or f"filter_fields[{field_name!r}]"
+    if not isinstance(field_name, str) or "__" in field_name:
+        raise DeclarationError(
+            f"{where}: {field_name!r} is not a field of {model.__name__} itself. Filters across relations "
+            "need a query per change, which this version does not run: filter on the model's own columns "
+            "(a foreign key's id, e.g. 'author'), or use Meta.queryset or a per-recipient rule."
+        )
+    try:
+        field = model._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        names = ", ".join(f.name for f in model._meta.concrete_fields)
+        raise DeclarationError(
+            f"{where}: {model.__name__} has no field {field_name!r}: choose from {names}."
+        ) from None
+    if (
+        not field.concrete
+        or field.many_to_many
+        or (field.is_relation and not field.many_to_one and not field.one_to_one)
+    ):
+        raise DeclarationError(
+            f"{where}: {model.__name__}.{field_name} is not a column of {model.__name__} (a many-to-many "
+            "or a reverse relation): filter on the model's own columns."
+        )
+    return field
+
+
+def _check_lookup(field, lookup, where):
+    if lookup not in LOOKUPS:
+        raise DeclarationError(
+            f"{where}: the lookup {lookup!r} cannot be judged from the stored columns; use one of "
+            f"{', '.join(LOOKUPS)}."
+        )
+    text = _is_text(field)
+    if lookup in TEXT and not text:
+        raise DeclarationError(f"{where}: {lookup!r} compares text, and {field.name} is not a text field.")
+    if lookup in DATE_PARTS and not _is_temporal(field):
+        raise DeclarationError(f"{where}: {lookup!r} reads a date, and {field.name} is no date or timestamp.")
+    if lookup in ("gt", "gte", "lt", "lte", "range") and text:
+        raise DeclarationError(
+            f"{where}: {lookup!r} on the text field {field.name} would order text as the database's "
+            "collation does, which this version cannot judge in Python: compare numbers, dates or times."
+        )

@@ -1,0 +1,153 @@
+"""Filtered subscriptions over the 2018 protocol (both engines): the same arguments, enter and leave, refusals.
+
+``filteredArticleSubscription(operation: SUBSCRIBE, action: ALL_ACTIONS, channelId: ..., author: "3")``:
+a frame's ``action`` is the change as it reads to the filter, and ``cause`` says why.
+"""
+
+from support.article_feed import new_author, run
+from support.client import (
+    Socket,
+    assert_nothing_more,
+    at_once,
+    graphql,
+    still_served,
+    subscribe,
+    subscription_request,
+)
+from support.servers import LEGACY
+
+FIELD = "filteredArticleSubscription"
+#: Django's own sentence for "abc" as an integer (its quotes changed in Django 3).
+NOT_AN_INTEGER = "'abc' value must be an integer." if LEGACY else "“abc” value must be an integer."
+STREAM = "filtered-articles"
+
+
+def frame(action, cause, pk, title, author):
+    """The whole frame of one change as a filtered 2018 subscriber (fields ``id``, ``title``, ``author``) gets it."""
+    data = {"id": pk, "title": title, "author": author}
+    payload = {"action": action, "model": "testproject.article", "data": data, "cause": cause}
+    return {"stream": STREAM, "payload": payload}
+
+
+def follow(server, sock, filters, action="ALL_ACTIONS"):
+    subscribe(server, sock, field=FIELD, action=action, data=["ID", "TITLE", "AUTHOR"], filters=filters)
+
+
+def test_a_filtered_2018_subscription_hears_an_object_enter_change_leave_and_go(server):
+    alice, bob = new_author(server), new_author(server)
+    by_alice = [Socket(server) for _ in range(3)]
+    by_bob = [Socket(server) for _ in range(3)]
+    followers = [(sock, {"author": str(alice)}) for sock in by_alice]
+    followers += [(sock, {"author_In": [str(bob)]}) for sock in by_bob]
+    at_once(len(followers), lambda n: follow(server, *followers[n]))
+    pk = run(
+        server,
+        [
+            {"create": "article", "as": "a", "set": {"title": "one", "author_id": alice}},
+            {"update": "a", "set": {"title": "two"}},
+            {"update": "a", "set": {"author_id": bob}},
+            {"update": "a", "set": {"title": "three"}},
+            {"delete": "a"},
+        ],
+    )["a"]
+    for sock in by_alice:
+        assert [sock.recv() for _ in range(3)] == [
+            frame("create", "created", pk, "one", alice),
+            frame("update", "updated", pk, "two", alice),
+            frame("delete", "left", pk, "two", bob),
+        ]
+    for sock in by_bob:
+        assert [sock.recv() for _ in range(3)] == [
+            frame("create", "entered", pk, "two", bob),
+            frame("update", "updated", pk, "three", bob),
+            frame("delete", "deleted", pk, "three", bob),
+        ]
+    assert_nothing_more(*by_alice, *by_bob)
+    for sock, _ in followers:
+        sock.close()
+
+
+def test_unsubscribing_names_the_same_filter(server):
+    alice = new_author(server)
+    sock = Socket(server)
+    follow(server, sock, {"author": str(alice)}, action="UPDATE")
+    other = graphql(
+        server,
+        subscription_request(
+            FIELD, sock.channel_id, operation="UNSUBSCRIBE", action="UPDATE", filters={"author": "999999"}
+        ),
+    )
+    assert other == {
+        "data": {
+            FIELD: {
+                "ok": False,
+                "error": "Nothing to unsubscribe: this socket does not follow update of the objects that match "
+                "this filter on stream 'filtered-articles'.",
+                "stream": STREAM,
+                "operation": "UNSUBSCRIBE",
+                "action": "UPDATE",
+            }
+        }
+    }
+    subscribe(
+        server, sock, field=FIELD, operation="UNSUBSCRIBE", action="UPDATE", filters={"author": str(alice)}
+    )
+    run(server, [{"create": "article", "as": "a", "set": {"title": "x", "author_id": alice}}])
+    assert_nothing_more(sock)
+    sock.close()
+
+
+def refused(server, sock, filters, **request):
+    """The ``error`` of a subscribe request with ``filters`` the server refuses (the whole reply checked)."""
+    reply = graphql(
+        server, subscription_request(FIELD, sock.channel_id, action="ALL_ACTIONS", filters=filters, **request)
+    )
+    result = reply["data"][FIELD]
+    assert reply == {
+        "data": {
+            FIELD: {
+                "ok": False,
+                "error": result["error"],
+                "stream": STREAM,
+                "operation": "SUBSCRIBE",
+                "action": "ALL_ACTIONS",
+            }
+        }
+    }
+    return result["error"]
+
+
+def test_bad_filters_are_refused_with_a_sentence_and_nothing_is_recorded(server):
+    alice = new_author(server)
+    sockets = [Socket(server) for _ in range(4)]
+    cases = [
+        (
+            {"author": "abc"},
+            {},
+            f"author: 'abc' is not a value of Article.author ({NOT_AN_INTEGER}).",
+        ),
+        (
+            {"author_In": [str(n) for n in range(101)]},
+            {},
+            "author_In lists 101 values; a filter may list up to 100 (MAX_FILTER_VALUES): follow fewer, or "
+            "several subscriptions.",
+        ),
+        (
+            {"author": str(alice)},
+            {"id": 1},
+            "A filter and an id cannot be combined: the id follows one object whatever it holds, a filter "
+            "follows every object that matches it. Leave one of them out.",
+        ),
+        (
+            {"publishedOn_Range": ["2025-01-01"]},
+            {},
+            "publishedOn_Range takes two values, the first and the last: [low, high].",
+        ),
+    ]
+    errors = at_once(len(cases), lambda n: refused(server, sockets[n], cases[n][0], **cases[n][1]))
+    assert errors == [case[2] for case in cases]
+    run(server, [{"create": "article", "as": "a", "set": {"title": "x", "author_id": alice}}])
+    assert_nothing_more(*sockets)
+    still_served(server, sockets[0])
+    for sock in sockets:
+        sock.close()
