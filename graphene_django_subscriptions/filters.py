@@ -51,6 +51,14 @@ class Part:
         self.field = field
         self.lookup = lookup
         self.exclude = exclude
+        #: Whether a filter with this part is found by the value a change stores (``route``).
+        column = _column(field)
+        self.routed = (
+            lookup == "exact"
+            and not exclude
+            and isinstance(column, _ROUTED_FIELDS)
+            and not isinstance(column, models.DateTimeField)  # a DateField subclass
+        )
 
     @property
     def shown(self):
@@ -228,6 +236,13 @@ class Filter:
             {name: _json_value(value) for name, value in self.values.items()}, separators=(",", ":")
         )
         self.key = hashlib.sha1(self.text.encode("utf-8")).hexdigest()[:20]
+        #: Where a change looks it up: the route of its first exact part on a plain column (a change
+        #: can only match it when its state before or after has that value), else ``EVERY_CHANGE``.
+        self.route = EVERY_CHANGE
+        for name, given in self.values.items():
+            if declaration.parts[name].routed:
+                self.route = route(name, given)
+                break
 
     def matches(self, instance, vendor):
         """Whether ``instance`` (an object as a change stored it) passes every part, as ``vendor``'s database
@@ -238,6 +253,38 @@ class Filter:
             if _passes(part.lookup, stored, given, vendor) == part.exclude:
                 return False
         return True
+
+
+#: The route of a filter with no exact part on a plain column: every change is judged against it.
+EVERY_CHANGE = "*"
+#: Columns whose equal values have one text (a timestamp's offset, a decimal's zeros would not).
+_ROUTED_FIELDS = (
+    models.IntegerField,
+    models.AutoField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.UUIDField,
+    models.DateField,
+)
+
+
+def route(name, value):
+    """The route of ``name`` (an exact argument) equal to ``value`` (as stored), a short digest."""
+    text = f"{name}={json.dumps(_json_value(value))}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+def routes(declaration, states):
+    """The routes of the filters a change with ``states`` (its objects before and after) may concern."""
+    found = {EVERY_CHANGE}
+    for name, part in declaration.parts.items():
+        if part.routed:
+            for state in states:
+                value = None if state is None else part.field.value_from_object(state)
+                if value is not None:
+                    found.add(route(name, value))
+    return found
 
 
 def _passes(lookup, stored, given, vendor):

@@ -54,10 +54,15 @@ class SubscriptionRecord(models.Model):
     filter_key = models.CharField(max_length=20, blank=True, default="")
     #: The followed filter, as ``filters.Filter.text`` writes it (any process rebuilds it); empty for none.
     filter = models.TextField(blank=True, default="")
+    #: Where a change finds the filter (``filters.Filter.route``): by a value it holds, or "*" for all.
+    filter_route = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         unique_together = [("socket", "stream", "action", "object_key", "filter_key", "operation")]
-        indexes = [models.Index(fields=["stream", "action", "object_key"], name="gds_record_target")]
+        indexes = [
+            models.Index(fields=["stream", "action", "object_key"], name="gds_record_target"),
+            models.Index(fields=["stream", "filter_route"], name="gds_record_filter_route"),
+        ]
 
     @property
     def group(self):

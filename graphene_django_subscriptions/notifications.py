@@ -438,13 +438,20 @@ class Change:
     def _filtered_targets(self, meta):
         """``(audience, (group, fields key, action, cause))`` of each filtered group that hears of the change.
 
-        Each distinct filter is judged once, on the object as the change found
-        it and as it left it: the action is the change as it reads to the
-        filter (an object that starts matching is created for it, see ``filters.relative``).
+        Each distinct filter the change can concern is judged once, on the
+        object as the change found it and as it left it: the action is the
+        change as it reads to the filter (an object that starts matching is
+        created for it, see ``filters.relative``). A filter with an exact part
+        is found by the value (``filters.routes``): however many sockets follow
+        other values, they cost this change nothing.
         """
         vendor = connections[self.using or router.db_for_write(self.model)].vendor
         before, after = self.states()
-        rows = _filtered_records(meta).values_list("action", "filter_key", "filter", "audience", "fields_key")
+        # Only the filters this change can concern: those with an exact part that its states hold,
+        # and those without any (see ``filters.routes``).
+        routes = filters.routes(meta.filters, (before, after))
+        rows = _filtered_records(meta).filter(filter_route__in=routes)
+        rows = rows.values_list("action", "filter_key", "filter", "audience", "fields_key")
         readings = {}
         found = []
         for action, filter_key, text, audience, fields_key in rows.distinct():

@@ -300,6 +300,7 @@ def _subscribe(socket_id, stream, actions, target, fields_key, audience, operati
                 "fields_key": fields_key,
                 "audience": audience,
                 "filter": chosen_filter.text if chosen_filter is not None else "",
+                "filter_route": chosen_filter.route if chosen_filter is not None else "",
             },
         )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.article_feed import new_author, next_message, nothing_more, resume, run
-from support.client import assert_nothing_more, at_once, post, unique
+from support.client import assert_nothing_more, at_once, create_group, new_login, post, unique
 from support.graphql_ws_client import WsSocket
 from support.servers import SMALL
 
@@ -518,3 +518,44 @@ def test_saves_racing_on_the_same_objects_leave_each_list_as_the_database_holds_
         assert one.ids == set(expected["ids"]) & set(pks), one.arguments
     for one in lists:
         one.sock.close()
+
+
+def test_a_filter_on_a_stream_with_a_per_recipient_rule_reaches_only_the_users_it_allows(server):
+    prefix, name = unique("p"), unique("team")
+    team = create_group(server, name)
+    member = new_login(server, "member", groups=[name])
+    outsider = new_login(server, "outsider")
+    members = [WsSocket(server, cookie=member[3]) for _ in range(2)]
+    outsiders = [WsSocket(server, cookie=outsider[3]) for _ in range(2)]
+    query = (
+        'subscription { filteredTeamChanges(name_Startswith: "%s") { action cause data { id name } } }'
+        % prefix
+    )
+    at_once(4, lambda n: (members + outsiders)[n].follow("1", query))
+    steps = [{"load": "group", "pk": team, "as": "g"}]
+    for name in (f"{prefix}-1", f"{prefix}-2", unique("gone")):
+        steps.append({"update": "g", "set": {"name": name}})
+    run(server, steps)
+    for sock in members:
+        heard = [sock.recv() for _ in range(3)]
+        assert [message["payload"]["data"]["filteredTeamChanges"]["cause"] for message in heard] == [
+            "ENTERED",
+            "UPDATED",
+            "LEFT",
+        ]
+        assert heard[0] == {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {
+                    "filteredTeamChanges": {
+                        "action": "CREATE",
+                        "cause": "ENTERED",
+                        "data": {"id": team, "name": f"{prefix}-1"},
+                    }
+                }
+            },
+        }
+    assert_nothing_more(*members, *outsiders)
+    for sock in members + outsiders:
+        sock.close()

@@ -29,6 +29,15 @@ class Migration(migrations.Migration):
             name="filter",
             field=models.TextField(blank=True, default=""),
         ),
+        migrations.AddField(
+            model_name="subscriptionrecord",
+            name="filter_route",
+            field=models.CharField(blank=True, default="", max_length=20),
+        ),
+        migrations.AddIndex(
+            model_name="subscriptionrecord",
+            index=models.Index(fields=["stream", "filter_route"], name="gds_record_filter_route"),
+        ),
         migrations.AlterUniqueTogether(
             name="subscriptionrecord",
             unique_together={("socket", "stream", "action", "object_key", "filter_key", "operation")},

@@ -18,6 +18,7 @@ from .streams import (
     CountedSubscription,
     FilteredArticleSubscription,
     FilteredGroupSubscription,
+    FilteredTeamSubscription,
     FilterSetArticleSubscription,
     FragileSubscription,
     GuardedSubscription,
@@ -57,6 +58,7 @@ class TestSubscription(RootSubscription):
         filtered_article_changes = FilteredArticleSubscription.ChangesField()
         filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
         filtered_group_changes = FilteredGroupSubscription.ChangesField()
+        filtered_team_changes = FilteredTeamSubscription.ChangesField()
         team_changes = TeamSubscription.ChangesField()
         #: A subscription field of the project's own (not a stream): start, start - 1, ..., 0.
         countdown = graphene.Int(start=graphene.Int(required=True))

@@ -212,6 +212,20 @@ class FilteredGroupSubscription(Subscription):
         filter_fields = {"name": ["exact", "startswith"]}
 
 
+class FilteredTeamSubscription(Subscription):
+    """The groups a user belongs to (a per-recipient rule), filtered by name."""
+
+    class Meta:
+        serializer_class = GroupSerializer
+        stream = "filtered-teams"
+        permission_classes = [IsAuthenticated]
+        filter_fields = {"name": ["startswith"]}
+
+    @classmethod
+    def get_queryset(cls, user):
+        return cls.scope().filter(user=user)
+
+
 class MarkerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Marker
