@@ -88,14 +88,17 @@ def instance_from(model, state, using=None):
     return instance
 
 
-def record(streams, instance, action, audiences, using=None, previous=None):
+def record(streams, instance, action, audiences, using=None, previous=None, scopes=None):
     """Log the change of ``instance`` on each of ``streams`` (one statement); return ``streams``.
 
     Runs in the transaction that makes the change. ``audiences`` maps each
     stream with a per-recipient rule to the audiences its rule was asked for
     then, and those it allowed (``(judged, allowed)``); ``previous`` is the
-    object as an update found it, when it was read (for filters).
+    object as an update found it, when it was read (for filters); ``scopes``
+    maps each ``Meta.queryset`` stream to whether its scope held the object
+    before and after.
     """
+    scopes = scopes or {}
     state = state_of(instance)
     before = state_of(previous) if previous is not None and action == common.UPDATE else None
     key = groups.object_key(instance.pk)
@@ -106,6 +109,7 @@ def record(streams, instance, action, audiences, using=None, previous=None):
             object_key=key,
             state=state,
             previous=before,
+            scope=json.dumps(scopes[stream]) if stream in scopes else None,
             audiences=_listed(audiences.get(stream)),
         )
         for stream in streams
@@ -221,16 +225,17 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     rows = LoggedChange.objects.using(using).filter(
         stream=meta.stream, position__gt=start, position__lte=through
     )
-    if action in common.CHANGE_ACTIONS and chosen_filter is None:  # a filter reads actions otherwise
-        rows = rows.filter(action=action)
+    scoped = meta.queryset is not None and not meta.per_recipient
+    if action in common.CHANGE_ACTIONS and chosen_filter is None and not scoped:
+        rows = rows.filter(action=action)  # as it happened is as it reads (not so to a filter or a scope)
     if pk is not None:
         rows = rows.filter(object_key=groups.object_key(pk))
     limit = app_settings.get("MAX_REPLAYED_CHANGES")
     most = limit if most is None else min(most, limit)
     rows = list(
-        rows.order_by("position").values_list("action", "object_key", "state", "position", "previous")[
-            : most + 1
-        ]
+        rows.order_by("position").values_list(
+            "action", "object_key", "state", "position", "previous", "scope"
+        )[: most + 1]
     )
     # After the rows: a prune that took some of them has moved the history's start by now.
     history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
@@ -251,12 +256,10 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
         }
     if visible is not None:
         rows = [row for row in rows if row[1] in visible]
-    readings = {row[3]: (row[0], None) for row in rows}
-    if chosen_filter is not None:
-        readings = _read_through(meta, chosen_filter, rows, action, using)
-        rows = [row for row in rows if row[3] in readings]
+    readings = _read_through(meta, chosen_filter, rows, action, using)
+    rows = [row for row in rows if row[3] in readings]
     shared = None if meta.per_recipient else (epoch(using), meta.stream)
-    data = _serialized(meta, rows, user, shared, using)
+    data = _serialized(meta, rows, readings, user, shared, using)
     events = []
     for row in rows:
         position = row[3]
@@ -271,45 +274,66 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
 
 
 def _read_through(meta, chosen_filter, rows, action, using):
-    """``{position: (action, cause)}`` of the rows that ``chosen_filter`` hears of, as it reads them.
+    """``{position: (action, cause, state shown)}`` of the rows the subscription hears of, as they read to it.
 
-    Judged on the states the log holds: the object as each change left it,
-    and as an update found it.
+    Judged on what the log holds: the object as each change left it and as an
+    update found it, and whether the stream's scope held it before and after
+    (an object that enters or leaves it is created or deleted for the stream,
+    and one that left is shown as it was). ``chosen_filter`` (or None) reads
+    them as ``filters.relative`` says. ``action`` is the subscription's.
     """
     vendor = connections[using or router.db_for_write(meta.model)].vendor
     readings = {}
-    for action_done, _, state, position, previous in rows:
-        now = instance_from(meta.model, state, using)
-        before = instance_from(meta.model, previous, using) if previous else now
-        matched_before = None if action_done == common.CREATE else chosen_filter.matches(before, vendor)
-        matches_now = None if action_done == common.DELETE else chosen_filter.matches(now, vendor)
-        reading = filters.relative(action_done, matched_before, matches_now)
+    for action_done, _, state, position, previous, scope in rows:
+        held_before, held_after = json.loads(scope) if scope else (True, True)
+        if chosen_filter is None and not scope:
+            reading = (action_done, None)
+        elif chosen_filter is None:
+            reading = filters.relative(action_done, held_before, held_after)
+            if reading is not None and reading[1] not in (filters.ENTERED, filters.LEFT):
+                reading = (reading[0], None)  # what happened, as on a stream without a scope
+        else:
+            now = instance_from(meta.model, state, using)
+            before = instance_from(meta.model, previous, using) if previous else now
+            matched_before = None
+            if action_done != common.CREATE:
+                matched_before = held_before is not False and chosen_filter.matches(before, vendor)
+            matches_now = None
+            if action_done != common.DELETE:
+                matches_now = held_after is not False and chosen_filter.matches(now, vendor)
+            reading = filters.relative(action_done, matched_before, matches_now)
         if reading is not None and action in (common.ALL_ACTIONS, reading[0]):
-            readings[position] = reading
+            left_scope = reading[1] == filters.LEFT and held_after is False
+            readings[position] = (*reading, filters.BEFORE if left_scope and previous else filters.AFTER)
     return readings
 
 
-def _serialized(meta, rows, user, shared, using):
-    """Each row's change's data, by position: kept in ``serialized`` when ``shared``, else made now."""
+def _serialized(meta, rows, readings, user, shared, using):
+    """Each row's change's data, by position, in the state its reading shows (``_read_through``): kept in
+    ``serialized`` when ``shared``, else made now."""
     data, missing = {}, []
     for row in rows:
-        kept = serialized.get((*shared, row[3])) if shared is not None else None
+        shown = readings[row[3]][2]
+        kept = serialized.get((*shared, row[3], shown)) if shared is not None else None
         if kept is None:
-            missing.append(row)
+            missing.append((row, shown))
         else:
             data[row[3]] = kept[0]
     if missing:
         # One serializer for every row (as DRF lists a queryset): building its fields costs more than a row.
         made = meta.serializer_class(
-            [instance_from(meta.model, row[2], using) for row in missing],
+            [
+                instance_from(meta.model, row[4] if shown == filters.BEFORE else row[2], using)
+                for row, shown in missing
+            ],
             many=True,
             context={"user": None if shared is not None else user},
         ).data
-        for row, one in zip(missing, made):
+        for (row, shown), one in zip(missing, made):
             text = channels_api.encode(one)
             data[row[3]] = json.loads(text)
             if shared is not None:
-                serialized.put((*shared, row[3]), (data[row[3]], len(text)))
+                serialized.put((*shared, row[3], shown), (data[row[3]], len(text)))
     return data
 
 

@@ -39,7 +39,22 @@ LOOKUPS = COMPARING + TEXT + DATE_PARTS + ("in", "range", "isnull")
 
 #: How a change's action reads to a filtered subscription, and why: ``(action, cause)``.
 CREATED, UPDATED, DELETED, ENTERED, LEFT = "created", "updated", "deleted", "entered", "left"
-CAUSES = (CREATED, UPDATED, DELETED, ENTERED, LEFT)
+#: Which state of the object an event shows: as the change left it, or as it found it (an object that
+#: left the stream's scope is shown as it last was in it: its new state is not the stream's to show).
+AFTER, BEFORE = "after", "before"
+
+#: The route of a filter with no exact part on a plain column: every change is judged against it.
+EVERY_CHANGE = "*"
+#: Columns whose equal values have one text (a timestamp's offset, a decimal's zeros would not).
+_ROUTED_FIELDS = (
+    models.IntegerField,
+    models.AutoField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.UUIDField,
+    models.DateField,
+)
 
 
 class Part:
@@ -68,7 +83,9 @@ class Part:
     def value(self, given):
         """The client's value as the model stores it (a list for ``in``, ``range``), or ``ProtocolError``."""
         if self.lookup == "isnull":
-            return bool(given)
+            if not isinstance(given, bool):
+                raise ProtocolError(f"{self.shown} takes true or false (got {app_settings.echo(given)}).")
+            return given
         if self.lookup in DATE_PARTS:
             return self._integer(given)
         if self.lookup in ("in", "range"):
@@ -108,7 +125,7 @@ class Part:
             raise ProtocolError(
                 f"{self.shown}: {app_settings.echo(given)} is not a value of {self._described()} ({reason})."
             ) from None
-        if isinstance(value, datetime.datetime) and timezone.is_naive(value) and _uses_time_zones():
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value) and settings.USE_TZ:
             value = timezone.make_aware(value)  # as Django reads a naive time in a query
         return value
 
@@ -128,10 +145,6 @@ def _column(field):
     while field.is_relation:
         field = field.target_field
     return field
-
-
-def _uses_time_zones():
-    return settings.USE_TZ
 
 
 def _is_text(field):
@@ -189,6 +202,22 @@ class Declaration:
         if not given:
             return None
         return Filter(self, given)
+
+    def parse_written(self, written, stream):
+        """The ``Filter`` of a 2018 socket request's ``data.filter``: arguments as a client writes them
+        (``{"author_In": [3, 4]}``), with JSON values; None for an empty one. ``ProtocolError`` if bad."""
+        if not isinstance(written, dict):
+            raise ProtocolError(
+                'data.filter must be an object of filter arguments, e.g. {"author": 3, "title": "x"}.'
+            )
+        by_shown = {part.shown: name for name, part in self.parts.items()}
+        for key in written:
+            if key not in by_shown:
+                raise ProtocolError(
+                    f"Unknown filter {app_settings.echo(key)} on stream {stream!r}: choose from "
+                    f"{', '.join(by_shown)}."
+                )
+        return self.parse({by_shown[key]: value for key, value in written.items()})
 
     def stored(self, text):
         """The ``Filter`` a subscription record holds as ``text`` (``Filter.text``), made once per process."""
@@ -253,20 +282,6 @@ class Filter:
             if _passes(part.lookup, stored, given, vendor) == part.exclude:
                 return False
         return True
-
-
-#: The route of a filter with no exact part on a plain column: every change is judged against it.
-EVERY_CHANGE = "*"
-#: Columns whose equal values have one text (a timestamp's offset, a decimal's zeros would not).
-_ROUTED_FIELDS = (
-    models.IntegerField,
-    models.AutoField,
-    models.CharField,
-    models.TextField,
-    models.BooleanField,
-    models.UUIDField,
-    models.DateField,
-)
 
 
 def route(name, value):

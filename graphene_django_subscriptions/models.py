@@ -92,6 +92,9 @@ class LoggedChange(models.Model):
     #: The column values the change replaced, as JSON, for an update of a model with filtered streams
     #: (filters are judged on both states); null when they were not read.
     previous = models.TextField(blank=True, null=True)
+    #: On a stream with a ``Meta.queryset``, whether its scope held the object before and after the
+    #: change, as JSON (``[true, false]``: it left; null for a side where the object did not exist).
+    scope = models.TextField(blank=True, null=True)
     #: On a stream with a per-recipient rule, who was asked when the change was made, and who may hear
     #: of it: JSON ``{"judged": [audience, ...], "allowed": [audience, ...]}``; empty on the others.
     audiences = models.TextField(blank=True, default="")

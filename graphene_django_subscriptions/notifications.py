@@ -15,6 +15,7 @@ the code that saved the object.
 """
 
 import functools
+import json
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
@@ -89,13 +90,13 @@ def _in_a_transaction(save_base):
     would lose the change) and each save of a followed model would commit
     twice. Inside a transaction it is a no-op (``savepoint=False``): a
     rollback there takes the row and its log entry away together. A model
-    with filtered streams saves in one too, log or not: the row an update
-    replaces is read, locked, in the same transaction (see ``_saving``).
+    with filtered or scoped streams saves in one too, log or not: the row an
+    update replaces is read, locked, in the same transaction (see ``_saving``).
     """
 
     @functools.wraps(save_base)
     def save_base_in_a_transaction(self, *args, **kwargs):
-        if not change_log.enabled() and not _filtered(type(self)):
+        if not change_log.enabled() and not _reads_before(type(self)):
             return save_base(self, *args, **kwargs)  # nothing to commit with the row
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using, savepoint=False):
@@ -106,36 +107,56 @@ def _in_a_transaction(save_base):
 
 
 def _saving(sender, instance, raw=False, using=None, **kwargs):
-    """Read the row a save is about to replace, where a stream judges filters on the state before it too.
+    """Read the row a save is about to replace, and whether each ``Meta.queryset`` scope holds it.
 
-    In the saving transaction (see ``_in_a_transaction``), locked until it
-    commits: the state read is the one the save replaces.
+    Where a stream judges a change on the state before it too: filters, and
+    scopes (an object that leaves one is heard of as leaving). In the saving
+    transaction (see ``_in_a_transaction``), locked until it commits: the state
+    read is the one the save replaces.
     """
-    if raw or instance.pk is None or not _filtered(sender):
+    if raw or instance.pk is None or not _reads_before(sender):
         return
     try:
         with transaction.atomic(using=using):
             _take_write_lock(using)  # the save writes next: write first (see there)
             rows = sender._base_manager.using(using).select_for_update().filter(pk=instance.pk)
-            instance.__dict__[_PREVIOUS] = rows.first()
+            previous = rows.first()
+            held = {}
+            if previous is not None:
+                for subscription in registry.for_model(sender):
+                    if _scoped(subscription._meta):
+                        scope = subscription.scope().using(using)
+                        held[subscription._meta.stream] = scope.filter(pk=instance.pk).exists()
+            instance.__dict__[_PREVIOUS] = (previous, held)
     except Exception:
         logger.exception(
-            "Could not read %s pk=%r before its save; filters judge its update on the new state alone.",
+            "Could not read %s pk=%r before its save; its update is judged on the new state alone.",
             sender.__name__,
             instance.pk,
         )
 
 
-def _filtered(model):
-    return any(subscription._meta.filters is not None for subscription in registry.for_model(model))
+def _reads_before(model):
+    """Whether a save of ``model`` reads the row it replaces (see ``_saving``)."""
+    return any(
+        subscription._meta.filters is not None or _scoped(subscription._meta)
+        for subscription in registry.for_model(model)
+    )
+
+
+def _scoped(meta):
+    """Whether a stream's ``Meta.queryset`` decides, for everybody, which changes it reports."""
+    return meta.queryset is not None and not meta.per_recipient
 
 
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
-    previous = instance.__dict__.pop(_PREVIOUS, None)
+    previous, held = instance.__dict__.pop(_PREVIOUS, (None, {}))
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
-    action = common.CREATE if created else common.UPDATE
-    change = judge(sender, instance.pk, action, using, previous=None if created else previous)
+    if created:
+        change = judge(sender, instance.pk, common.CREATE, using)
+    else:
+        change = judge(sender, instance.pk, common.UPDATE, using, previous=previous, held=held)
     if change is not None:
         transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
@@ -174,11 +195,11 @@ def _deleted(sender, instance, using=None, **kwargs):
 
 #: Where ``_deleting`` leaves the judged change of an instance for ``_deleted``.
 _PENDING_DELETE = "_gds_pending_delete"
-#: Where ``_saving`` leaves the row a save replaces, for ``_saved``.
+#: Where ``_saving`` leaves the row a save replaces and the scopes that held it, for ``_saved``.
 _PREVIOUS = "_gds_previous"
 
 
-def judge(model, pk, action, using=None, previous=None):
+def judge(model, pk, action, using=None, previous=None, held=None):
     """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
 
     Called right after a save, or before a delete, in the transaction that
@@ -187,8 +208,9 @@ def judge(model, pk, action, using=None, previous=None):
     that same moment whether the change is in its ``Meta.queryset`` and which
     audiences its per-recipient rule lets hear of it. Nothing read later
     changes what is sent or to whom. ``previous`` is the object as stored
-    before an update (read where filters need it; see ``_saving``). A failure
-    is logged and never reaches the code that saved.
+    before an update, and ``held`` says which ``Meta.queryset`` scopes held it
+    then (read where filters and scopes need them; see ``_saving``). A
+    failure is logged and never reaches the code that saved.
     """
     subscriptions = registry.for_model(model)
     if not subscriptions:
@@ -205,7 +227,8 @@ def judge(model, pk, action, using=None, previous=None):
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
             verdicts, judged = _verdicts(subscriptions, action, pk, using)
-            logged = _log(subscriptions, stored, action, verdicts, judged, using, previous)
+            scopes = _scope_moves(subscriptions, action, verdicts, held or {})
+            logged = _log(subscriptions, stored, action, verdicts, judged, using, previous, scopes)
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
@@ -213,10 +236,35 @@ def judge(model, pk, action, using=None, previous=None):
         return None
     if not verdicts and not logged:
         return None
-    return Change(model, stored, action, verdicts, logged, using, previous=previous)
+    return Change(model, stored, action, verdicts, logged, using, previous=previous, scopes=scopes)
 
 
-def _log(subscriptions, instance, action, verdicts, judged, using, previous=None):
+def _scope_moves(subscriptions, action, verdicts, held):
+    """``{stream: (before, after)}``: whether each ``Meta.queryset`` scope held the object before and after.
+
+    None where the object did not exist (before a create, after a delete); an
+    update whose earlier state was not read counts as staying where it is. A
+    stream whose scope held the object before or after may hear of the change
+    (it entered or left): its verdict becomes True.
+    """
+    moves = {}
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if not _scoped(meta):
+            continue
+        holds = bool(verdicts.get(meta.stream))
+        if action == common.CREATE:
+            moves[meta.stream] = (None, holds)
+        elif action == common.DELETE:
+            moves[meta.stream] = (holds, None)
+        else:
+            moves[meta.stream] = (held.get(meta.stream, holds), holds)
+        if any(moves[meta.stream]):
+            verdicts[meta.stream] = True
+    return moves
+
+
+def _log(subscriptions, instance, action, verdicts, judged, using, previous=None, scopes=None):
     """Log the change on each stream whose scope holds the object (``change_log``); return those streams.
 
     A stream with a per-recipient rule logs every change in its scope, with the
@@ -239,7 +287,7 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous=None
             streams.append(meta.stream)
     try:
         with transaction.atomic(using=using):
-            return change_log.record(streams, instance, action, audiences, using, previous)
+            return change_log.record(streams, instance, action, audiences, using, previous, scopes)
     except Exception:
         logger.exception(
             "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
@@ -318,13 +366,16 @@ class Change:
     stream that may hear of it to True (everybody) or ``{audience: user}``
     (who its per-recipient rule let hear of it); ``logged`` holds the streams
     whose change log holds it; ``previous`` is the object as an update found it
-    (None when not read: filters then judge the update on its new state alone).
+    (None when not read: filters then judge the update on its new state alone);
+    ``scopes`` maps each ``Meta.queryset`` stream to whether its scope held the
+    object before and after the change (see ``_scope_moves``).
     """
 
-    def __init__(self, model, instance, action, verdicts, logged=(), using=None, previous=None):
+    def __init__(self, model, instance, action, verdicts, logged=(), using=None, previous=None, scopes=None):
         self.model = model
         self.instance = instance
         self.previous = previous
+        self.scopes = scopes or {}
         self.pk = instance.pk
         self.action = action
         self.verdicts = verdicts
@@ -351,7 +402,8 @@ class Change:
         else:
             verdict = recipients.users_for(audiences[1])
         verdicts = {entry.stream: verdict}
-        change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous)
+        scopes = {entry.stream: tuple(json.loads(entry.scope))} if entry.scope else {}
+        change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous, scopes)
         change.positions[entry.stream] = entry.position
         if audiences is not None:
             change.judged[entry.stream] = audiences[0]
@@ -404,11 +456,17 @@ class Change:
     def _messages_for(self, subscription, verdict):
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
-        targets = {}  # audience: [(group, fields key, action, cause)]
-        rows = _targets(meta, self.action, self.pk).values_list("audience", "object_key", "fields_key")
-        for audience, object_key, fields_key in rows.distinct():
-            group = groups.group_name(meta.stream, self.action, object_key, fields_key, audience)
-            targets.setdefault(audience, []).append((group, fields_key, self.action, None))
+        targets = {}  # audience: [(group, fields key, action, cause, the state its data shows)]
+        reading = self.reading(meta.stream)
+        if reading is not None:
+            action, cause = reading
+            # An object that left the scope is shown as it last was in it.
+            shown = filters.BEFORE if cause == filters.LEFT else filters.AFTER
+            cause = cause if cause in (filters.ENTERED, filters.LEFT) else None
+            rows = _targets(meta, action, self.pk).values_list("audience", "object_key", "fields_key")
+            for audience, object_key, fields_key in rows.distinct():
+                group = groups.group_name(meta.stream, action, object_key, fields_key, audience)
+                targets.setdefault(audience, []).append((group, fields_key, action, cause, shown))
         if meta.filters is not None:
             for audience, target in self._filtered_targets(meta):
                 targets.setdefault(audience, []).append(target)
@@ -419,34 +477,56 @@ class Change:
         for audience, user in allowed:
             if audience not in targets:
                 continue
-            data = meta.serializer_class(self.instance, context={"user": user}).data
-            texts = {}
-            for group, fields_key, action, cause in targets[audience]:
-                if (fields_key, action, cause) not in texts:
-                    texts[(fields_key, action, cause)] = self._text(meta, data, fields_key, action, cause)
-                messages.append((group, texts[(fields_key, action, cause)]))
+            data, texts = {}, {}
+            for group, fields_key, action, cause, shown in targets[audience]:
+                if shown not in data:
+                    data[shown] = meta.serializer_class(self._shown(shown), context={"user": user}).data
+                key = (fields_key, action, cause, shown)
+                if key not in texts:
+                    texts[key] = self._text(meta, data[shown], fields_key, action, cause)
+                messages.append((group, texts[key]))
         judged = self.judged.get(meta.stream)
         if judged is not None:
             # Subscribed while the change was being made: whether they may hear of it was not asked
             # then, and is not asked of later rows. Their graphql-transport-ws operations resync.
             for audience in set(targets) - judged:
-                for group, fields_key, _, _ in targets[audience]:
+                for group, fields_key, *_ in targets[audience]:
                     if fields_key == SELECTED_BY_OPERATION:
                         messages.append((group, self._resync_text(meta)))
         return messages
 
+    def _shown(self, shown):
+        """The object as an event shows it: ``filters.BEFORE`` the change (when read), else after it."""
+        if shown == filters.BEFORE and self.previous is not None:
+            return self.previous
+        return self.instance
+
+    def reading(self, stream):
+        """``(action, cause)`` of the change as ``stream``'s subscribers without a filter hear it, or None.
+
+        On a ``Meta.queryset`` stream an object that enters the scope is created
+        for it, one that leaves is deleted (``filters.relative``); elsewhere the
+        change is what it is.
+        """
+        moved = self.scopes.get(stream)
+        if moved is None:
+            return self.action, None
+        return filters.relative(self.action, *moved)
+
     def _filtered_targets(self, meta):
-        """``(audience, (group, fields key, action, cause))`` of each filtered group that hears of the change.
+        """``(audience, (group, fields key, action, cause, state shown))`` of each filtered group that hears.
 
         Each distinct filter the change can concern is judged once, on the
-        object as the change found it and as it left it: the action is the
-        change as it reads to the filter (an object that starts matching is
-        created for it, see ``filters.relative``). A filter with an exact part
-        is found by the value (``filters.routes``): however many sockets follow
-        other values, they cost this change nothing.
+        object as the change found it and as it left it (and inside the
+        stream's scope, if it has one): the action is the change as it reads to
+        the filter (an object that starts matching is created for it, see
+        ``filters.relative``). A filter with an exact part is found by the value
+        (``filters.routes``): however many sockets follow other values, they
+        cost this change nothing.
         """
         vendor = connections[self.using or router.db_for_write(self.model)].vendor
         before, after = self.states()
+        held_before, held_after = self.scopes.get(meta.stream, (True, True))
         # Only the filters this change can concern: those with an exact part that its states hold,
         # and those without any (see ``filters.routes``).
         routes = filters.routes(meta.filters, (before, after))
@@ -456,11 +536,19 @@ class Change:
         found = []
         for action, filter_key, text, audience, fields_key in rows.distinct():
             if filter_key not in readings:
-                readings[filter_key] = _reading(meta, text, self.action, before, after, vendor)
+                scoped = (
+                    before if held_before is not False else None,
+                    after if held_after is not False else None,
+                )
+                readings[filter_key] = _reading(meta, text, self.action, scoped, (before, after), vendor)
             reading = readings[filter_key]
             if reading is not None and reading[0] == action:
+                # Out of the stream's scope now: shown as it last was in it.
+                shown = (
+                    filters.BEFORE if reading[1] == filters.LEFT and held_after is False else filters.AFTER
+                )
                 group = groups.group_name(meta.stream, action, "", fields_key, audience, filter_key)
-                found.append((audience, (group, fields_key, action, reading[1])))
+                found.append((audience, (group, fields_key, action, reading[1], shown)))
         return found
 
     def states(self):
@@ -495,15 +583,22 @@ class Change:
         return channels_api.encode(frame)
 
 
-def _reading(meta, text, action, before, after, vendor):
+def _reading(meta, text, action, scoped, states, vendor):
     """``(action, cause)`` of a change as the filter stored as ``text`` reads it, or None.
 
-    See ``filters.relative``; a filter that cannot be judged is logged, and hears nothing.
+    ``states`` are the object before and after the change (None where it did
+    not exist); ``scoped`` the same, with None where the stream's scope did not
+    hold it (it matches no filter there). See ``filters.relative``; a filter
+    that cannot be judged is logged, and hears nothing.
     """
     try:
         chosen = meta.filters.stored(text)
-        matched_before = None if before is None else chosen.matches(before, vendor)
-        matches_now = None if after is None else chosen.matches(after, vendor)
+        matched_before = (
+            None if states[0] is None else scoped[0] is not None and chosen.matches(scoped[0], vendor)
+        )
+        matches_now = (
+            None if states[1] is None else scoped[1] is not None and chosen.matches(scoped[1], vendor)
+        )
     except Exception:
         logger.exception(
             "Could not judge a filter of stream %r (%s); its subscribers miss this change.", meta.stream, text

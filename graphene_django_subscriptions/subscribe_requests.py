@@ -393,6 +393,7 @@ def run_socket_request(subscription, request, channel_name, user):
             ProtocolError('data.fields must be a list of field names, e.g. ["id", "username"].')
         )
     try:
+        chosen_filter = _written_filter(subscription, data.get("filter"))
         moves = _admit_and_plan(
             subscription,
             channel_name,
@@ -401,6 +402,7 @@ def run_socket_request(subscription, request, channel_name, user):
             action=action,
             pk=request.pk,
             fields=fields,
+            chosen_filter=chosen_filter,
         )
     except ProtocolError as error:
         return None, request.error_frame(error)
@@ -408,6 +410,16 @@ def run_socket_request(subscription, request, channel_name, user):
         request.stream, request.operation, data={"action": action}, request_id=request.request_id
     )
     return moves, reply
+
+
+def _written_filter(subscription, written):
+    """The ``filters.Filter`` a socket request's ``data.filter`` asks for, or None without one."""
+    if written is None:
+        return None
+    stream = subscription._meta.stream
+    if subscription._meta.filters is None:
+        raise ProtocolError(f"Stream {stream!r} declares no filters: leave data.filter out.")
+    return subscription._meta.filters.parse_written(written, stream)
 
 
 def start_operation(subscription, channel_name, user, operation_key, *, action, pk, chosen_filter=None):

@@ -199,7 +199,7 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 None,
                 None,
-                "Unknown stream 'nope': this socket serves counted, fragile, groups, guarded, markers, own-row, owned, staff, teams, users.",
+                "Unknown stream 'nope': this socket serves counted, filtered-articles, fragile, groups, guarded, markers, own-row, owned, staff, teams, users.",
             ),
         ),
         ({"stream": "users", "payload": [1]}, error_frame("users", None, '"payload" must be a JSON object.')),
@@ -285,8 +285,8 @@ def error_frame(stream, action, error, status=400, request_id=None):
             error_frame(
                 None,
                 None,
-                f"Unknown stream '{'s' * 40}'… (600 characters): this socket serves counted, fragile, groups, "
-                "guarded, markers, own-row, owned, staff, teams, users.",
+                f"Unknown stream '{'s' * 40}'… (600 characters): this socket serves counted, filtered-articles, "
+                "fragile, groups, guarded, markers, own-row, owned, staff, teams, users.",
             ),
         ),
         *[
@@ -320,7 +320,10 @@ def error_frame(stream, action, error, status=400, request_id=None):
                 error_frame("users", "subscribe", error, request_id=7),
             )
             for data, error in [
-                ({"action": "update", "bogus": 1}, "Unknown key 'bogus' in data: use action and fields."),
+                (
+                    {"action": "update", "bogus": 1},
+                    "Unknown key 'bogus' in data: use action, fields or filter.",
+                ),
                 (
                     {"action": "update", "fields": ["id", "id"]},
                     "Field 'id' is listed twice: name each field once.",

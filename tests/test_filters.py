@@ -4,16 +4,21 @@
 a frame's ``action`` is the change as it reads to the filter, and ``cause`` says why.
 """
 
+import json
+
 from support.article_feed import new_author, run
 from support.client import (
     Socket,
     assert_nothing_more,
     at_once,
+    create_group,
     graphql,
     still_served,
     subscribe,
     subscription_request,
+    unique,
 )
+from support.docs import snippet
 from support.servers import LEGACY
 
 FIELD = "filteredArticleSubscription"
@@ -151,3 +156,126 @@ def test_bad_filters_are_refused_with_a_sentence_and_nothing_is_recorded(server)
     still_served(server, sockets[0])
     for sock in sockets:
         sock.close()
+
+
+def socket_request(sock, data, request_id="r1", action="subscribe"):
+    """Send a channels-api style request on the 2018 socket; its reply."""
+    sock.send({"stream": STREAM, "payload": {"action": action, "data": data, "request_id": request_id}})
+    return sock.recv()
+
+
+def reply(errors=(), status=200, action="all_actions", request_id="r1"):
+    data = {"action": action} if not errors else None
+    return {
+        "stream": STREAM,
+        "payload": {
+            "action": "subscribe",
+            "data": data,
+            "errors": list(errors),
+            "response_status": status,
+            "request_id": request_id,
+        },
+    }
+
+
+def test_a_socket_request_carries_a_filter_as_its_arguments_are_written(server):
+    alice, bob = new_author(server), new_author(server)
+    sockets = [Socket(server) for _ in range(3)]
+    data = {
+        "action": "all_actions",
+        "fields": ["id", "title", "author"],
+        "filter": {"author_In": [alice, str(bob)]},
+    }
+    assert at_once(3, lambda n: socket_request(sockets[n], data)) == [reply()] * 3
+    pk = run(
+        server,
+        [
+            {"create": "article", "as": "a", "set": {"title": "one", "author_id": alice}},
+            {"update": "a", "set": {"author_id": new_author(server)}},
+        ],
+    )["a"]
+    for sock in sockets:
+        heard = [sock.recv() for _ in range(2)]
+        assert heard[0] == frame("create", "created", pk, "one", alice)
+        assert heard[1]["payload"]["action"] == "delete" and heard[1]["payload"]["cause"] == "left"
+    assert_nothing_more(*sockets)
+    for sock in sockets:
+        sock.close()
+
+
+def test_a_bad_filter_in_a_socket_request_is_refused_and_the_socket_serves_on(server):
+    sock = Socket(server)
+    cases = [
+        (
+            {"writer": 1},
+            "Unknown filter 'writer' on stream 'filtered-articles': choose from author, author_In, "
+            "status, status_In, title, title_Iexact, title_Contains, title_Icontains, title_Startswith, "
+            "title_Endswith, published_Isnull, published_Gt, published_Lte, published_Year, publishedOn_Range, "
+            "publishedOn_Month, publishedOn_Day.",
+        ),
+        ([1], 'data.filter must be an object of filter arguments, e.g. {"author": 3, "title": "x"}.'),
+        ({"published_Isnull": "yes"}, "published_Isnull takes true or false (got 'yes')."),
+        ({"title_Icontains": 3}, "title_Icontains takes text (got 3)."),
+    ]
+    for number, (written, error) in enumerate(cases):
+        request_id = f"bad{number}"
+        answer = socket_request(sock, {"action": "all_actions", "filter": written}, request_id=request_id)
+        assert answer == reply([error], status=400, request_id=request_id)
+    still_served(server, sock)
+    sock.close()
+
+
+def test_the_documented_2018_filter_requests_work_as_written(example):
+    """docs/filters.rst: the HTTP subscribe request and the socket request, on the example project."""
+    prefix = "team-"
+    by_http, by_frame = Socket(example), Socket(example)
+    request = snippet("unsubscribe names the same filter::").replace(
+        "GthKdsYVrK!WxRCdJQMPi", by_http.channel_id
+    )
+    reply = graphql(example, request)
+    assert reply == {
+        "data": {
+            "groupSubscription": {
+                "ok": True,
+                "error": None,
+                "stream": "groups",
+                "operation": "SUBSCRIBE",
+                "action": "ALL_ACTIONS",
+            }
+        }
+    }
+    assert by_http.recv() == {
+        "action": "all_actions",
+        "operation": "subscribe",
+        "ok": True,
+        "stream": "groups",
+        "error": None,
+    }
+    by_frame.send(json.loads(snippet("arguments are written, in ``data.filter``, with JSON values::")))
+    assert by_frame.recv() == {
+        "stream": "groups",
+        "payload": {
+            "action": "subscribe",
+            "data": {"action": "all_actions"},
+            "errors": [],
+            "response_status": 200,
+            "request_id": "r1",
+        },
+    }
+    name = f"{prefix}{unique('g')}"
+    pk = create_group(example, name)
+    for sock in (by_http, by_frame):
+        assert sock.recv() == {
+            "stream": "groups",
+            "payload": {
+                "action": "create",
+                "model": "auth.group",
+                "data": {"id": pk, "name": name},
+                "cause": "created",
+            },
+        }
+    assert_nothing_more(by_http, by_frame, quiet=1.0)  # the example has no marker stream
+    shown = json.loads(snippet("subscription carries it in its payload, in lower case::"))
+    assert set(shown["payload"]) == {"action", "model", "data", "cause"}
+    by_http.close()
+    by_frame.close()

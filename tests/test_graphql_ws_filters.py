@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from support.article_feed import new_author, next_message, nothing_more, resume, run
 from support.client import assert_nothing_more, at_once, create_group, new_login, post, unique
+from support.docs import snippet
 from support.graphql_ws_client import WsSocket
 from support.servers import SMALL
 
@@ -163,12 +164,20 @@ def lookups(authors):
     ]
     # A project's FilterSet: a declared icontains, an exclude, an exact.
     filter_set = [{"title": "b"}, {"not_status": "live"}, {"author": first}]
-    return [("filteredArticleChanges", one) for one in filtered] + [
-        ("filterSetArticleChanges", one) for one in filter_set
-    ]
+    # A stream whose Meta.queryset holds live articles only: objects enter and leave it too.
+    live = [{}, {"author": first}, {"title__icontains": "b"}]
+    return (
+        [("filteredArticleChanges", one) for one in filtered]
+        + [("filterSetArticleChanges", one) for one in filter_set]
+        + [("liveArticleChanges", one) for one in live]
+    )
 
 
-STREAMS = {"filteredArticleChanges": "filtered-articles", "filterSetArticleChanges": "filterset-articles"}
+STREAMS = {
+    "filteredArticleChanges": "filtered-articles",
+    "filterSetArticleChanges": "filterset-articles",
+    "liveArticleChanges": "live-articles",
+}
 
 
 class FilteredList:
@@ -558,4 +567,83 @@ def test_a_filter_on_a_stream_with_a_per_recipient_rule_reaches_only_the_users_i
         }
     assert_nothing_more(*members, *outsiders)
     for sock in members + outsiders:
+        sock.close()
+
+
+def test_a_scoped_stream_resumes_with_what_entered_and_left_its_scope_meanwhile(server):
+    """``Meta.queryset`` holds live articles: one turned draft left it (shown as it last was, live)."""
+    author = new_author(server)
+    selection = "action cause replayed cursor data { id title status }"
+    first = WsSocket(server)
+    follow(first, {}, field="liveArticleChanges", selection=selection)
+    made = {"title": "one", "author_id": author, "status": "live"}
+    pk = run(server, [{"create": "article", "as": "a", "set": made}])["a"]
+    cursor = first.recv()["payload"]["data"]["liveArticleChanges"]["cursor"]
+    first.close()
+    other = run(
+        server,
+        [
+            {"load": "article", "pk": pk, "as": "a"},
+            {"update": "a", "set": {"status": "draft", "title": "draft now"}},  # leaves the scope
+            {
+                "create": "article",
+                "as": "b",
+                "set": {"title": "two", "author_id": author},
+            },  # a draft: not in it
+            {"update": "b", "set": {"status": "live"}},  # enters
+            {"update": "a", "set": {"title": "still a draft"}},  # outside: nothing
+        ],
+    )["b"]
+    query = subscription({}, field="liveArticleChanges", selection=selection).replace(
+        "liveArticleChanges", f'liveArticleChanges(after: "{cursor}")'
+    )
+    resuming = [WsSocket(server) for _ in range(3)]
+    at_once(len(resuming), lambda n: resume(resuming[n], "1", query))
+    expected = [
+        ("DELETE", "LEFT", {"id": pk, "title": "one", "status": "live"}),
+        ("CREATE", "ENTERED", {"id": other, "title": "two", "status": "live"}),
+    ]
+    for sock in resuming:
+        for action, cause, data in expected:
+            message = next_message(sock)
+            event = message["payload"]["data"]["liveArticleChanges"]
+            assert message == {
+                "id": "1",
+                "type": "next",
+                "payload": {
+                    "data": {
+                        "liveArticleChanges": {
+                            "action": action,
+                            "cause": cause,
+                            "replayed": True,
+                            "cursor": event["cursor"],
+                            "data": data,
+                        }
+                    }
+                },
+            }
+    nothing_more(*resuming)
+    for sock in resuming:
+        sock.close()
+
+
+def test_the_documented_graphql_transport_ws_filter_works_as_written(example):
+    """docs/filters.rst's subscription, on the example project, with several sockets at once."""
+    query = snippet("Over graphql-transport-ws::")
+    sockets = [WsSocket(example) for _ in range(3)]
+    at_once(3, lambda n: sockets[n].follow("1", query))
+    name = f"team-{unique('g')}"
+    pk = create_group(example, name)
+    for sock in sockets:
+        assert sock.recv() == {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {
+                    "groupChanges": {"action": "CREATE", "cause": "CREATED", "data": {"id": pk, "name": name}}
+                }
+            },
+        }
+    assert_nothing_more(*sockets, quiet=1.0)  # the example has no marker stream
+    for sock in sockets:
         sock.close()

@@ -65,15 +65,16 @@ class Followers:
             sock.close()
 
 
-def article_frame(stream, action, pk, title, author):
-    return {
-        "stream": stream,
-        "payload": {
-            "action": action,
-            "model": "testproject.article",
-            "data": {"id": pk, "title": title, "author": author},
-        },
+def article_frame(stream, action, pk, title, author, cause=None):
+    """An article's 2018 frame; one that entered or left the stream's scope says so (``cause``)."""
+    payload = {
+        "action": action,
+        "model": "testproject.article",
+        "data": {"id": pk, "title": title, "author": author},
     }
+    if cause is not None:
+        payload["cause"] = cause
+    return {"stream": stream, "payload": payload}
 
 
 def article_event(field, stream, action, pk, title, author):
@@ -95,7 +96,9 @@ USERS = "subscription { userChanges%s { stream action model data { id username f
 def test_a_scope_is_judged_on_each_change_as_it_was_made(server):
     # The issue's case: A is created for a staff author, B for another; then B moves
     # to the staff author and A away. The staff stream heard B's creation (with the
-    # other author's id) and never A's when the scope was read at delivery.
+    # other author's id) and never A's when the scope was read at delivery. Now B enters
+    # the scope (a create for the stream) and A leaves it (a delete, shown as it last was
+    # in the scope), each as it committed.
     staff, other = new_user(server, is_staff=True), new_user(server)
     followers = Followers(server, "staffArticleSubscription", STAFF_ARTICLES)
     try:
@@ -109,14 +112,16 @@ def test_a_scope_is_judged_on_each_change_as_it_was_made(server):
             ],
         )
         a, b = ids["A"], ids["B"]
-        assert followers.frames(2) == [
+        assert followers.frames(3) == [
             article_frame("staff-articles", "create", a, "a", staff),
-            article_frame("staff-articles", "update", b, "b", staff),
+            article_frame("staff-articles", "create", b, "b", staff, cause="entered"),
+            article_frame("staff-articles", "delete", a, "a", staff, cause="left"),
         ]
         if followers.standard:
-            assert followers.events(2) == [
+            assert followers.events(3) == [
                 article_event("staffArticleChanges", "staff-articles", "create", a, "a", staff),
-                article_event("staffArticleChanges", "staff-articles", "update", b, "b", staff),
+                article_event("staffArticleChanges", "staff-articles", "create", b, "b", staff),
+                article_event("staffArticleChanges", "staff-articles", "delete", a, "a", staff),
             ]
         followers.assert_nothing_more()
     finally:

@@ -65,7 +65,7 @@ def test_a_2018_request_reads_as_its_stream_operation_id_data_and_request_id():
         ),
         (
             '{"stream": "users", "payload": {"action": "subscribe", "data": {"nope": 1}}}',
-            ["Unknown key 'nope' in data: use action and fields."],
+            ["Unknown key 'nope' in data: use action, fields or filter."],
             "users",
         ),
         (

@@ -29,11 +29,11 @@ def change_user(server, pk, **attributes):
     post(server, f"/testing/user/{pk}/", attributes)
 
 
-def staff_frame(action, pk, username):
-    return {
-        "stream": "staff",
-        "payload": {"action": action, "model": "auth.user", "data": {"id": pk, "username": username}},
-    }
+def staff_frame(action, pk, username, cause=None):
+    payload = {"action": action, "model": "auth.user", "data": {"id": pk, "username": username}}
+    if cause is not None:  # it entered or left the scope
+        payload["cause"] = cause
+    return {"stream": "staff", "payload": payload}
 
 
 def test_deleting_an_object_in_scope_notifies_and_one_out_of_scope_does_not(server, socket):
@@ -47,34 +47,44 @@ def test_deleting_an_object_in_scope_notifies_and_one_out_of_scope_does_not(serv
     assert_nothing_more(socket)
 
 
-def test_an_update_that_moves_an_object_into_scope_notifies(server, socket):
+def test_an_object_that_enters_the_scope_is_created_for_the_stream(server, socket):
     name = unique("joining")
     pk = new_user(server, name)
-    subscribe(server, socket, field="staffSubscription", action="UPDATE", data=["ID", "USERNAME"])
-    change_user(server, pk, is_staff=True)
-    assert socket.recv() == staff_frame("update", pk, name)
-    assert_nothing_more(socket)
+    updates = Socket(server)
+    try:
+        subscribe(server, socket, field="staffSubscription", action="CREATE", data=["ID", "USERNAME"])
+        subscribe(server, updates, field="staffSubscription", action="UPDATE", data=["ID", "USERNAME"])
+        change_user(server, pk, is_staff=True)
+        assert socket.recv() == staff_frame("create", pk, name, cause="entered")
+        # Not an update of an object the stream had shown: its update subscribers hear nothing.
+        assert_nothing_more(socket, updates)
+    finally:
+        updates.close()
 
 
-def test_an_update_that_moves_an_object_out_of_scope_sends_nothing(server, socket):
-    # An update is judged by the object's state after it. The stream reports the
-    # objects of its queryset, and the new state of one that left it is not the
-    # stream's to show: a queryset that hides drafts must not send the draft.
-    leaving = new_user(server, unique("leaving"), is_staff=True)
-    name = unique("staying")
-    staying = new_user(server, name, is_staff=True)
-    by_id = Socket(server)
+def test_an_object_that_leaves_the_scope_is_deleted_for_the_stream_as_it_last_was_in_it(server, socket):
+    # The stream reports the objects of its queryset, and the new state of one that left
+    # it is not the stream's to show (a queryset that hides drafts must not send the
+    # draft): the delete shows it as it was while in the scope.
+    name = unique("leaving")
+    leaving = new_user(server, name, is_staff=True)
+    staying_name = unique("staying")
+    staying = new_user(server, staying_name, is_staff=True)
+    by_id, deletes = Socket(server), Socket(server)
     try:
         subscribe(server, socket, field="staffSubscription", action="UPDATE", data=["ID", "USERNAME"])
         subscribe(server, by_id, field="staffSubscription", action="UPDATE", id=leaving, data=["ID"])
-        change_user(server, leaving, is_staff=False)
+        subscribe(server, deletes, field="staffSubscription", action="DELETE", data=["ID", "USERNAME"])
+        change_user(server, leaving, is_staff=False, username=unique("renamed"))
         change_user(server, leaving, first_name="outside now")
         change_user(server, staying, first_name="still staff")
-        # The next frame is the staying object's update: nothing came for the one that left.
-        assert socket.recv() == staff_frame("update", staying, name)
-        assert_nothing_more(socket, by_id)
+        assert deletes.recv() == staff_frame("delete", leaving, name, cause="left")
+        # The next frame is the staying object's update: no update came for the one that left.
+        assert socket.recv() == staff_frame("update", staying, staying_name)
+        assert_nothing_more(socket, by_id, deletes)
     finally:
         by_id.close()
+        deletes.close()
 
 
 def guarded_request(request_id):

@@ -47,5 +47,10 @@ class Migration(migrations.Migration):
             name="previous",
             field=models.TextField(blank=True, null=True),
         ),
+        migrations.AddField(
+            model_name="loggedchange",
+            name="scope",
+            field=models.TextField(blank=True, null=True),
+        ),
         migrations.RunPython(_keep_sqlite_trigger, migrations.RunPython.noop),
     ]

@@ -149,7 +149,8 @@ def parse_frame(text, streams):
     if unknown:
         raise FrameError(
             ProtocolError(
-                f"Unknown key {app_settings.echo(unknown[0])} in data: use {' and '.join(DATA_KEYS)}."
+                f"Unknown key {app_settings.echo(unknown[0])} in data: use "
+                f"{', '.join(DATA_KEYS[:-1])} or {DATA_KEYS[-1]}."
             ),
             stream=stream,
             action=action,
@@ -162,8 +163,8 @@ def parse_frame(text, streams):
     return SocketRequest(stream, action, pk, data, request_id)
 
 
-#: The keys a socket request's ``data`` may have.
-DATA_KEYS = ("action", "fields")
+#: The keys a socket request's ``data`` may have (``filter``: see ``filters.Declaration.parse_written``).
+DATA_KEYS = ("action", "fields", "filter")
 
 
 def _decoded(text):

@@ -7,6 +7,7 @@ from example.settings import LEGACY
 
 from .streams import (
     CountedSubscription,
+    FilteredArticleSubscription,
     FragileSubscription,
     GuardedSubscription,
     MarkerSubscription,
@@ -27,7 +28,10 @@ class TestDemultiplexer(CustomAppDemultiplexer):
         owned=OwnedSubscription.get_binding().consumer,
         markers=MarkerSubscription.get_binding().consumer,
         teams=TeamSubscription.get_binding().consumer,
-        **{"own-row": OwnRowSubscription.get_binding().consumer},
+        **{
+            "own-row": OwnRowSubscription.get_binding().consumer,
+            "filtered-articles": FilteredArticleSubscription.get_binding().consumer,
+        },
     )
 
 

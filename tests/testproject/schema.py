@@ -22,6 +22,7 @@ from .streams import (
     FilterSetArticleSubscription,
     FragileSubscription,
     GuardedSubscription,
+    LiveArticleSubscription,
     MarkerSubscription,
     OwnedSubscription,
     OwnRowSubscription,
@@ -57,6 +58,7 @@ class TestSubscription(RootSubscription):
         marker_changes = MarkerSubscription.ChangesField()
         filtered_article_changes = FilteredArticleSubscription.ChangesField()
         filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
+        live_article_changes = LiveArticleSubscription.ChangesField()
         filtered_group_changes = FilteredGroupSubscription.ChangesField()
         filtered_team_changes = FilteredTeamSubscription.ChangesField()
         team_changes = TeamSubscription.ChangesField()

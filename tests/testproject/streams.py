@@ -185,6 +185,16 @@ class FilteredArticleSubscription(Subscription):
         }
 
 
+class LiveArticleSubscription(Subscription):
+    """Live articles only (a scope the saved row decides), which clients may filter further."""
+
+    class Meta:
+        serializer_class = FilteredArticleSerializer
+        stream = "live-articles"
+        queryset = Article.objects.filter(status="live")
+        filter_fields = {"author": ["exact"], "title": ["icontains"]}
+
+
 class ArticleFilter(django_filters.FilterSet):
     """A project's FilterSet, as its queries use it: a declared filter, and one that excludes."""
 

@@ -269,15 +269,16 @@ def changes(request):
 
 @csrf_exempt
 def filtered(request):
-    """The ids of the articles a stream's filter holds now, by the database's own query.
+    """The ids of the articles a stream's filter holds now (in its scope), by the database's own query.
 
     ``{"stream": ..., "filter": {argument's Python name: value}}``: each part is
     the ORM lookup its declaration names (``exclude`` ones excluded), as a
     DjangoFilterConnectionField would query it.
     """
     body = _body(request)
-    declaration = registry.get(body["stream"])._meta.filters
-    rows = Article.objects.all()
+    subscription = registry.get(body["stream"])
+    declaration = subscription._meta.filters
+    rows = subscription.scope()
     for name, value in body["filter"].items():
         part = declaration.parts[name]
         lookup = {f"{part.field.name}__{part.lookup}": value}
