@@ -351,6 +351,17 @@ def test_bad_filters_are_refused_whole_and_the_socket_serves_on(server):
     sock.close()
 
 
+def assert_replayed(sockets, field, expected):
+    """Each of ``sockets`` is sent ``expected`` (``(action, cause, data)``), replayed, each whole; nothing more."""
+    for sock in sockets:
+        for action, cause, data in expected:
+            message = next_message(sock)
+            cursor = message["payload"]["data"][field]["cursor"]
+            event = {"action": action, "cause": cause, "replayed": True, "cursor": cursor, "data": data}
+            assert message == {"id": "1", "type": "next", "payload": {"data": {field: event}}}
+    nothing_more(*sockets)
+
+
 def test_a_filtered_subscription_resumes_with_what_entered_and_left_meanwhile(server):
     alice, bob = new_author(server), new_author(server)
     selection = "action cause replayed cursor data { id title }"
@@ -381,26 +392,7 @@ def test_a_filtered_subscription_resumes_with_what_entered_and_left_meanwhile(se
         ("UPDATE", "UPDATED", {"id": other, "title": "three"}),
         ("DELETE", "DELETED", {"id": other, "title": "three"}),
     ]
-    for sock in resuming:
-        events = [next_message(sock) for _ in expected]
-        for message, (action, cause, data) in zip(events, expected):
-            event = message["payload"]["data"][FIELD]
-            assert message == {
-                "id": "1",
-                "type": "next",
-                "payload": {
-                    "data": {
-                        FIELD: {
-                            "action": action,
-                            "cause": cause,
-                            "replayed": True,
-                            "cursor": event["cursor"],
-                            "data": data,
-                        }
-                    }
-                },
-            }
-    nothing_more(*resuming)
+    assert_replayed(resuming, FIELD, expected)
     for sock in resuming:
         sock.close()
 
@@ -603,26 +595,7 @@ def test_a_scoped_stream_resumes_with_what_entered_and_left_its_scope_meanwhile(
         ("DELETE", "LEFT", {"id": pk, "title": "one", "status": "live"}),
         ("CREATE", "ENTERED", {"id": other, "title": "two", "status": "live"}),
     ]
-    for sock in resuming:
-        for action, cause, data in expected:
-            message = next_message(sock)
-            event = message["payload"]["data"]["liveArticleChanges"]
-            assert message == {
-                "id": "1",
-                "type": "next",
-                "payload": {
-                    "data": {
-                        "liveArticleChanges": {
-                            "action": action,
-                            "cause": cause,
-                            "replayed": True,
-                            "cursor": event["cursor"],
-                            "data": data,
-                        }
-                    }
-                },
-            }
-    nothing_more(*resuming)
+    assert_replayed(resuming, "liveArticleChanges", expected)
     for sock in resuming:
         sock.close()
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from support.browser import move_groups_in_and_out
 from support.client import as_admin, create_user, graphql, unique
 
 #: A browser in front of the server: the same whatever the Django version.
@@ -213,13 +214,7 @@ def test_tabs_following_a_filter_see_groups_enter_change_leave_and_go(example, t
     for watcher in watchers:
         watcher.wait_until_live(description)
 
-    other = editor.create("group", name=unique("other"))
-    pk = editor.create("group", name=f"{prefix}-a")
-    editor.edit("group", pk, name=f"{prefix}-b")
-    archive = unique("archive")
-    editor.edit("group", pk, name=archive)
-    editor.edit("group", other, name=f"{prefix}-c")
-    editor.delete("group", other)
+    pk, other, archive = move_groups_in_and_out(editor, prefix)
 
     expected = [
         ("CREATE", "CREATED", pk, f"{prefix}-a"),

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import requests
 
-from support.browser import Chromium
+from support.browser import Chromium, move_groups_in_and_out
 from support.client import create_user, graphql, unique
 from support.servers import ROOT
 
@@ -112,13 +112,7 @@ def test_tabs_following_a_filter_see_groups_enter_change_leave_and_go(example, t
     for watcher in watchers:
         watcher.wait_until_live(description)
 
-    other = editor.create("group", name=unique("other"))  # never matches: nothing for the watchers
-    pk = editor.create("group", name=f"{prefix}-a")
-    editor.edit("group", pk, name=f"{prefix}-b")
-    archive = unique("archive")
-    editor.edit("group", pk, name=archive)
-    editor.edit("group", other, name=f"{prefix}-c")
-    editor.delete("group", other)
+    pk, other, archive = move_groups_in_and_out(editor, prefix)
 
     expected = [
         group_frame("create", {"id": pk, "name": f"{prefix}-a"}, "created"),

@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from support.client import unique
 from support.servers import ADMIN_PASSWORDS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -382,3 +383,16 @@ class LivePage:
         self.driver.execute_script("window.scrollTo(0, 0)")
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(before["width"], before["height"])
+
+
+def move_groups_in_and_out(editor, prefix):
+    """On ``editor``'s page: a group that enters, changes in and leaves the filter "name starts with
+    ``prefix``", and another that enters it and is deleted; return their ids and the first one's last name."""
+    other = editor.create("group", name=unique("other"))  # not matching yet: nothing for the watchers
+    pk = editor.create("group", name=f"{prefix}-a")
+    editor.edit("group", pk, name=f"{prefix}-b")
+    archive = unique("archive")
+    editor.edit("group", pk, name=archive)
+    editor.edit("group", other, name=f"{prefix}-c")
+    editor.delete("group", other)
+    return pk, other, archive
