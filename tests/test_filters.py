@@ -6,20 +6,27 @@ a frame's ``action`` is the change as it reads to the filter, and ``cause`` says
 
 import json
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from support.article_feed import new_author, run
 from support.client import (
+    Marker2018,
     Socket,
     assert_nothing_more,
     at_once,
     create_group,
     graphql,
+    post,
     still_served,
     subscribe,
     subscription_request,
     unique,
 )
 from support.docs import snippet
-from support.servers import LEGACY
+from support.filter_lists import CHANGE, Articles, assert_as_queried, camel, keep, lookups
+from support.servers import LEGACY, SMALL
 
 FIELD = "filteredArticleSubscription"
 #: Django's own sentence for "abc" as an integer (its quotes changed in Django 3).
@@ -279,3 +286,71 @@ def test_the_documented_2018_filter_requests_work_as_written(example):
     assert set(shown["payload"]) == {"action", "model", "data", "cause"}
     by_http.close()
     by_frame.close()
+
+
+# -- Every lookup, against the database's own answer ---------------------------------------------------
+
+#: The 2018 field of each stream the lists follow.
+FIELDS_2018 = {
+    "filtered-articles": "filteredArticleSubscription",
+    "filterset-articles": "filterSetArticleSubscription",
+    "live-articles": "liveArticleSubscription",
+}
+#: The cause of a change that moved nothing in or out (a 2018 frame without a filter leaves it out).
+PLAIN = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+class FilteredList:
+    """A 2018 socket that follows one filter (subscribed over HTTP), and the list it keeps from the actions alone."""
+
+    def __init__(self, server, stream, arguments):
+        self.stream, self.arguments = stream, arguments
+        self.sock = Socket(server)
+        written = {camel(name): value for name, value in arguments.items()}
+        subscribe(
+            server, self.sock, field=FIELDS_2018[stream], action="ALL_ACTIONS", data=["ID"], filters=written
+        )
+        Marker2018(self.sock).start()
+        self.ids = set()
+
+    def read_until(self, label):
+        """Apply every frame up to the marker ``label`` (the server sends in commit order)."""
+        while True:
+            frame = self.sock.recv()
+            if frame.get("stream") == "markers":
+                if frame["payload"]["data"]["label"] == label:
+                    return
+                continue
+            payload = frame["payload"]
+            pk = payload["data"]["id"]
+            shown = {"action": payload["action"], "model": "testproject.article", "data": {"id": pk}}
+            if self.arguments or payload.get("cause") in ("entered", "left"):
+                shown["cause"] = payload["cause"]  # a filter's frames say it always; a scope's, when it moved
+            assert frame == {"stream": self.stream, "payload": shown}
+            cause = payload.get("cause") or PLAIN[payload["action"]]
+            keep(self.ids, payload["action"], cause, pk, (self.stream, self.arguments))
+
+
+@pytest.fixture(scope="module")
+def filtered_lists(server):
+    authors = [new_author(server) for _ in range(3)]
+    wanted = lookups(authors)
+    lists = at_once(len(wanted), lambda n: FilteredList(server, *wanted[n]))
+    yield Articles(authors), lists
+    for one in lists:
+        one.sock.close()
+
+
+@settings(max_examples=8 if SMALL else 20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(CHANGE, min_size=1, max_size=8))
+def test_a_list_kept_from_the_2018_frames_holds_what_the_filters_query_returns(
+    server, filtered_lists, changes
+):
+    """Creates, updates that move objects in and out, deletes, saved back to back; each lookup kind, both engines."""
+    articles, lists = filtered_lists
+    articles.save(server, changes)
+    label = unique("marker")
+    post(server, "/testing/marker/", {"label": label})
+    at_once(len(lists), lambda n: lists[n].read_until(label))
+    for one in lists:
+        assert_as_queried(server, one.stream, one.arguments, one.ids, articles)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from support.article_feed import new_author, next_message, nothing_more, resume, run
 from support.client import assert_nothing_more, at_once, create_group, new_login, post, unique
 from support.docs import snippet
+from support.filter_lists import CHANGE, Articles, assert_as_queried, camel, keep, lookups
 from support.graphql_ws_client import WsSocket
 from support.servers import SMALL
 
@@ -35,11 +36,6 @@ def subscription(arguments, field=FIELD, selection=SELECTION, action=None):
     if action is not None:
         written.insert(0, f"action: {action}")
     return "subscription { %s%s { %s } }" % (field, f"({', '.join(written)})" if written else "", selection)
-
-
-def camel(name):
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] if part else "_" for part in rest)
 
 
 def article(pk, title, author, status="draft", published=None, published_on=None):
@@ -128,66 +124,22 @@ def test_a_filter_on_one_action_hears_that_action_as_it_reads_to_the_filter(serv
 
 # -- Every lookup, against the database's own answer ---------------------------------------------------
 
-TITLES = ["abc", "Abc", "ABC", "xbz", "Äpfel", "äpfel", "straße", "STRASSE", ""]
-STATUSES = ["draft", "live"]
-# In the server's time zone (Chicago), the second is still in 2025.
-PUBLISHED = [None, "2025-12-31T23:30:00+00:00", "2026-01-01T05:30:00+00:00", "2025-06-01T12:00:00+00:00"]
-PUBLISHED_ON = [None, "2025-01-01", "2025-06-30", "2025-07-01", "2024-06-01"]
-
-
-def lookups(authors):
-    """``(field, arguments)`` of a subscription for each lookup kind the package judges (and two at once)."""
-    first, second = (str(pk) for pk in authors[:2])
-    filtered = [
-        {"author": first},
-        {"author__in": [first, second]},
-        {"status": "live"},
-        {"status__in": ["draft"]},
-        {"title": "abc"},
-        {"title__iexact": "abc"},
-        {"title__iexact": "äpfel"},
-        {"title__contains": "b"},
-        {"title__contains": "B"},
-        {"title__icontains": "ä"},
-        {"title__icontains": "ss"},
-        {"title__startswith": "a"},
-        {"title__endswith": "C"},
-        {"published__isnull": True},
-        {"published__isnull": False},
-        {"published__gt": "2025-12-31T23:00:00+00:00"},
-        {"published__lte": "2025-12-31T23:30:00+00:00"},
-        {"published__year": 2025},
-        {"published_on__range": ["2025-01-01", "2025-06-30"]},
-        {"published_on__month": 6},
-        {"published_on__day": 1},
-        {"author": first, "status": "live"},
-    ]
-    # A project's FilterSet: a declared icontains, an exclude, an exact.
-    filter_set = [{"title": "b"}, {"not_status": "live"}, {"author": first}]
-    # A stream whose Meta.queryset holds live articles only: objects enter and leave it too.
-    live = [{}, {"author": first}, {"title__icontains": "b"}]
-    return (
-        [("filteredArticleChanges", one) for one in filtered]
-        + [("filterSetArticleChanges", one) for one in filter_set]
-        + [("liveArticleChanges", one) for one in live]
-    )
-
-
-STREAMS = {
-    "filteredArticleChanges": "filtered-articles",
-    "filterSetArticleChanges": "filterset-articles",
-    "liveArticleChanges": "live-articles",
+#: The ChangesField of each stream the lists follow.
+CHANGES_FIELDS = {
+    "filtered-articles": "filteredArticleChanges",
+    "filterset-articles": "filterSetArticleChanges",
+    "live-articles": "liveArticleChanges",
 }
 
 
 class FilteredList:
     """A socket that follows one filter, and the list it keeps from the actions alone."""
 
-    def __init__(self, server, field, arguments):
-        self.field, self.arguments = field, arguments
+    def __init__(self, server, stream, arguments):
+        self.stream, self.arguments = stream, arguments
+        self.field = CHANGES_FIELDS[stream]
         self.sock = WsSocket(server)
-        follow(self.sock, arguments, field=field, selection="action cause data { id }")
-        self.marker = unique("m")
+        follow(self.sock, arguments, field=self.field, selection="action cause data { id }")
         self.sock.follow("m", "subscription { markerChanges(action: CREATE) { data { label } } }")
         self.ids = set()
 
@@ -202,17 +154,7 @@ class FilteredList:
             event = message["payload"]["data"][self.field]
             pk = event["data"]["id"]
             assert message == change(event["action"], event["cause"], {"id": pk}, field=self.field)
-            if event["action"] == "CREATE":
-                assert pk not in self.ids and event["cause"] in ("CREATED", "ENTERED"), (
-                    self.arguments,
-                    event,
-                )
-                self.ids.add(pk)
-            elif event["action"] == "UPDATE":
-                assert pk in self.ids and event["cause"] == "UPDATED", (self.arguments, event)
-            else:
-                assert pk in self.ids and event["cause"] in ("DELETED", "LEFT"), (self.arguments, event)
-                self.ids.remove(pk)
+            keep(self.ids, event["action"], event["cause"], pk, (self.stream, self.arguments))
 
 
 @pytest.fixture(scope="module")
@@ -220,73 +162,22 @@ def filtered_lists(server):
     authors = [new_author(server) for _ in range(3)]
     wanted = lookups(authors)
     lists = at_once(len(wanted), lambda n: FilteredList(server, *wanted[n]))
-    yield authors, lists
+    yield Articles(authors), lists
     for one in lists:
         one.sock.close()
-
-
-FIELDS = {
-    "title": st.sampled_from(TITLES),
-    "status": st.sampled_from(STATUSES),
-    "author_id": st.integers(0, 2),  # which of the module's three authors
-    "published": st.sampled_from(PUBLISHED),
-    "published_on": st.sampled_from(PUBLISHED_ON),
-}
-#: One change: its kind, which living article (an index into them), the values of a create, those of an update.
-CHANGE = st.tuples(
-    st.sampled_from(["create", "update", "delete"]),
-    st.integers(0, 1000),
-    st.fixed_dictionaries(FIELDS),
-    st.fixed_dictionaries({}, optional=FIELDS),
-)
-
-_alive = []  # the articles this test made that still exist
-_made = set()  # every article this test made
-
-
-def _steps(changes, authors):
-    """The server's steps for ``changes``; the names of the articles they delete, and of those they create."""
-    steps, alive, deleted = [], list(_alive), []
-
-    def values(given):
-        return {**given, "author_id": authors[given["author_id"]]} if "author_id" in given else given
-
-    for number, (kind, index, created, updated) in enumerate(changes):
-        if kind == "create" or not alive:
-            steps.append({"create": "article", "as": f"n{number}", "set": values(created)})
-            alive.append(f"n{number}")
-            continue
-        target = alive[index % len(alive)]
-        name = target if isinstance(target, str) else f"loaded{number}"
-        if not isinstance(target, str):
-            steps.append({"load": "article", "pk": target, "as": name})
-        if kind == "update":
-            steps.append({"update": name, "set": values(updated)})
-        else:
-            steps.append({"delete": name})
-            alive.remove(target)
-            deleted.append(target)
-    return steps, deleted
 
 
 @settings(max_examples=8 if SMALL else 30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.lists(CHANGE, min_size=1, max_size=8))
 def test_a_list_kept_from_the_actions_holds_what_the_filters_query_returns(server, filtered_lists, changes):
     """Creates, updates that move objects in and out, deletes, saved back to back; each lookup kind."""
-    authors, lists = filtered_lists
-    steps, deleted = _steps(changes, authors)
-    made = run(server, steps)
-    _made.update(made.values())
-    _alive.extend(pk for name, pk in made.items() if name not in deleted)
-    for gone in deleted:
-        if not isinstance(gone, str):
-            _alive.remove(gone)
+    articles, lists = filtered_lists
+    articles.save(server, changes)
     label = unique("marker")
     post(server, "/testing/marker/", {"label": label})
     at_once(len(lists), lambda n: lists[n].read_until(label))
     for one in lists:
-        expected = post(server, "/testing/filtered/", {"stream": STREAMS[one.field], "filter": one.arguments})
-        assert one.ids == set(expected["ids"]) & _made, one.arguments
+        assert_as_queried(server, one.stream, one.arguments, one.ids, articles)
 
 
 # -- Refusals, resuming, the arguments, a client nobody here wrote ------------------------------------
@@ -489,7 +380,10 @@ def test_the_npm_graphql_ws_client_follows_a_filter(server):
 def test_saves_racing_on_the_same_objects_leave_each_list_as_the_database_holds_it(server):
     """Two requests at once move the same articles between two authors: each change is judged as it committed."""
     alice, bob = new_author(server), new_author(server)
-    lists = [FilteredList(server, FIELD, {"author": str(author)}) for author in (alice, bob, alice, bob)]
+    lists = [
+        FilteredList(server, "filtered-articles", {"author": str(author)})
+        for author in (alice, bob, alice, bob)
+    ]
     made = run(
         server,
         [{"create": "article", "as": f"a{n}", "set": {"title": "t", "author_id": alice}} for n in range(3)],

@@ -45,6 +45,7 @@ class TestSubscription(RootSubscription):
     staff_article_subscription = StaffArticleSubscription.Field()
     filtered_article_subscription = FilteredArticleSubscription.Field()
     filter_set_article_subscription = FilterSetArticleSubscription.Field()
+    live_article_subscription = LiveArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
         counted_changes = CountedSubscription.ChangesField()
