@@ -11,6 +11,8 @@ Where a new test goes (the first that fits):
 * an attack on access (another user's socket, a forged id, a page of another site): ``test_security``;
   who may follow what: ``test_scope_and_permissions``; what is sent and to whom, judged at
   commit: ``test_judged_at_commit``;
+* filtered subscriptions, objects entering and leaving a filter or a scope: ``test_filters`` (2018 protocol,
+  both engines), ``test_graphql_ws_filters``; their ``Meta`` errors: ``test_options``;
 * many clients at once: ``test_concurrency``; one change to many sockets: ``test_fanout``;
   several processes: ``test_cross_process``, ``test_other_processes``;
 * a failing part (Redis, a killed server or consumer): ``test_faults``, ``test_stale_sockets``;
