@@ -285,26 +285,20 @@ def _read_through(meta, chosen_filter, rows, action, using):
     vendor = connections[using or router.db_for_write(meta.model)].vendor
     readings = {}
     for action_done, _, state, position, previous, scope in rows:
-        held_before, held_after = json.loads(scope) if scope else (True, True)
-        if chosen_filter is None and not scope:
-            reading = (action_done, None)
-        elif chosen_filter is None:
-            reading = filters.relative(action_done, held_before, held_after)
-            if reading is not None and reading[1] not in (filters.ENTERED, filters.LEFT):
-                reading = (reading[0], None)  # what happened, as on a stream without a scope
+        held = json.loads(scope) if scope else None
+        if chosen_filter is None:
+            reading = filters.read_plainly(action_done, held)
         else:
             now = instance_from(meta.model, state, using)
             before = instance_from(meta.model, previous, using) if previous else now
-            matched_before = None
-            if action_done != common.CREATE:
-                matched_before = held_before is not False and chosen_filter.matches(before, vendor)
-            matches_now = None
-            if action_done != common.DELETE:
-                matches_now = held_after is not False and chosen_filter.matches(now, vendor)
-            reading = filters.relative(action_done, matched_before, matches_now)
+            states = (
+                None if action_done == common.CREATE else before,
+                None if action_done == common.DELETE else now,
+            )
+            reading = filters.read(chosen_filter, action_done, states, held or (None, None), vendor)
         if reading is not None and action in (common.ALL_ACTIONS, reading[0]):
-            left_scope = reading[1] == filters.LEFT and held_after is False
-            readings[position] = (*reading, filters.BEFORE if left_scope and previous else filters.AFTER)
+            shown = filters.shown(reading[1], held) if previous else filters.AFTER  # unread: as it is now
+            readings[position] = (*reading, shown)
     return readings
 
 

@@ -158,12 +158,13 @@ def _is_temporal(field):
 class Declaration:
     """What a Subscription may be filtered on: its ``parts`` by argument name, and its arguments."""
 
-    def __init__(self, model, parts, filterset_class, declared):
+    def __init__(self, model, parts, filter_fields, filterset_class):
         self.model = model
         #: ``{argument name: Part}``, in the declaration's order.
         self.parts = parts
-        self._filterset_class = filterset_class
-        self._declared = declared  # (filter_fields, filterset_class) as Meta gave them
+        #: ``Meta.filter_fields`` and ``Meta.filterset_class`` as the Subscription gave them (one is None).
+        self.filter_fields = filter_fields
+        self.filterset_class = filterset_class
         self._filters = Recent(most=10_000, most_size=5_000_000, size=lambda key, value: len(key))
 
     def arguments(self):
@@ -174,11 +175,10 @@ class Declaration:
         from graphene_django.filter.utils import get_filtering_args_from_filterset, get_filterset_class
         from graphene_django.registry import get_global_registry
 
-        fields, filterset_class = self._declared
-        if filterset_class is not None:
-            filterset = get_filterset_class(filterset_class)
+        if self.filterset_class is not None:
+            filterset = get_filterset_class(self.filterset_class)
         else:
-            filterset = get_filterset_class(None, model=self.model, fields=fields)
+            filterset = get_filterset_class(None, model=self.model, fields=self.filter_fields)
         arguments = get_filtering_args_from_filterset(filterset, _TypeWithRegistry(get_global_registry()))
         for name, part in self.parts.items():
             if part.lookup in DATE_PARTS:
@@ -379,6 +379,45 @@ def relative(action, matched_before, matches_now):
     return None
 
 
+def read(chosen, action, states, held, vendor):
+    """``(action, cause)`` of a change as the filter ``chosen`` reads it, or None (see ``relative``).
+
+    ``states`` are the object before and after the change (None where it did
+    not exist); ``held`` says whether the stream's scope held it then (False:
+    it did not, and it matches no filter there; None or True: it did, or the
+    stream has no scope).
+    """
+    before, after = states
+    matched_before = None if before is None else held[0] is not False and chosen.matches(before, vendor)
+    matches_now = None if after is None else held[1] is not False and chosen.matches(after, vendor)
+    return relative(action, matched_before, matches_now)
+
+
+def read_plainly(action, held):
+    """``(action, cause)`` of a change to subscribers without a filter, or None when they hear nothing.
+
+    ``held`` is None on a stream without a ``Meta.queryset`` (the change is as it
+    happened), else whether the scope held the object before and after: an
+    object that enters or leaves it is created or deleted for the stream. The
+    cause is given only for those (ENTERED, LEFT): the others are what happened.
+    """
+    if held is None:
+        return action, None
+    reading = relative(action, *held)
+    if reading is None or reading[1] in (ENTERED, LEFT):
+        return reading
+    return reading[0], None
+
+
+def shown(cause, held):
+    """Which state of the object an event of ``cause`` shows (``BEFORE`` or ``AFTER``; see ``read``).
+
+    An object that left the stream's scope (``held`` after it is False) is shown
+    as it last was inside: its new state is not the stream's to show.
+    """
+    return BEFORE if cause == LEFT and held is not None and held[1] is False else AFTER
+
+
 # -- The declaration, checked as the Subscription class is made -----------------------------------------
 
 
@@ -410,7 +449,7 @@ def declare(model, filter_fields, filterset_class, reserved):
                 f"a filter named {name!r} would take the name of the field's own argument "
                 f"{camel(name)!r}: filter on another field, or name the filter otherwise (filterset_class)."
             )
-    return Declaration(model, parts, filterset_class, (filter_fields, filterset_class))
+    return Declaration(model, parts, filter_fields, filterset_class)
 
 
 def _field_parts(model, filter_fields):

@@ -457,12 +457,11 @@ class Change:
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
         targets = {}  # audience: [(group, fields key, action, cause, the state its data shows)]
-        reading = self.reading(meta.stream)
+        held = self.scopes.get(meta.stream)
+        reading = filters.read_plainly(self.action, held)
         if reading is not None:
             action, cause = reading
-            # An object that left the scope is shown as it last was in it.
-            shown = filters.BEFORE if cause == filters.LEFT else filters.AFTER
-            cause = cause if cause in (filters.ENTERED, filters.LEFT) else None
+            shown = filters.shown(cause, held)
             rows = _targets(meta, action, self.pk).values_list("audience", "object_key", "fields_key")
             for audience, object_key, fields_key in rows.distinct():
                 group = groups.group_name(meta.stream, action, object_key, fields_key, audience)
@@ -501,18 +500,6 @@ class Change:
             return self.previous
         return self.instance
 
-    def reading(self, stream):
-        """``(action, cause)`` of the change as ``stream``'s subscribers without a filter hear it, or None.
-
-        On a ``Meta.queryset`` stream an object that enters the scope is created
-        for it, one that leaves is deleted (``filters.relative``); elsewhere the
-        change is what it is.
-        """
-        moved = self.scopes.get(stream)
-        if moved is None:
-            return self.action, None
-        return filters.relative(self.action, *moved)
-
     def _filtered_targets(self, meta):
         """``(audience, (group, fields key, action, cause, state shown))`` of each filtered group that hears.
 
@@ -525,28 +512,21 @@ class Change:
         cost this change nothing.
         """
         vendor = connections[self.using or router.db_for_write(self.model)].vendor
-        before, after = self.states()
-        held_before, held_after = self.scopes.get(meta.stream, (True, True))
+        states = self.states()
+        held = self.scopes.get(meta.stream)
         # Only the filters this change can concern: those with an exact part that its states hold,
         # and those without any (see ``filters.routes``).
-        routes = filters.routes(meta.filters, (before, after))
+        routes = filters.routes(meta.filters, states)
         rows = _filtered_records(meta).filter(filter_route__in=routes)
         rows = rows.values_list("action", "filter_key", "filter", "audience", "fields_key")
         readings = {}
         found = []
         for action, filter_key, text, audience, fields_key in rows.distinct():
             if filter_key not in readings:
-                scoped = (
-                    before if held_before is not False else None,
-                    after if held_after is not False else None,
-                )
-                readings[filter_key] = _reading(meta, text, self.action, scoped, (before, after), vendor)
+                readings[filter_key] = _reading(meta, text, self.action, states, held, vendor)
             reading = readings[filter_key]
             if reading is not None and reading[0] == action:
-                # Out of the stream's scope now: shown as it last was in it.
-                shown = (
-                    filters.BEFORE if reading[1] == filters.LEFT and held_after is False else filters.AFTER
-                )
+                shown = filters.shown(reading[1], held)
                 group = groups.group_name(meta.stream, action, "", fields_key, audience, filter_key)
                 found.append((audience, (group, fields_key, action, reading[1], shown)))
         return found
@@ -583,28 +563,19 @@ class Change:
         return channels_api.encode(frame)
 
 
-def _reading(meta, text, action, scoped, states, vendor):
+def _reading(meta, text, action, states, held, vendor):
     """``(action, cause)`` of a change as the filter stored as ``text`` reads it, or None.
 
-    ``states`` are the object before and after the change (None where it did
-    not exist); ``scoped`` the same, with None where the stream's scope did not
-    hold it (it matches no filter there). See ``filters.relative``; a filter
+    See ``filters.read`` (``held`` None: the stream has no scope); a filter
     that cannot be judged is logged, and hears nothing.
     """
     try:
-        chosen = meta.filters.stored(text)
-        matched_before = (
-            None if states[0] is None else scoped[0] is not None and chosen.matches(scoped[0], vendor)
-        )
-        matches_now = (
-            None if states[1] is None else scoped[1] is not None and chosen.matches(scoped[1], vendor)
-        )
+        return filters.read(meta.filters.stored(text), action, states, held or (None, None), vendor)
     except Exception:
         logger.exception(
             "Could not judge a filter of stream %r (%s); its subscribers miss this change.", meta.stream, text
         )
         return None
-    return filters.relative(action, matched_before, matches_now)
 
 
 def from_log(after, most):

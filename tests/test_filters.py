@@ -18,14 +18,13 @@ from support.client import (
     at_once,
     create_group,
     graphql,
-    post,
     still_served,
     subscribe,
     subscription_request,
     unique,
 )
 from support.docs import snippet
-from support.filter_lists import CHANGE, Articles, assert_as_queried, camel, keep, lookups
+from support.filter_lists import CHANGE, camel, keep, open_lists, save_and_check
 from support.servers import LEGACY, SMALL
 
 FIELD = "filteredArticleSubscription"
@@ -333,10 +332,8 @@ class FilteredList:
 
 @pytest.fixture(scope="module")
 def filtered_lists(server):
-    authors = [new_author(server) for _ in range(3)]
-    wanted = lookups(authors)
-    lists = at_once(len(wanted), lambda n: FilteredList(server, *wanted[n]))
-    yield Articles(authors), lists
+    articles, lists = open_lists(server, FilteredList)
+    yield articles, lists
     for one in lists:
         one.sock.close()
 
@@ -347,10 +344,4 @@ def test_a_list_kept_from_the_2018_frames_holds_what_the_filters_query_returns(
     server, filtered_lists, changes
 ):
     """Creates, updates that move objects in and out, deletes, saved back to back; each lookup kind, both engines."""
-    articles, lists = filtered_lists
-    articles.save(server, changes)
-    label = unique("marker")
-    post(server, "/testing/marker/", {"label": label})
-    at_once(len(lists), lambda n: lists[n].read_until(label))
-    for one in lists:
-        assert_as_queried(server, one.stream, one.arguments, one.ids, articles)
+    save_and_check(server, *filtered_lists, changes)

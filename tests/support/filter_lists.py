@@ -9,7 +9,8 @@ saved back to back by the server (``Articles.steps``); each list, kept by
 
 from hypothesis import strategies as st
 
-from support.client import post
+from support.article_feed import new_author
+from support.client import at_once, post, unique
 
 TITLES = ["abc", "Abc", "ABC", "xbz", "Äpfel", "äpfel", "straße", "STRASSE", ""]
 STATUSES = ["draft", "live"]
@@ -130,3 +131,24 @@ def assert_as_queried(server, stream, arguments, ids, articles):
     """``ids`` are the articles of ``articles`` that the filter's query on the stream returns now."""
     expected = post(server, "/testing/filtered/", {"stream": stream, "filter": arguments})["ids"]
     assert ids == set(expected) & articles.made, (stream, arguments)
+
+
+def open_lists(server, make):
+    """``(Articles, lists)``: three new authors, and a list (``make(server, stream, arguments)``) for each of
+    ``lookups``, all subscribing at once."""
+    authors = [new_author(server) for _ in range(3)]
+    wanted = lookups(authors)
+    return Articles(authors), at_once(len(wanted), lambda n: make(server, *wanted[n]))
+
+
+def save_and_check(server, articles, lists, changes):
+    """Save ``changes``; once each list has read up to a marker saved after them, check it against the database.
+
+    Each list has ``read_until(label)``, ``stream``, ``arguments`` and ``ids``.
+    """
+    articles.save(server, changes)
+    label = unique("marker")
+    post(server, "/testing/marker/", {"label": label})
+    at_once(len(lists), lambda n: lists[n].read_until(label))
+    for one in lists:
+        assert_as_queried(server, one.stream, one.arguments, one.ids, articles)
