@@ -15,7 +15,12 @@ scenario after the other (each with N new sockets, which close at its end):
 * 10 filters: socket i follows ``author: "<author i mod 10>"``: each change is
   judged against 10 distinct filters and reaches the N/10 sockets of its author;
 * N filters: socket i follows ``title: "t<i>"`` (an exact filter): each change
-  is judged against N distinct filters and reaches the one socket of its title.
+  is judged against N distinct filters and reaches the one socket of its title;
+* 10 queried filters: socket i follows ``queriedArticleChanges(author_Username:
+  "author<i mod 10>")`` (the test stream "queried-articles"): a filter across a
+  relation, which the database judges (one query for the 10, before the update
+  and after it, in the saving request); each change reaches the N/10 sockets of
+  its author's name.
 
 Every scenario makes the same changes: change k sets the time ``at`` (which no
 filter reads) of article k mod N, over the test project's ``/testing/changes/``,
@@ -58,13 +63,21 @@ from support.tables import print_table  # noqa: E402
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 FIELD = "filteredArticleChanges"
 STREAM = "filtered-articles"
-QUERY = "subscription { %s%%s { action cause data { id title } } }" % FIELD
+QUERY = "subscription { %s%s { action cause data { id title } } }"
+#: The stream whose filters the database judges (across a relation: the author's username).
+QUERIED_FIELD = "queriedArticleChanges"
 #: Sockets that open at the same moment.
 OPENING = 50
 #: Seconds to wait for the events of a round, after its last request, before calling the rest lost.
 WAIT = 120
 #: The scenarios in the order they run, and what their rows are called.
-SCENARIOS = {"none": "none", "unfiltered": "unfiltered", "authors": "10 filters", "titles": "N filters"}
+SCENARIOS = {
+    "none": "none",
+    "unfiltered": "unfiltered",
+    "authors": "10 filters",
+    "titles": "N filters",
+    "queried": "10 queried filters",
+}
 #: The issue's targets: the most CPU per change a scenario may take, as a multiple of the unfiltered one's.
 TARGETS = {"authors": 1.5, "titles": 2.0}
 
@@ -130,13 +143,14 @@ class Tally:
 
 
 class Follower:
-    """One socket that follows the stream with ``arguments`` ("" or "(author: ...)").
+    """One socket that follows ``field`` with ``arguments`` ("" or "(author: ...)").
 
     ``waiting`` holds, by article id, how many events of it the socket is due.
     """
 
-    def __init__(self, url, arguments, titles, tally):
+    def __init__(self, url, field, arguments, titles, tally):
         self.url = url
+        self.field = field
         self.arguments = arguments
         self.titles = titles  # {article id: its title}
         self.tally = tally
@@ -158,9 +172,8 @@ class Follower:
             reply = json.loads(await self.ws.recv())
             assert reply == {"type": "connection_ack"}, reply
             if subscribe:
-                await self._send(
-                    {"id": "1", "type": "subscribe", "payload": {"query": QUERY % self.arguments}}
-                )
+                query = QUERY % (self.field, self.arguments)
+                await self._send({"id": "1", "type": "subscribe", "payload": {"query": query}})
                 # Served in order: the pong comes once the subscription is recorded.
                 await self._send({"type": "ping"})
                 reply = json.loads(await self.ws.recv())
@@ -182,7 +195,7 @@ class Follower:
         if message.get("type") != "next":
             self.tally.other += 1
             return
-        event = message["payload"]["data"][FIELD]
+        event = message["payload"]["data"][self.field]
         data = event["data"] or {}
         pk = str(data.get("id"))
         if (
@@ -206,12 +219,14 @@ class Follower:
 
 
 def arguments_of(scenario, index, authors):
-    """The filter arguments of socket ``index`` in ``scenario``."""
+    """``(field, filter arguments)`` of socket ``index`` in ``scenario``."""
     if scenario == "authors":
-        return '(author: "%s")' % authors[index % len(authors)]
+        return FIELD, '(author: "%s")' % authors[index % len(authors)]
     if scenario == "titles":
-        return '(title: "t%d")' % index
-    return ""
+        return FIELD, '(title: "t%d")' % index
+    if scenario == "queried":
+        return QUERIED_FIELD, '(author_Username: "author%d")' % (index % len(authors))
+    return FIELD, ""
 
 
 def audiences(scenario, sockets, articles, authors):
@@ -221,7 +236,7 @@ def audiences(scenario, sockets, articles, authors):
     if scenario == "unfiltered":
         everyone = list(range(sockets))
         return {n: everyone for n in range(articles)}
-    if scenario == "authors":
+    if scenario in ("authors", "queried"):
         by_author = [list(range(first, sockets, len(authors))) for first in range(len(authors))]
         return {n: by_author[n % len(authors)] for n in range(articles)}
     return {n: [n] if n < sockets else [] for n in range(articles)}
@@ -289,7 +304,7 @@ async def scenario_row(server, scenario, args, ids, authors, changes):
     url = f"ws://127.0.0.1:{server.port}/graphql/"
     tally = Tally()
     titles = {str(pk): f"t{n}" for n, pk in enumerate(ids)}
-    crowd = [Follower(url, arguments_of(scenario, i, authors), titles, tally) for i in range(sockets)]
+    crowd = [Follower(url, *arguments_of(scenario, i, authors), titles, tally) for i in range(sockets)]
     gate = asyncio.Semaphore(OPENING)
     opening = time.perf_counter()
     await asyncio.gather(*(follower.open(gate) for follower in crowd))
@@ -309,9 +324,12 @@ async def scenario_row(server, scenario, args, ids, authors, changes):
         await asyncio.sleep(0.2)
     return {
         "sockets": sockets,
-        "filters": {"none": "-", "unfiltered": 0, "authors": min(len(authors), sockets)}.get(
-            scenario, sockets
-        ),
+        "filters": {
+            "none": "-",
+            "unfiltered": 0,
+            "authors": min(len(authors), sockets),
+            "queried": min(len(authors), sockets),
+        }.get(scenario, sockets),
         "opened": opened,
         "cpu": statistics.median(cpu for cpu, _, _, _ in rounds) / args.changes,
         "wall": statistics.median(wall for _, wall, _, _ in rounds) / args.changes,
@@ -329,7 +347,7 @@ async def run(server, args, scenarios):
     ]
     ids = make_articles(http, server, args.sockets, authors)
     # A socket that follows nothing: the server serves, and reads its change log, in every scenario.
-    bystander = Follower(f"ws://127.0.0.1:{server.port}/graphql/", "", {}, Tally())
+    bystander = Follower(f"ws://127.0.0.1:{server.port}/graphql/", FIELD, "", {}, Tally())
     await bystander.open(asyncio.Semaphore(1), subscribe=False)
     changes = Changes(server, ids)
     rows = {}

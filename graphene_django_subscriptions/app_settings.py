@@ -88,6 +88,9 @@ DEFAULTS = {
     #: The most values one filter argument of a subscription may list (``author_In: [...]``): each change
     #: is compared with every one.
     "MAX_FILTER_VALUES": 100,
+    #: How many distinct filters that the database judges (across relations, ``method=``, regular
+    #: expressions...) the subscribers of one stream may follow: each is asked of every change.
+    "MAX_QUERIED_FILTERS_PER_STREAM": 100,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -25,7 +25,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from . import app_settings, engines, filters, groups
+from . import app_settings, engines, filters, groups, recipients
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
 from .recent import Recent
@@ -88,17 +88,21 @@ def instance_from(model, state, using=None):
     return instance
 
 
-def record(streams, instance, action, audiences, using=None, previous=None, scopes=None):
+def record(streams, instance, action, audiences, using=None, previous=None, judgement=None):
     """Log the change of ``instance`` on each of ``streams`` (one statement); return ``streams``.
 
     Runs in the transaction that makes the change. ``audiences`` maps each
     stream with a per-recipient rule to the audiences its rule was asked for
-    then, and those it allowed (``(judged, allowed)``); ``previous`` is the
-    object as an update found it, when it was read (for filters); ``scopes``
-    maps each ``Meta.queryset`` stream to whether its scope held the object
-    before and after.
+    then, and whether it showed the object to each before and after the change
+    (``(judged, {audience: (before, after)})``, see
+    ``notifications._recipient_moves``); ``previous`` is the
+    object as an update found it, when it was read (for filters);
+    ``judgement`` (``notifications.Judgement``) says, by stream, whether each
+    ``Meta.queryset`` scope held the object before and after, and whether it
+    matched each filter that takes a query.
     """
-    scopes = scopes or {}
+    scopes = judgement.scopes if judgement is not None else {}
+    queried_by = judgement.queried if judgement is not None else {}
     state = state_of(instance)
     before = state_of(previous) if previous is not None and action == common.UPDATE else None
     key = groups.object_key(instance.pk)
@@ -110,7 +114,8 @@ def record(streams, instance, action, audiences, using=None, previous=None, scop
             state=state,
             previous=before,
             scope=json.dumps(scopes[stream]) if stream in scopes else None,
-            audiences=_listed(audiences.get(stream)),
+            filtered=json.dumps(queried_by[stream], sort_keys=True) if stream in queried_by else None,
+            audiences=_listed(audiences.get(stream), action),
         )
         for stream in streams
     ]
@@ -118,10 +123,17 @@ def record(streams, instance, action, audiences, using=None, previous=None, scop
     return streams
 
 
-def _listed(asked):
+def _listed(asked, action):
+    """The JSON of a per-recipient judgement: the audiences asked, those the rule showed the object to as
+    the change left it (before a delete: as it was), and, for an update, those it showed it to before."""
     if asked is None:
         return ""
-    return json.dumps({"judged": sorted(asked[0]), "allowed": sorted(asked[1])})
+    judged, moves = asked
+    now = 0 if action == common.DELETE else 1
+    listed = {"judged": sorted(judged), "allowed": sorted(a for a, pair in moves.items() if pair[now])}
+    if action == common.UPDATE:
+        listed["before"] = sorted(a for a, pair in moves.items() if pair[0])
+    return json.dumps(listed)
 
 
 def committed_after(position, most, using=None):
@@ -130,12 +142,32 @@ def committed_after(position, most, using=None):
     return list(rows[:most])
 
 
-def judged_audiences(entry):
-    """``(judged, allowed)`` audience sets of a logged change on a per-recipient stream, else None."""
-    if not entry.audiences:
+def queried(text):
+    """``{filter key: (before, after)}`` of a logged change's ``filtered`` column (see ``record``)."""
+    return {key: tuple(pair) for key, pair in json.loads(text).items()} if text else {}
+
+
+def judged_audiences(text, action):
+    """``(judged, {audience: (before, after)})`` of a logged ``action`` on a per-recipient stream (its
+    ``audiences`` column, ``text``), else None.
+
+    As ``record`` was given them; an update logged before the earlier state was
+    kept counts as seen before by those who see it after.
+    """
+    if not text:
         return None
-    audiences = json.loads(entry.audiences)
-    return set(audiences["judged"]), set(audiences["allowed"])
+    audiences = json.loads(text)
+    allowed = set(audiences["allowed"])
+    before = set(audiences.get("before", allowed))
+    moves = {}
+    for audience in allowed | before:
+        if action == common.CREATE:
+            moves[audience] = (None, True)
+        elif action == common.DELETE:
+            moves[audience] = (True, None)
+        else:
+            moves[audience] = (audience in before, audience in allowed)
+    return set(audiences["judged"]), moves
 
 
 def last_position(using=None):
@@ -225,8 +257,8 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     rows = LoggedChange.objects.using(using).filter(
         stream=meta.stream, position__gt=start, position__lte=through
     )
-    scoped = meta.queryset is not None and not meta.per_recipient
-    if action in common.CHANGE_ACTIONS and chosen_filter is None and not scoped:
+    moving = meta.queryset is not None or meta.per_recipient  # objects enter and leave what it shows
+    if action in common.CHANGE_ACTIONS and chosen_filter is None and not moving:
         rows = rows.filter(action=action)  # as it happened is as it reads (not so to a filter or a scope)
     if pk is not None:
         rows = rows.filter(object_key=groups.object_key(pk))
@@ -234,29 +266,22 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     most = limit if most is None else min(most, limit)
     rows = list(
         rows.order_by("position").values_list(
-            "action", "object_key", "state", "position", "previous", "scope"
+            "action", "object_key", "state", "position", "previous", "scope", "audiences", "filtered"
         )[: most + 1]
     )
     # After the rows: a prune that took some of them has moved the history's start by now.
     history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
     if len(rows) > most or (history is not None and start < history.pruned_through):
         return _resync(meta, through, using)
-    if meta.per_recipient and any(row[0] == common.DELETE for row in rows):
-        # Whether the user could see an object that is gone cannot be asked any more.
-        return _resync(meta, through, using)
-    visible = None
+    held = None
     if meta.per_recipient:
-        keys = {row[1] for row in rows}
-        visible = {
-            groups.object_key(key)
-            for key in subscription.get_queryset(user)
-            .using(using)
-            .filter(pk__in=keys)
-            .values_list("pk", flat=True)
-        }
-    if visible is not None:
-        rows = [row for row in rows if row[1] in visible]
-    readings = _read_through(meta, chosen_filter, rows, action, using)
+        held = _as_seen_by(subscription, user, rows, using)
+        if held is None:
+            return _resync(meta, through, using)
+        rows = [row for row in rows if row[3] in held]
+    readings = _read_through(meta, chosen_filter, rows, action, using, held)
+    if readings is None:
+        return _resync(meta, through, using)
     rows = [row for row in rows if row[3] in readings]
     shared = None if meta.per_recipient else (epoch(using), meta.stream)
     data = _serialized(meta, rows, readings, user, shared, using)
@@ -273,7 +298,48 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     return Replay(events, through)
 
 
-def _read_through(meta, chosen_filter, rows, action, using):
+def _as_seen_by(subscription, user, rows, using):
+    """``{position: held}`` of the logged ``rows`` of a per-recipient stream that ``user`` may replay, or
+    None when only a resync is right.
+
+    ``held`` is whether the rule showed the object to the user before and
+    after the change, as it was judged then when the user had a socket on the
+    stream (None otherwise: the change as it happened), and a change shown
+    after it is replayed only if the rule shows the object now. A change not
+    judged for the user of an object the rule does not show them now resyncs
+    (a delete, or an update that may have taken it out of their view):
+    whether they saw it before cannot be asked any more; unless the object
+    was created in the gap, then never shown to them (they cannot hold it).
+    """
+    audience = recipients.key_for(user)
+    keys = {row[1] for row in rows}
+    visible = {
+        groups.object_key(key)
+        for key in subscription.get_queryset(user)
+        .using(using)
+        .filter(pk__in=keys)
+        .values_list("pk", flat=True)
+    }
+    held, unseen = {}, set()  # unseen: objects created in the gap, not replayed to the user
+    for action_done, key, _, position, _, _, audiences, _ in rows:
+        judged = judged_audiences(audiences, action_done)
+        if judged is not None and audience in judged[0]:
+            pair = judged[1].get(audience)
+            if pair is not None and (not pair[1] or key in visible):
+                held[position] = pair
+                unseen.discard(key)
+            elif action_done == common.CREATE:
+                unseen.add(key)
+        elif key in visible and action_done != common.DELETE:
+            held[position] = None
+        elif action_done == common.CREATE:
+            unseen.add(key)
+        elif key not in unseen:
+            return None
+    return held
+
+
+def _read_through(meta, chosen_filter, rows, action, using, recipient_held=None):
     """``{position: (action, cause, state shown)}`` of the rows the subscription hears of, as they read to it.
 
     Judged on what the log holds: the object as each change left it and as an
@@ -281,11 +347,17 @@ def _read_through(meta, chosen_filter, rows, action, using):
     (an object that enters or leaves it is created or deleted for the stream,
     and one that left is shown as it was). ``chosen_filter`` (or None) reads
     them as ``filters.relative`` says. ``action`` is the subscription's.
+    On a per-recipient stream, ``recipient_held`` says what the rule showed
+    the user (``_as_seen_by``). None when a filter that takes a query was not
+    asked of a change (nobody followed it then): only a resync is right.
     """
     vendor = connections[using or router.db_for_write(meta.model)].vendor
     readings = {}
-    for action_done, _, state, position, previous, scope in rows:
-        held = json.loads(scope) if scope else None
+    for action_done, _, state, position, previous, scope, _, filtered in rows:
+        if recipient_held is not None:
+            held = recipient_held[position]
+        else:
+            held = tuple(json.loads(scope)) if scope else None
         if chosen_filter is None:
             reading = filters.read_plainly(action_done, held)
         else:
@@ -295,7 +367,12 @@ def _read_through(meta, chosen_filter, rows, action, using):
                 None if action_done == common.CREATE else before,
                 None if action_done == common.DELETE else now,
             )
-            reading = filters.read(chosen_filter, action_done, states, held or (None, None), vendor)
+            matched = (True, True)
+            if chosen_filter.queried:
+                matched = queried(filtered).get(chosen_filter.key)
+                if matched is None:
+                    return None
+            reading = filters.read(chosen_filter, action_done, states, held or (None, None), vendor, matched)
         if reading is not None and action in (common.ALL_ACTIONS, reading[0]):
             shown = filters.shown(reading[1], held) if previous else filters.AFTER  # unread: as it is now
             readings[position] = (*reading, shown)

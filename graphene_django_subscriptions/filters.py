@@ -11,12 +11,17 @@ their values as the model stores them, and a key that names its groups.
 Whether an object matches is decided here, in Python, from the column values
 a change committed and those it replaced, as the database would have: so a
 change is judged as it committed, with no query, whatever is saved later
-(the text rules follow the database's: see ``_fold``).
+(the text rules follow the database's: see ``_fold``). What only the database
+can judge (lookups across relations, a FilterSet's ``method=``, regular
+expressions, text in the collation's order: ``queried`` parts) it judges, in
+the saving transaction, through the declaration's FilterSet
+(``Declaration.query``; see ``notifications._queried``).
 """
 
 import datetime
 import hashlib
 import json
+import re
 
 import graphene
 from django.conf import settings
@@ -58,16 +63,22 @@ _ROUTED_FIELDS = (
 
 
 class Part:
-    """One filter argument: the model ``field`` it reads, its ``lookup``, and whether it ``excludes``."""
+    """One filter argument: the model ``field`` it reads, its ``lookup``, and whether it ``excludes``.
 
-    def __init__(self, name, field, lookup, exclude=False):
+    A ``queried`` part is judged by the database (a lookup across relations, a
+    ``method=`` filter, a regular expression...; ``field`` is None for a
+    method), the others in Python from the stored columns.
+    """
+
+    def __init__(self, name, field, lookup, exclude=False, queried=False):
         #: The argument's Python name (``author__in``); the client writes it camel-cased.
         self.name = name
         self.field = field
         self.lookup = lookup
         self.exclude = exclude
+        self.queried = queried
         #: Whether a filter with this part is found by the value a change stores (``route``).
-        column = _column(field)
+        column = None if queried else _column(field)
         self.routed = (
             lookup == "exact"
             and not exclude
@@ -81,7 +92,18 @@ class Part:
         return camel(self.name)
 
     def value(self, given):
-        """The client's value as the model stores it (a list for ``in``, ``range``), or ``ProtocolError``."""
+        """The client's value as the model stores it (a list for ``in``, ``range``), or ``ProtocolError``.
+
+        A queried part keeps the value as given (JSON's types): its FilterSet reads it, as
+        graphene-django's filters do (see ``Declaration.parse``).
+        """
+        if self.queried:
+            given = _json_value(getattr(given, "value", given))  # an enum argument: its value
+            if isinstance(given, list):
+                self._count(given)
+            if self.lookup in ("regex", "iregex"):
+                self._pattern(given)
+            return given
         if self.lookup == "isnull":
             if not isinstance(given, bool):
                 raise ProtocolError(f"{self.shown} takes true or false (got {app_settings.echo(given)}).")
@@ -90,24 +112,35 @@ class Part:
             return self._integer(given)
         if self.lookup in ("in", "range"):
             values = list(given) if isinstance(given, (list, tuple)) else [given]
-            most = app_settings.get("MAX_FILTER_VALUES")
             if self.lookup == "range" and len(values) != 2:
                 raise ProtocolError(f"{self.shown} takes two values, the first and the last: [low, high].")
-            if not values:
-                raise ProtocolError(
-                    f"{self.shown} is an empty list: give at least one value, or leave it out."
-                )
-            if len(values) > most:
-                raise ProtocolError(
-                    f"{self.shown} lists {len(values)} values; a filter may list up to {most} "
-                    "(MAX_FILTER_VALUES): follow fewer, or several subscriptions."
-                )
+            self._count(values)
             return [self._stored(one) for one in values]
         if self.lookup in TEXT:
             if not isinstance(given, str):
                 raise ProtocolError(f"{self.shown} takes text (got {app_settings.echo(given)}).")
             return given
         return self._stored(given)
+
+    def _pattern(self, given):
+        # The database would fail on each change it judges: refuse it now (Python's syntax is close to
+        # the databases' for what a client writes; see ``notifications._queried`` for the rest).
+        try:
+            re.compile(str(given))
+        except re.error as error:
+            raise ProtocolError(
+                f"{self.shown}: {app_settings.echo(given)} is no regular expression ({error})."
+            ) from None
+
+    def _count(self, values):
+        most = app_settings.get("MAX_FILTER_VALUES")
+        if not values:
+            raise ProtocolError(f"{self.shown} is an empty list: give at least one value, or leave it out.")
+        if len(values) > most:
+            raise ProtocolError(
+                f"{self.shown} lists {len(values)} values; a filter may list up to {most} "
+                "(MAX_FILTER_VALUES): follow fewer, or several subscriptions."
+            )
 
     def _integer(self, given):
         if isinstance(given, bool) or not isinstance(given, int):
@@ -165,21 +198,48 @@ class Declaration:
         #: ``Meta.filter_fields`` and ``Meta.filterset_class`` as the Subscription gave them (one is None).
         self.filter_fields = filter_fields
         self.filterset_class = filterset_class
+        #: Whether some filter of it takes a query to judge (a ``queried`` part).
+        self.queries = any(part.queried for part in parts.values())
         self._filters = Recent(most=10_000, most_size=5_000_000, size=lambda key, value: len(key))
+        self._filterset = None
+
+    def filterset(self):
+        """The FilterSet graphene-django makes of this declaration (its arguments, its queries): made once."""
+        if self._filterset is None:
+            from graphene_django.filter.utils import get_filterset_class
+
+            if self.filterset_class is not None:
+                self._filterset = get_filterset_class(self.filterset_class)
+            else:
+                self._filterset = get_filterset_class(None, model=self.model, fields=self.filter_fields)
+        return self._filterset
+
+    def query(self, chosen, queryset):
+        """``queryset`` narrowed by the queried parts of the filter ``chosen``, as its FilterSet does."""
+        filterset = self.filterset()(data=chosen.queried, queryset=queryset)
+        if not filterset.is_valid():
+            raise ProtocolError(self._invalid(filterset))
+        return filterset.qs
+
+    def _invalid(self, filterset):
+        by_name = {name: part.shown for name, part in self.parts.items()}
+        reasons = [
+            f"{by_name.get(name, name)}: {' '.join(str(message) for message in messages)}"
+            for name, messages in filterset.form.errors.items()
+        ]
+        return "Invalid filter. " + " ".join(reasons)
 
     def arguments(self):
         """Fresh graphene arguments, the ones ``DjangoFilterConnectionField`` gives for this declaration.
 
         Except ``year``, ``month`` and ``day`` lookups, which take an Int here.
         """
-        from graphene_django.filter.utils import get_filtering_args_from_filterset, get_filterset_class
+        from graphene_django.filter.utils import get_filtering_args_from_filterset
         from graphene_django.registry import get_global_registry
 
-        if self.filterset_class is not None:
-            filterset = get_filterset_class(self.filterset_class)
-        else:
-            filterset = get_filterset_class(None, model=self.model, fields=self.filter_fields)
-        arguments = get_filtering_args_from_filterset(filterset, _TypeWithRegistry(get_global_registry()))
+        arguments = get_filtering_args_from_filterset(
+            self.filterset(), _TypeWithRegistry(get_global_registry())
+        )
         for name, part in self.parts.items():
             if part.lookup in DATE_PARTS:
                 # graphene-django types these as the field (a Date or DateTime), which no year is.
@@ -201,7 +261,10 @@ class Declaration:
             given[name] = part.value(value)
         if not given:
             return None
-        return Filter(self, given)
+        chosen = Filter(self, given)
+        if chosen.queried:
+            self.query(chosen, self.model._default_manager.none())  # its FilterSet checks the values
+        return chosen
 
     def parse_written(self, written, stream):
         """The ``Filter`` of a 2018 socket request's ``data.filter``: arguments as a client writes them
@@ -265,6 +328,8 @@ class Filter:
             {name: _json_value(value) for name, value in self.values.items()}, separators=(",", ":")
         )
         self.key = hashlib.sha1(self.text.encode("utf-8")).hexdigest()[:20]
+        #: The values of its parts that take a query to judge (``Declaration.query``), by name.
+        self.queried = {name: value for name, value in self.values.items() if declaration.parts[name].queried}
         #: Where a change looks it up: the route of its first exact part on a plain column (a change
         #: can only match it when its state before or after has that value), else ``EVERY_CHANGE``.
         self.route = EVERY_CHANGE
@@ -274,10 +339,12 @@ class Filter:
                 break
 
     def matches(self, instance, vendor):
-        """Whether ``instance`` (an object as a change stored it) passes every part, as ``vendor``'s database
-        would decide (``"sqlite"``, ``"postgresql"``, ...)."""
+        """Whether ``instance`` (an object as a change stored it) passes every part judged in Python, as
+        ``vendor``'s database would decide (``"sqlite"``, ``"postgresql"``, ...)."""
         for name, given in self.values.items():
             part = self.declaration.parts[name]
+            if part.queried:
+                continue  # the database judged it (see ``read``)
             stored = part.field.value_from_object(instance)
             if _passes(part.lookup, stored, given, vendor) == part.exclude:
                 return False
@@ -379,17 +446,22 @@ def relative(action, matched_before, matches_now):
     return None
 
 
-def read(chosen, action, states, held, vendor):
+def read(chosen, action, states, held, vendor, queried=(True, True)):
     """``(action, cause)`` of a change as the filter ``chosen`` reads it, or None (see ``relative``).
 
     ``states`` are the object before and after the change (None where it did
     not exist); ``held`` says whether the stream's scope held it then (False:
     it did not, and it matches no filter there; None or True: it did, or the
-    stream has no scope).
+    stream has no scope); ``queried`` whether the parts the database judges
+    matched before and after (see ``notifications``).
     """
     before, after = states
-    matched_before = None if before is None else held[0] is not False and chosen.matches(before, vendor)
-    matches_now = None if after is None else held[1] is not False and chosen.matches(after, vendor)
+    matched_before = None
+    if before is not None:
+        matched_before = held[0] is not False and bool(queried[0]) and chosen.matches(before, vendor)
+    matches_now = None
+    if after is not None:
+        matches_now = held[1] is not False and bool(queried[1]) and chosen.matches(after, vendor)
     return relative(action, matched_before, matches_now)
 
 
@@ -462,15 +534,14 @@ def _field_parts(model, filter_fields):
         )
     parts = {}
     for field_name, lookups in filter_fields.items():
-        field = _filterable_field(model, field_name)
+        where = f"filter_fields[{field_name!r}]"
+        field, local = _filterable_field(model, field_name, where)
         if isinstance(lookups, str) or not isinstance(lookups, (list, tuple)) or not lookups:
-            raise DeclarationError(
-                f"filter_fields[{field_name!r}] must list lookups, e.g. ['exact', 'in'] (got {lookups!r})."
-            )
+            raise DeclarationError(f"{where} must list lookups, e.g. ['exact', 'in'] (got {lookups!r}).")
         for lookup in lookups:
-            _check_lookup(field, lookup, f"filter_fields[{field_name!r}]")
+            queried = _needs_query(field, lookup, where) or not local
             name = field_name if lookup == "exact" else f"{field_name}__{lookup}"
-            parts[name] = Part(name, field, lookup)
+            parts[name] = Part(name, field, lookup, queried=queried)
     return parts
 
 
@@ -491,19 +562,14 @@ def _filterset_parts(model, filterset_class):
     parts = {}
     for name, one in filterset_class.base_filters.items():
         where = f"filterset_class {filterset_class.__name__}'s filter {name!r}"
-        if one.method is not None:
-            raise DeclarationError(
-                f"{where} runs the method {one.method!r}, which only a query can judge: this version judges "
-                "filters on the stored columns alone. Use lookups on the model's own fields."
-            )
-        if type(one).filter not in _plain_filterings():
-            raise DeclarationError(
-                f"{where} is a {type(one).__name__}, whose filtering this version cannot judge from the "
-                "stored columns: use a filter that looks up a field of the model (CharFilter, NumberFilter)."
-            )
-        field = _filterable_field(model, one.field_name, where)
-        _check_lookup(field, one.lookup_expr, where)
-        parts[name] = Part(name, field, one.lookup_expr, exclude=bool(one.exclude))
+        exclude = bool(one.exclude)
+        if one.method is not None or type(one).filter not in _plain_filterings():
+            # Its own code decides what matches: the database runs it (see ``Declaration.query``).
+            parts[name] = Part(name, None, one.lookup_expr, exclude=exclude, queried=True)
+            continue
+        field, local = _filterable_field(model, one.field_name, where)
+        queried = _needs_query(field, one.lookup_expr, where) or not local
+        parts[name] = Part(name, field, one.lookup_expr, exclude=exclude, queried=queried)
     if not parts:
         raise DeclarationError(f"filterset_class {filterset_class.__name__} declares no filter.")
     return parts
@@ -521,46 +587,49 @@ def _plain_filterings():
     return plain | {ListFilter.filter}
 
 
-def _filterable_field(model, field_name, where=None):
-    where = where or f"filter_fields[{field_name!r}]"
-    if not isinstance(field_name, str) or "__" in field_name:
-        raise DeclarationError(
-            f"{where}: {field_name!r} is not a field of {model.__name__} itself. Filters across relations "
-            "need a query per change, which this version does not run: filter on the model's own columns "
-            "(a foreign key's id, e.g. 'author'), or use Meta.queryset or a per-recipient rule."
-        )
-    try:
-        field = model._meta.get_field(field_name)
-    except FieldDoesNotExist:
-        names = ", ".join(f.name for f in model._meta.concrete_fields)
-        raise DeclarationError(
-            f"{where}: {model.__name__} has no field {field_name!r}: choose from {names}."
-        ) from None
-    if (
-        not field.concrete
-        or field.many_to_many
-        or (field.is_relation and not field.many_to_one and not field.one_to_one)
-    ):
-        raise DeclarationError(
-            f"{where}: {model.__name__}.{field_name} is not a column of {model.__name__} (a many-to-many "
-            "or a reverse relation): filter on the model's own columns."
-        )
-    return field
+def _filterable_field(model, field_name, where):
+    """``(field, local)``: the model field ``field_name`` names (a path across relations, as a query
+    writes it: ``author__username``), and whether it is a column of ``model`` itself."""
+    if not isinstance(field_name, str) or not field_name:
+        raise DeclarationError(f"{where}: {field_name!r} is no field name.")
+    current, field = model, None
+    for step in field_name.split("__"):
+        if current is None:
+            raise DeclarationError(
+                f"{where}: {field_name!r} goes on past {field.name}, which is no relation."
+            )
+        try:
+            field = current._meta.get_field(step)
+        except FieldDoesNotExist:
+            names = ", ".join(f.name for f in current._meta.get_fields())
+            raise DeclarationError(
+                f"{where}: {current.__name__} has no field {step!r}: choose from {names}."
+            ) from None
+        current = field.related_model if field.is_relation else None
+    local = (
+        "__" not in field_name
+        and field.concrete
+        and not field.many_to_many
+        and not (field.is_relation and not field.many_to_one and not field.one_to_one)
+    )
+    return field, local
 
 
-def _check_lookup(field, lookup, where):
+def _needs_query(field, lookup, where):
+    """Whether ``lookup`` on ``field`` takes a query to judge (else Python judges it, see ``Filter.matches``).
+
+    A lookup the field cannot take, or one that cannot mean anything on it, is refused.
+    """
     if lookup not in LOOKUPS:
-        raise DeclarationError(
-            f"{where}: the lookup {lookup!r} cannot be judged from the stored columns; use one of "
-            f"{', '.join(LOOKUPS)}."
-        )
+        if field.get_lookup(lookup) is None and field.get_transform(lookup) is None:
+            raise DeclarationError(f"{where}: {field.name} takes no lookup {lookup!r}.")
+        return True  # regex, a JSON key, a lookup of the project's: the database's own
+    if field.is_relation and (field.many_to_many or not field.concrete):
+        return True  # many objects or none: the database decides which match
     text = _is_text(field)
     if lookup in TEXT and not text:
         raise DeclarationError(f"{where}: {lookup!r} compares text, and {field.name} is not a text field.")
     if lookup in DATE_PARTS and not _is_temporal(field):
         raise DeclarationError(f"{where}: {lookup!r} reads a date, and {field.name} is no date or timestamp.")
-    if lookup in ("gt", "gte", "lt", "lte", "range") and text:
-        raise DeclarationError(
-            f"{where}: {lookup!r} on the text field {field.name} would order text as the database's "
-            "collation does, which this version cannot judge in Python: compare numbers, dates or times."
-        )
+    # Text in order is the database collation's order, which Python does not know.
+    return lookup in ("gt", "gte", "lt", "lte", "range") and text

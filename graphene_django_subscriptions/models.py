@@ -56,6 +56,8 @@ class SubscriptionRecord(models.Model):
     filter = models.TextField(blank=True, default="")
     #: Where a change finds the filter (``filters.Filter.route``): by a value it holds, or "*" for all.
     filter_route = models.CharField(max_length=20, blank=True, default="")
+    #: Whether the database judges the filter (``filters.Filter.queried``): each change asks it.
+    filter_queried = models.BooleanField(default=False)
 
     class Meta:
         unique_together = [("socket", "stream", "action", "object_key", "filter_key", "operation")]
@@ -96,8 +98,12 @@ class LoggedChange(models.Model):
     #: change, as JSON (``[true, false]``: it left; null for a side where the object did not exist).
     scope = models.TextField(blank=True, null=True)
     #: On a stream with a per-recipient rule, who was asked when the change was made, and who may hear
-    #: of it: JSON ``{"judged": [audience, ...], "allowed": [audience, ...]}``; empty on the others.
+    #: of it: JSON ``{"judged": [audience, ...], "allowed": [...], "before": [...]}`` (who saw it before
+    #: an update); empty on the others.
     audiences = models.TextField(blank=True, default="")
+    #: On a stream with filters that take a query, whether the object matched each one followed then,
+    #: before and after the change: JSON ``{filter key: [before, after]}``; null on the others.
+    filtered = models.TextField(blank=True, null=True)
     #: The change's place in commit order, set by the database as its transaction commits.
     position = models.BigIntegerField(null=True, db_index=True)
     logged_at = models.DateTimeField(default=timezone.now)

@@ -19,6 +19,7 @@ import json
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from . import change_log, filters, groups, recipients, registry, transport
@@ -107,12 +108,13 @@ def _in_a_transaction(save_base):
 
 
 def _saving(sender, instance, raw=False, using=None, **kwargs):
-    """Read the row a save is about to replace, and whether each ``Meta.queryset`` scope holds it.
+    """Read the row a save is about to replace, whether each ``Meta.queryset`` scope holds it, and which
+    subscribed recipients each per-recipient rule shows it to.
 
-    Where a stream judges a change on the state before it too: filters, and
-    scopes (an object that leaves one is heard of as leaving). In the saving
-    transaction (see ``_in_a_transaction``), locked until it commits: the state
-    read is the one the save replaces.
+    Where a stream judges a change on the state before it too: filters,
+    scopes and per-recipient rules (an object that leaves one is heard of as
+    leaving). In the saving transaction (see ``_in_a_transaction``), locked
+    until it commits: the state read is the one the save replaces.
     """
     if raw or instance.pk is None or not _reads_before(sender):
         return
@@ -121,13 +123,19 @@ def _saving(sender, instance, raw=False, using=None, **kwargs):
             _take_write_lock(using)  # the save writes next: write first (see there)
             rows = sender._base_manager.using(using).select_for_update().filter(pk=instance.pk)
             previous = rows.first()
-            held = {}
+            before = Before(previous, {}, {}, {})
             if previous is not None:
                 for subscription in registry.for_model(sender):
-                    if _scoped(subscription._meta):
+                    meta = subscription._meta
+                    if _scoped(meta):
                         scope = subscription.scope().using(using)
-                        held[subscription._meta.stream] = scope.filter(pk=instance.pk).exists()
-            instance.__dict__[_PREVIOUS] = (previous, held)
+                        before.held[meta.stream] = scope.filter(pk=instance.pk).exists()
+                    elif meta.per_recipient:
+                        allowed, asked, _ = _verdict(subscription, common.UPDATE, instance.pk, using)
+                        before.shown_to[meta.stream] = {audience: audience in allowed for audience in asked}
+                    if meta.filters is not None and meta.filters.queries:
+                        before.queried[meta.stream] = _queried(meta, previous, using)
+            instance.__dict__[_PREVIOUS] = before
     except Exception:
         logger.exception(
             "Could not read %s pk=%r before its save; its update is judged on the new state alone.",
@@ -139,8 +147,8 @@ def _saving(sender, instance, raw=False, using=None, **kwargs):
 def _reads_before(model):
     """Whether a save of ``model`` reads the row it replaces (see ``_saving``)."""
     return any(
-        subscription._meta.filters is not None or _scoped(subscription._meta)
-        for subscription in registry.for_model(model)
+        meta.filters is not None or meta.queryset is not None or meta.per_recipient
+        for meta in (subscription._meta for subscription in registry.for_model(model))
     )
 
 
@@ -149,14 +157,87 @@ def _scoped(meta):
     return meta.queryset is not None and not meta.per_recipient
 
 
+class Before:
+    """What ``_saving`` read before an update, for ``judge``: the row it replaces (``previous``, None when
+    not read), and, by stream, whether each ``Meta.queryset`` scope held it (``held``), which subscribed
+    audiences each per-recipient rule showed it to (``shown_to``: ``{audience: bool}``) and which filters
+    that take a query it matched (``queried``: ``{filter key: bool}``)."""
+
+    def __init__(self, previous, held, shown_to, queried):
+        self.previous = previous
+        self.held = held
+        self.shown_to = shown_to
+        self.queried = queried
+
+
+def _queried(meta, state, using):
+    """``{filter key: bool}``: whether the object, as stored now, matches each filter of ``meta``'s
+    stream that takes a query, among those its state ``state`` may concern (found by their routes).
+
+    One query for every such filter (in batches): each one's FilterSet, as an ``EXISTS``.
+    """
+    declaration = meta.filters
+    rows = _filtered_records(meta).filter(
+        filter_queried=True, filter_route__in=filters.routes(declaration, (state,))
+    )
+    chosen = {}
+    for filter_key, text in rows.values_list("filter_key", "filter").distinct():
+        if filter_key not in chosen:
+            one = _stored_filter(meta, text)
+            if one is not None:
+                chosen[filter_key] = one
+    found = {}
+    keys = list(chosen)
+    for start in range(0, len(keys), _QUERIED_BATCH):
+        batch = {key: chosen[key] for key in keys[start : start + _QUERIED_BATCH]}
+        try:
+            with transaction.atomic(using=using):
+                found.update(_matched(meta, batch, state.pk, using))
+        except Exception:
+            # One filter the database refuses (a pattern its regular expressions do not read) must
+            # not cost the others their changes: ask each alone; one that fails is left unjudged.
+            for key, one in batch.items():
+                try:
+                    with transaction.atomic(using=using):
+                        found.update(_matched(meta, {key: one}, state.pk, using))
+                except Exception:
+                    logger.exception("Could not judge a filter of stream %r (%s).", meta.stream, one.text)
+    return found
+
+
+def _matched(meta, batch, pk, using):
+    """``{filter key: bool}``: whether object ``pk`` matches each filter of ``batch``, in one query."""
+    rows = meta.model._base_manager.using(using)
+    exists = {
+        f"m{number}": Exists(meta.filters.query(one, rows).filter(pk=OuterRef("pk")))
+        for number, one in enumerate(batch.values())
+    }
+    matched = rows.filter(pk=pk).annotate(**exists).values_list(*exists).first()
+    return {key: bool(one) for key, one in zip(batch, matched or [False] * len(batch))}
+
+
+#: How many filters that take a query one statement judges at most.
+_QUERIED_BATCH = 50
+
+
+def _stored_filter(meta, text):
+    try:
+        return meta.filters.stored(text)
+    except Exception:
+        logger.exception(
+            "Could not read a filter of stream %r (%s); its subscribers miss changes.", meta.stream, text
+        )
+        return None
+
+
 def _saved(sender, instance, created, raw=False, using=None, **kwargs):
-    previous, held = instance.__dict__.pop(_PREVIOUS, (None, {}))
+    before = instance.__dict__.pop(_PREVIOUS, None)
     if raw:  # loaddata: fixtures are not changes anybody asked to hear of
         return
     if created:
         change = judge(sender, instance.pk, common.CREATE, using)
     else:
-        change = judge(sender, instance.pk, common.UPDATE, using, previous=previous, held=held)
+        change = judge(sender, instance.pk, common.UPDATE, using, before)
     if change is not None:
         transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
@@ -195,11 +276,11 @@ def _deleted(sender, instance, using=None, **kwargs):
 
 #: Where ``_deleting`` leaves the judged change of an instance for ``_deleted``.
 _PENDING_DELETE = "_gds_pending_delete"
-#: Where ``_saving`` leaves the row a save replaces and the scopes that held it, for ``_saved``.
+#: Where ``_saving`` leaves what it read before an update (a ``Before``), for ``_saved``.
 _PREVIOUS = "_gds_previous"
 
 
-def judge(model, pk, action, using=None, previous=None, held=None):
+def judge(model, pk, action, using=None, before=None):
     """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
 
     Called right after a save, or before a delete, in the transaction that
@@ -207,11 +288,12 @@ def judge(model, pk, action, using=None, previous=None, held=None):
     cannot change until the judgement is done), and each stream decides from
     that same moment whether the change is in its ``Meta.queryset`` and which
     audiences its per-recipient rule lets hear of it. Nothing read later
-    changes what is sent or to whom. ``previous`` is the object as stored
-    before an update, and ``held`` says which ``Meta.queryset`` scopes held it
-    then (read where filters and scopes need them; see ``_saving``). A
-    failure is logged and never reaches the code that saved.
+    changes what is sent or to whom. ``before`` is what ``_saving`` read
+    before an update (a ``Before``: the row it replaces, and what scopes,
+    rules and filters that take a query said of it). A failure is logged and
+    never reaches the code that saved.
     """
+    before = before or Before(None, {}, {}, {})
     subscriptions = registry.for_model(model)
     if not subscriptions:
         return None
@@ -226,9 +308,12 @@ def judge(model, pk, action, using=None, previous=None, held=None):
             stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
-            verdicts, judged = _verdicts(subscriptions, action, pk, using)
-            scopes = _scope_moves(subscriptions, action, verdicts, held or {})
-            logged = _log(subscriptions, stored, action, verdicts, judged, using, previous, scopes)
+            verdicts, judged, users = _verdicts(subscriptions, action, pk, using)
+            scopes = _scope_moves(subscriptions, action, verdicts, before.held)
+            moves = _recipient_moves(action, verdicts, judged, users, before.shown_to)
+            queried = _queried_moves(subscriptions, action, stored, before, using)
+            judgement = Judgement(scopes, moves, queried)
+            logged = _log(subscriptions, stored, action, verdicts, judged, using, before.previous, judgement)
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
@@ -236,7 +321,60 @@ def judge(model, pk, action, using=None, previous=None, held=None):
         return None
     if not verdicts and not logged:
         return None
-    return Change(model, stored, action, verdicts, logged, using, previous=previous, scopes=scopes)
+    return Change(model, stored, action, verdicts, logged, using, before.previous, judgement)
+
+
+class Judgement:
+    """What a change's judgement found beside its verdicts, by stream: whether each ``Meta.queryset``
+    scope held the object before and after (``scopes``, see ``_scope_moves``), whether each per-recipient
+    rule showed it to each audience (``moves``, see ``_recipient_moves``), and whether it matched each
+    filter that takes a query (``queried``: ``{filter key: (before, after)}``, see ``_queried_moves``)."""
+
+    def __init__(self, scopes=None, moves=None, queried=None):
+        self.scopes = scopes or {}
+        self.moves = moves or {}
+        self.queried = queried or {}
+
+
+def _queried_moves(subscriptions, action, stored, before, using):
+    """``{stream: {filter key: (before, after)}}``: whether the object matched each filter that takes a
+    query before and after the change (None where it did not exist).
+
+    Asked now, in the change's transaction, of the row as it stands (before a
+    delete: as it was), and, for an update, taken from what ``_saving`` asked
+    of the row it replaced (an update whose earlier state was not read counts
+    as matching before as it does after). A filter asked on one side only
+    cannot match on the other: its exact part routes it by that side's value.
+    """
+    found = {}
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if meta.filters is None or not meta.filters.queries:
+            continue
+        try:
+            with transaction.atomic(using=using):
+                now = _queried(meta, stored, using)
+        except Exception:
+            logger.exception(
+                "Could not judge the filters of stream %r on the %s of %s pk=%r; their subscribers miss it.",
+                meta.stream,
+                action,
+                meta.model.__name__,
+                stored.pk,
+            )
+            continue
+        pairs = {}
+        if action == common.CREATE:
+            pairs = {key: (None, matches) for key, matches in now.items()}
+        elif action == common.DELETE:
+            pairs = {key: (matches, None) for key, matches in now.items()}
+        elif before.previous is None:
+            pairs = {key: (matches, matches) for key, matches in now.items()}
+        else:
+            earlier = before.queried.get(meta.stream, {})
+            pairs = {key: (earlier.get(key, False), now.get(key, False)) for key in {*earlier, *now}}
+        found[meta.stream] = pairs
+    return found
 
 
 def _scope_moves(subscriptions, action, verdicts, held):
@@ -264,15 +402,49 @@ def _scope_moves(subscriptions, action, verdicts, held):
     return moves
 
 
-def _log(subscriptions, instance, action, verdicts, judged, using, previous=None, scopes=None):
+def _recipient_moves(action, verdicts, judged, users, shown_to):
+    """``{stream: {audience: (before, after)}}``: whether each per-recipient rule showed the object to
+    each audience asked before and after the change (None where it did not exist).
+
+    An audience whose rule showed it the object before or after hears of the
+    change (it may have entered or left their view): the stream's verdict
+    then holds its user. An audience not asked before the update (it
+    subscribed meanwhile, or the earlier state was not read) counts as seeing
+    the object as before as after.
+    """
+    moves = {}
+    for stream, asked in judged.items():
+        allowed = verdicts.get(stream) or {}
+        before = shown_to.get(stream, {})
+        pairs = {}
+        for audience in asked:
+            after = audience in allowed
+            if action == common.CREATE:
+                pair = (None, after)
+            elif action == common.DELETE:
+                pair = (after, None)
+            else:
+                pair = (before.get(audience, after), after)
+            if any(pair):
+                pairs[audience] = pair
+        moves[stream] = pairs
+        seen = {audience: users[stream][audience] for audience in pairs if audience in users[stream]}
+        if seen:
+            verdicts[stream] = seen
+    return moves
+
+
+def _log(subscriptions, instance, action, verdicts, judged, using, previous, judgement):
     """Log the change on each stream whose scope holds the object (``change_log``); return those streams.
 
-    A stream with a per-recipient rule logs every change in its scope, with the
-    audiences its rule was asked for and those it allowed: live delivery
-    follows them; a replay asks the rule as it stands then.
+    A stream with a per-recipient rule logs every change in its scope (or that
+    leaves the view of an audience), with the audiences its rule was asked for
+    and whether it showed them the object before and after: live delivery
+    follows them; a replay checks them against the rule as it stands then.
     """
     if not change_log.enabled():
         return ()
+    moves = judgement.moves
     streams, audiences = [], {}
     for subscription in subscriptions:
         meta = subscription._meta
@@ -280,14 +452,16 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous=None
             in_scope = bool(verdicts.get(meta.stream))  # judged above: True when the scope holds it
         else:
             in_scope = (
-                meta.queryset is None or subscription.scope().using(using).filter(pk=instance.pk).exists()
+                meta.queryset is None
+                or bool(moves.get(meta.stream))
+                or subscription.scope().using(using).filter(pk=instance.pk).exists()
             )
-            audiences[meta.stream] = (judged.get(meta.stream, set()), set(verdicts.get(meta.stream) or ()))
+            audiences[meta.stream] = (judged.get(meta.stream, set()), moves.get(meta.stream, {}))
         if in_scope:
             streams.append(meta.stream)
     try:
         with transaction.atomic(using=using):
-            return change_log.record(streams, instance, action, audiences, using, previous, scopes)
+            return change_log.record(streams, instance, action, audiences, using, previous, judgement)
     except Exception:
         logger.exception(
             "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
@@ -299,12 +473,13 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous=None
 
 
 def _verdicts(subscriptions, action, pk, using):
-    """``({stream: verdict}, {stream: audiences asked})``: who may hear of the change (see ``_verdict``).
+    """``({stream: verdict}, {stream: audiences asked}, {stream: {audience: user}})``: who may hear of the
+    change (see ``_verdict``).
 
     The audiences asked are those of a stream with a per-recipient rule whose
-    subscribers were asked about (the ones recorded now).
+    subscribers were asked about (the ones recorded now), with their users.
     """
-    verdicts, judged = {}, {}
+    verdicts, judged, users = {}, {}, {}
     for subscription in subscriptions:
         meta = subscription._meta
         if not meta.per_recipient and meta.queryset is None:
@@ -312,7 +487,9 @@ def _verdicts(subscriptions, action, pk, using):
             continue
         try:
             with transaction.atomic(using=using):
-                verdict, judged[meta.stream] = _verdict(subscription, action, pk, using)
+                verdict, asked, asked_users = _verdict(subscription, action, pk, using)
+                if meta.per_recipient:
+                    judged[meta.stream], users[meta.stream] = asked, asked_users
         except Exception:
             logger.exception(
                 "Could not decide who may hear of the %s of %s pk=%r on stream %r; it hears nothing of it.",
@@ -324,33 +501,38 @@ def _verdicts(subscriptions, action, pk, using):
             continue
         if verdict:
             verdicts[meta.stream] = verdict
-    return verdicts, judged
+    return verdicts, judged, users
 
 
 def _verdict(subscription, action, pk, using):
-    """``(verdict, audiences asked)``: who on ``subscription``'s stream may hear of a change.
+    """``(verdict, audiences asked, {audience asked: user})``: who on ``subscription``'s stream may hear of
+    a change of object ``pk`` as it is now.
 
     The verdict is True (everybody) or ``{audience: user}``; the audiences
-    asked are a set on a stream with a per-recipient rule, else None.
+    asked are a set on a stream with a per-recipient rule, else None. An
+    update is asked of every audience following the object, whatever action
+    it follows: one it enters or leaves hears of a create or a delete.
     """
     meta = subscription._meta
     if not meta.per_recipient:
-        return subscription.scope().using(using).filter(pk=pk).exists(), None
-    audiences = set(_targets(meta, action, pk).values_list("audience", flat=True).distinct())
+        return subscription.scope().using(using).filter(pk=pk).exists(), None, None
+    actions = common.CHANGE_ACTIONS if action == common.UPDATE else (action,)
+    audiences = set(_targets(meta, actions, pk).values_list("audience", flat=True).distinct())
     if meta.filters is not None:  # a filter's subscribers may hear of any change, as it reads to them
         audiences |= set(_filtered_records(meta).values_list("audience", flat=True).distinct())
+    users = recipients.users_for(audiences)
     allowed = {
         key: user
-        for key, user in recipients.users_for(audiences).items()
+        for key, user in users.items()
         if subscription.get_queryset(user).using(using).filter(pk=pk).exists()
     }
-    return allowed, audiences
+    return allowed, audiences, users
 
 
-def _targets(meta, action, pk):
-    """The records of the groups that hear of ``action`` changes of object ``pk`` (filters aside)."""
+def _targets(meta, actions, pk):
+    """The records of the groups that hear of ``actions`` changes of object ``pk`` (filters aside)."""
     return SubscriptionRecord.objects.filter(
-        stream=meta.stream, action=action, object_key__in=("", groups.object_key(pk)), filter_key=""
+        stream=meta.stream, action__in=actions, object_key__in=("", groups.object_key(pk)), filter_key=""
     )
 
 
@@ -367,15 +549,17 @@ class Change:
     (who its per-recipient rule let hear of it); ``logged`` holds the streams
     whose change log holds it; ``previous`` is the object as an update found it
     (None when not read: filters then judge the update on its new state alone);
-    ``scopes`` maps each ``Meta.queryset`` stream to whether its scope held the
-    object before and after the change (see ``_scope_moves``).
+    ``judgement`` what scopes, per-recipient rules and filters that take a
+    query said of it before and after (a ``Judgement``).
     """
 
-    def __init__(self, model, instance, action, verdicts, logged=(), using=None, previous=None, scopes=None):
+    def __init__(
+        self, model, instance, action, verdicts, logged=(), using=None, previous=None, judgement=None
+    ):
         self.model = model
         self.instance = instance
         self.previous = previous
-        self.scopes = scopes or {}
+        self.judgement = judgement or Judgement()
         self.pk = instance.pk
         self.action = action
         self.verdicts = verdicts
@@ -396,17 +580,20 @@ class Change:
         meta = subscription._meta
         instance = change_log.instance_from(meta.model, entry.state, using)
         previous = change_log.instance_from(meta.model, entry.previous, using) if entry.previous else None
-        audiences = change_log.judged_audiences(entry)
+        audiences = change_log.judged_audiences(entry.audiences, entry.action)
+        judgement = Judgement(queried={entry.stream: change_log.queried(entry.filtered)})
         if audiences is None:
             verdict = True
         else:
-            verdict = recipients.users_for(audiences[1])
+            change_judged, judgement.moves[entry.stream] = audiences
+            verdict = recipients.users_for(judgement.moves[entry.stream])
         verdicts = {entry.stream: verdict}
-        scopes = {entry.stream: tuple(json.loads(entry.scope))} if entry.scope else {}
-        change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous, scopes)
+        if entry.scope:
+            judgement.scopes[entry.stream] = tuple(json.loads(entry.scope))
+        change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous, judgement)
         change.positions[entry.stream] = entry.position
         if audiences is not None:
-            change.judged[entry.stream] = audiences[0]
+            change.judged[entry.stream] = change_judged
         return change
 
     def deliver(self):
@@ -457,18 +644,26 @@ class Change:
         """The ``(group, text)`` pairs that carry this change to ``subscription``'s live groups."""
         meta = subscription._meta
         targets = {}  # audience: [(group, fields key, action, cause, the state its data shows)]
-        held = self.scopes.get(meta.stream)
-        reading = filters.read_plainly(self.action, held)
-        if reading is not None:
-            action, cause = reading
-            shown = filters.shown(cause, held)
-            rows = _targets(meta, action, self.pk).values_list("audience", "object_key", "fields_key")
-            for audience, object_key, fields_key in rows.distinct():
+        held_by = self._held_by(meta)
+        # The actions the change may read as: what happened, or, where the object can enter or
+        # leave what a subscriber sees (a scope, a per-recipient rule), a create or a delete.
+        moving = meta.per_recipient or meta.stream in self.judgement.scopes
+        actions = common.CHANGE_ACTIONS if moving and self.action == common.UPDATE else (self.action,)
+        rows = _targets(meta, actions, self.pk).values_list("action", "audience", "object_key", "fields_key")
+        for action, audience, object_key, fields_key in rows.distinct():
+            held = held_by(audience)
+            reading = filters.read_plainly(self.action, held)
+            if reading is not None and reading[0] == action:
                 group = groups.group_name(meta.stream, action, object_key, fields_key, audience)
-                targets.setdefault(audience, []).append((group, fields_key, action, cause, shown))
+                shown = filters.shown(reading[1], held)
+                targets.setdefault(audience, []).append((group, fields_key, action, reading[1], shown))
+        unjudged = []
         if meta.filters is not None:
-            for audience, target in self._filtered_targets(meta):
-                targets.setdefault(audience, []).append(target)
+            for audience, target in self._filtered_targets(meta, held_by):
+                if target[2] is None:
+                    unjudged.append(target[0])
+                else:
+                    targets.setdefault(audience, []).append(target)
         # A stream without a per-recipient rule has one audience, "", and no user:
         # its change is serialized once for everybody.
         allowed = [("", None)] if verdict is True else (verdict or {}).items()
@@ -492,7 +687,23 @@ class Change:
                 for group, fields_key, *_ in targets[audience]:
                     if fields_key == SELECTED_BY_OPERATION:
                         messages.append((group, self._resync_text(meta)))
+        # The same for a filter that takes a query, followed since the change was judged.
+        messages.extend((group, self._resync_text(meta)) for group in unjudged)
         return messages
+
+    def _held_by(self, meta):
+        """A function of an audience: whether what it sees of ``meta``'s stream held the object before and
+        after the change (``filters.read``'s ``held``; None when the stream shows every object).
+
+        On a stream with a per-recipient rule, what its rule showed that
+        audience (an audience not judged, subscribed meanwhile, as the
+        change happened); else whether its ``Meta.queryset`` held it.
+        """
+        if not meta.per_recipient:
+            held = self.judgement.scopes.get(meta.stream)
+            return lambda audience: held
+        moves = self.judgement.moves.get(meta.stream, {})
+        return lambda audience: moves.get(audience)
 
     def _shown(self, shown):
         """The object as an event shows it: ``filters.BEFORE`` the change (when read), else after it."""
@@ -500,8 +711,10 @@ class Change:
             return self.previous
         return self.instance
 
-    def _filtered_targets(self, meta):
-        """``(audience, (group, fields key, action, cause, state shown))`` of each filtered group that hears.
+    def _filtered_targets(self, meta, held_by):
+        """``(audience, (group, fields key, action, cause, state shown))`` of each filtered group that hears
+        (``action`` None: a group of graphql-transport-ws operations to tell to resync, whose filter takes
+        a query and was not asked as the change was judged).
 
         Each distinct filter the change can concern is judged once, on the
         object as the change found it and as it left it (and inside the
@@ -513,18 +726,25 @@ class Change:
         """
         vendor = connections[self.using or router.db_for_write(self.model)].vendor
         states = self.states()
-        held = self.scopes.get(meta.stream)
         # Only the filters this change can concern: those with an exact part that its states hold,
         # and those without any (see ``filters.routes``).
         routes = filters.routes(meta.filters, states)
         rows = _filtered_records(meta).filter(filter_route__in=routes)
         rows = rows.values_list("action", "filter_key", "filter", "audience", "fields_key")
+        queried = self.judgement.queried.get(meta.stream, {})
         readings = {}
         found = []
         for action, filter_key, text, audience, fields_key in rows.distinct():
-            if filter_key not in readings:
-                readings[filter_key] = _reading(meta, text, self.action, states, held, vendor)
-            reading = readings[filter_key]
+            held = held_by(audience)
+            if (filter_key, held) not in readings:
+                reading = _reading(meta, text, self.action, states, held, vendor, queried.get(filter_key))
+                readings[filter_key, held] = reading
+            reading = readings[filter_key, held]
+            if reading is UNJUDGED:
+                if fields_key == SELECTED_BY_OPERATION and action == self.action:
+                    group = groups.group_name(meta.stream, action, "", fields_key, audience, filter_key)
+                    found.append((audience, (group, fields_key, None, None, None)))
+                continue
             if reading is not None and reading[0] == action:
                 shown = filters.shown(reading[1], held)
                 group = groups.group_name(meta.stream, action, "", fields_key, audience, filter_key)
@@ -563,14 +783,22 @@ class Change:
         return channels_api.encode(frame)
 
 
-def _reading(meta, text, action, states, held, vendor):
-    """``(action, cause)`` of a change as the filter stored as ``text`` reads it, or None.
+#: A filter that takes a query, not asked as the change was judged (followed since).
+UNJUDGED = "unjudged"
 
-    See ``filters.read`` (``held`` None: the stream has no scope); a filter
-    that cannot be judged is logged, and hears nothing.
+
+def _reading(meta, text, action, states, held, vendor, queried):
+    """``(action, cause)`` of a change as the filter stored as ``text`` reads it, None, or ``UNJUDGED``.
+
+    See ``filters.read`` (``held`` None: the stream has no scope; ``queried``:
+    what the database said of a filter that takes a query); a filter that
+    cannot be judged is logged, and hears nothing.
     """
     try:
-        return filters.read(meta.filters.stored(text), action, states, held or (None, None), vendor)
+        chosen = meta.filters.stored(text)
+        if chosen.queried and queried is None:
+            return UNJUDGED
+        return filters.read(chosen, action, states, held or (None, None), vendor, queried or (True, True))
     except Exception:
         logger.exception(
             "Could not judge a filter of stream %r (%s); its subscribers miss this change.", meta.stream, text

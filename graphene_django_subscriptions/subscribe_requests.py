@@ -301,6 +301,7 @@ def _subscribe(socket_id, stream, actions, target, fields_key, audience, operati
                 "audience": audience,
                 "filter": chosen_filter.text if chosen_filter is not None else "",
                 "filter_route": chosen_filter.route if chosen_filter is not None else "",
+                "filter_queried": chosen_filter is not None and bool(chosen_filter.queried),
             },
         )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):
@@ -310,6 +311,8 @@ def _subscribe(socket_id, stream, actions, target, fields_key, audience, operati
             record.audience = audience
             record.save(update_fields=["fields_key", "audience"])
         moves.join.append(record.group)
+    if chosen_filter is not None and chosen_filter.queried:
+        _check_queried(stream)
     most = app_settings.get("MAX_SUBSCRIPTIONS_PER_SOCKET")
     held = SubscriptionRecord.objects.filter(socket_id=socket_id).count()
     if held > most:
@@ -319,6 +322,23 @@ def _subscribe(socket_id, stream, actions, target, fields_key, audience, operati
             "Unsubscribe from some, or follow every object with one subscription."
         )
     return moves
+
+
+def _check_queried(stream):
+    """Refuse one distinct filter more than ``MAX_QUERIED_FILTERS_PER_STREAM`` that the database judges.
+
+    Each is asked of every change of the stream, in the saving request: their
+    number, not the sockets following them, is what a save pays.
+    """
+    most = app_settings.get("MAX_QUERIED_FILTERS_PER_STREAM")
+    followed = SubscriptionRecord.objects.filter(stream=stream, filter_queried=True)
+    if followed.values("filter_key").distinct().count() > most:
+        # The transaction rolls the new records back.
+        raise ProtocolError(
+            f"Stream {stream!r} already follows {most} distinct filters that the database judges on each "
+            "change (MAX_QUERIED_FILTERS_PER_STREAM): follow one of those, or filter on the model's own "
+            "columns."
+        )
 
 
 def _unsubscribe(socket_id, stream, actions, key, requested_action, chosen_filter):

@@ -18,6 +18,7 @@ from support.client import (
     at_once,
     create_group,
     graphql,
+    post,
     still_served,
     subscribe,
     subscription_request,
@@ -75,6 +76,136 @@ def test_a_filtered_2018_subscription_hears_an_object_enter_change_leave_and_go(
         ]
     assert_nothing_more(*by_alice, *by_bob)
     for sock, _ in followers:
+        sock.close()
+
+
+def test_filters_only_a_query_can_judge_hear_objects_enter_change_and_leave(server):
+    # The dated-articles stream's FilterSet has a method of its own ("dated") and a filter across a
+    # relation ("written_by", the author's username): the database judges them, in the saving
+    # transaction, on the row as it was and as it is. Renaming the author is no change of an article.
+    name = unique("writer")
+    alice, bob = post(server, "/testing/user/", {"username": name})["id"], new_author(server)
+    followers = [(Socket(server), {"dated": True}) for _ in range(3)]
+    followers += [(Socket(server), {"writtenBy": name}) for _ in range(3)]
+    at_once(
+        len(followers),
+        lambda n: subscribe(
+            server,
+            followers[n][0],
+            field="datedArticleSubscription",
+            action="ALL_ACTIONS",
+            data=["ID", "TITLE", "AUTHOR"],
+            filters=followers[n][1],
+        ),
+    )
+    pk = run(
+        server,
+        [
+            {"create": "article", "as": "a", "set": {"title": "one", "author_id": alice}},
+            {"update": "a", "set": {"published_on": "2025-01-01"}},
+            {"update": "a", "set": {"author_id": bob}},
+            {"update": "a", "set": {"published_on": None}},
+            {"load": "user", "pk": alice, "as": "u"},
+            {"update": "u", "set": {"username": unique("renamed")}},
+            {"delete": "a"},
+        ],
+    )["a"]
+
+    def heard(action, cause, author):
+        data = {"id": pk, "title": "one", "author": author}
+        payload = {"action": action, "model": "testproject.article", "data": data, "cause": cause}
+        return {"stream": "dated-articles", "payload": payload}
+
+    for sock, _ in followers[:3]:
+        assert [sock.recv() for _ in range(3)] == [
+            heard("create", "entered", alice),
+            heard("update", "updated", bob),
+            heard("delete", "left", bob),
+        ]
+    for sock, _ in followers[3:]:
+        assert [sock.recv() for _ in range(3)] == [
+            heard("create", "created", alice),
+            heard("update", "updated", alice),
+            heard("delete", "left", bob),  # as the change left it: a filter is no scope
+        ]
+    assert_nothing_more(*(sock for sock, _ in followers))
+    for sock, _ in followers:
+        sock.close()
+
+
+def test_a_pattern_that_is_no_regular_expression_is_refused(server):
+    sock = Socket(server)
+    field = "queriedArticleSubscription"
+    request = subscription_request(
+        field, sock.channel_id, action="ALL_ACTIONS", filters={"title_Regex": "(b"}
+    )
+    assert graphql(server, request) == {
+        "data": {
+            field: {
+                "ok": False,
+                "error": "title_Regex: '(b' is no regular expression (missing ), unterminated subpattern at "
+                "position 0).",
+                "stream": "queried-articles",
+                "operation": "SUBSCRIBE",
+                "action": "ALL_ACTIONS",
+            }
+        }
+    }
+    still_served(server, sock)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def few_queried(limited_server):
+    return limited_server("few-queried", MAX_QUERIED_FILTERS_PER_STREAM=2)
+
+
+def test_a_stream_follows_so_many_filters_the_database_judges_and_no_more(few_queried):
+    # Each such filter is asked of every change, in the saving request: their number is bounded per
+    # stream, whoever follows them. Sockets following the same filter count it once; filters judged
+    # in Python do not count.
+    server, field = few_queried, "queriedArticleSubscription"
+    sockets = [Socket(server) for _ in range(4)]
+    chosen = [{"title_Regex": "^a"}, {"title_Regex": "^b"}] * 2
+    at_once(
+        len(sockets),
+        lambda n: subscribe(
+            server, sockets[n], field=field, action="ALL_ACTIONS", data=["ID", "TITLE"], filters=chosen[n]
+        ),
+    )
+    request = subscription_request(
+        field, sockets[0].channel_id, action="ALL_ACTIONS", filters={"title_Regex": "^c"}
+    )
+    assert graphql(server, request) == {
+        "data": {
+            field: {
+                "ok": False,
+                "error": "Stream 'queried-articles' already follows 2 distinct filters that the database judges "
+                "on each change (MAX_QUERIED_FILTERS_PER_STREAM): follow one of those, or filter on the "
+                "model's own columns.",
+                "stream": "queried-articles",
+                "operation": "SUBSCRIBE",
+                "action": "ALL_ACTIONS",
+            }
+        }
+    }
+    subscribe(
+        server,
+        sockets[1],
+        field=field,
+        action="ALL_ACTIONS",
+        data=["ID", "TITLE"],
+        filters={"status": "live"},
+    )
+    pk = run(
+        server, [{"create": "article", "as": "a", "set": {"title": "abc", "author_id": new_author(server)}}]
+    )["a"]
+    created = {"action": "create", "model": "testproject.article", "data": {"id": pk, "title": "abc"}}
+    for sock in sockets[0::2]:
+        assert sock.recv() == {"stream": "queried-articles", "payload": {**created, "cause": "created"}}
+    assert_nothing_more(*sockets)
+    still_served(server, sockets[0])
+    for sock in sockets:
         sock.close()
 
 
@@ -294,6 +425,9 @@ FIELDS_2018 = {
     "filtered-articles": "filteredArticleSubscription",
     "filterset-articles": "filterSetArticleSubscription",
     "live-articles": "liveArticleSubscription",
+    "public-articles": "publicArticleSubscription",
+    "queried-articles": "queriedArticleSubscription",
+    "dated-articles": "datedArticleSubscription",
 }
 #: The cause of a change that moved nothing in or out (a 2018 frame without a filter leaves it out).
 PLAIN = {"create": "created", "update": "updated", "delete": "deleted"}

@@ -18,12 +18,14 @@ from support.client import (
     TIMEOUT,
     Socket,
     assert_nothing_more,
+    at_once,
     create_group,
     create_user,
     delete_user,
     graphql,
     login,
     post,
+    rename_group,
     subscribe,
     token_for,
     unique,
@@ -820,6 +822,40 @@ def test_each_recipient_hears_only_what_its_user_may_see(server):
             "payload": {"data": {"ownedChanges": {"data": {"name": f"{name}-team", "viewer": name}}}},
         }
     assert_nothing_more(*sockets.values())
+
+
+def test_an_object_leaving_a_recipients_view_is_a_delete_for_them_and_entering_anothers_a_create(server):
+    # The owned stream shows each user the groups named after them: a rename moves a group from
+    # alice's view into bob's. Alice's delete shows the group as she last saw it, not its new name.
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    sockets = [
+        WsSocket(server, path="/graphql-token/", payload={"token": token_for(server, name)[1]})
+        for name in (alice, alice, bob, carol)
+    ]
+    selection = "action cause data { id name viewer }"
+    at_once(
+        len(sockets), lambda n: sockets[n].follow("mine", "subscription { ownedChanges { %s } }" % selection)
+    )
+    gid = create_group(server, f"{alice}-team")
+    for name in (f"{alice}-squad", f"{bob}-team", f"{bob}-crew"):
+        rename_group(server, gid, name)
+
+    def heard(action, cause, name, viewer):
+        data = {"id": gid, "name": name, "viewer": viewer}
+        changes = {"action": action, "cause": cause, "data": data}
+        return {"id": "mine", "type": "next", "payload": {"data": {"ownedChanges": changes}}}
+
+    for sock in sockets[:2]:
+        assert [sock.recv() for _ in range(3)] == [
+            heard("CREATE", "CREATED", f"{alice}-team", alice),
+            heard("UPDATE", "UPDATED", f"{alice}-squad", alice),
+            heard("DELETE", "LEFT", f"{alice}-squad", alice),
+        ]
+    assert [sockets[2].recv() for _ in range(2)] == [
+        heard("CREATE", "ENTERED", f"{bob}-team", bob),
+        heard("UPDATE", "UPDATED", f"{bob}-crew", bob),
+    ]
+    assert_nothing_more(*sockets)
 
 
 def test_a_save_in_a_management_command_reaches_a_standard_socket(redis_cluster):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.article_feed import new_author, next_message, nothing_more, resume, run
+from support.article_feed import cursor_now, new_author, next_message, nothing_more, resume, run
 from support.client import assert_nothing_more, at_once, create_group, new_login, post, unique
 from support.docs import snippet
 from support.filter_lists import CHANGE, camel, keep, open_lists, save_and_check
@@ -129,6 +129,9 @@ CHANGES_FIELDS = {
     "filtered-articles": "filteredArticleChanges",
     "filterset-articles": "filterSetArticleChanges",
     "live-articles": "liveArticleChanges",
+    "public-articles": "publicArticleChanges",
+    "queried-articles": "queriedArticleChanges",
+    "dated-articles": "datedArticleChanges",
 }
 
 
@@ -229,6 +232,87 @@ def test_bad_filters_are_refused_whole_and_the_socket_serves_on(server):
         "id": "ok",
         "type": "next",
         "payload": {"data": {FIELD: {"action": "CREATE", "cause": "CREATED"}}},
+    }
+    assert_nothing_more(sock)
+    sock.close()
+
+
+QUERIED = "queriedArticleChanges"
+
+
+def test_filters_only_a_query_can_judge_hear_enter_and_leave_live_and_resuming(server):
+    # queried-articles filters on the author's username (across a relation) and a regular expression:
+    # the database judges them in the saving transaction, before and after each change, and the log
+    # keeps what it said. Resuming, a filter that was followed through the gap hears the same events;
+    # one nobody followed then was never asked, and gets a RESYNC.
+    name = unique("writer")
+    alice, bob = post(server, "/testing/user/", {"username": name})["id"], new_author(server)
+    arguments = {"author__username": name, "title__regex": "^o"}
+    live = [WsSocket(server) for _ in range(3)]
+    selection = "action cause data { id title author }"
+    at_once(len(live), lambda n: follow(live[n], arguments, field=QUERIED, selection=selection))
+    cursor = cursor_now(server)
+    steps = [
+        {"create": "article", "as": "a", "set": {"title": "one", "author_id": alice}},
+        {"update": "a", "set": {"title": "two"}},  # leaves: no longer ^o
+        {"update": "a", "set": {"title": "once", "author_id": bob}},  # not by the writer: nothing
+        {"update": "a", "set": {"author_id": alice}},  # enters
+        {"delete": "a"},
+    ]
+    pk = run(server, steps)["a"]
+    expected = [
+        ("CREATE", "CREATED", {"id": pk, "title": "one", "author": alice}),
+        ("DELETE", "LEFT", {"id": pk, "title": "two", "author": alice}),
+        ("CREATE", "ENTERED", {"id": pk, "title": "once", "author": alice}),
+        ("DELETE", "DELETED", {"id": pk, "title": "once", "author": alice}),
+    ]
+    for sock in live:
+        assert [sock.recv() for _ in expected] == [change(*event, field=QUERIED) for event in expected]
+    assert_nothing_more(*live)
+    selection = "action cause replayed cursor data { id title author }"
+    unfollowed = {"author__username": name, "title__regex": "^t"}
+    queries = [
+        subscription(chosen, field=QUERIED, selection=selection).replace("(", f'(after: "{cursor}", ', 1)
+        for chosen in (arguments, unfollowed)
+    ]
+    resuming = [WsSocket(server) for _ in range(4)]
+    at_once(len(resuming), lambda n: resume(resuming[n], "1", queries[n % 2]))
+    assert_replayed(resuming[0::2], QUERIED, expected)
+    for sock in resuming[1::2]:
+        message = next_message(sock)
+        event = message["payload"]["data"][QUERIED]
+        resync = {
+            "action": "RESYNC",
+            "cause": None,
+            "replayed": True,
+            "cursor": event["cursor"],
+            "data": None,
+        }
+        assert message == {"id": "1", "type": "next", "payload": {"data": {QUERIED: resync}}}
+    nothing_more(*resuming)
+    for sock in live + resuming:
+        sock.close()
+
+
+def test_a_pattern_that_is_no_regular_expression_is_refused_and_the_socket_serves_on(server):
+    sock = WsSocket(server)
+    sock.subscribe("bad", subscription({"title__regex": "(b"}, field=QUERIED, selection="action"))
+    assert sock.recv() == {
+        "id": "bad",
+        "type": "error",
+        "payload": [
+            {
+                "message": "title_Regex: '(b' is no regular expression (missing ), unterminated subpattern at "
+                "position 0).",
+                "locations": [{"line": 1, "column": 16}],
+            }
+        ],
+    }
+    alice = new_author(server)
+    follow(sock, {"author": str(alice)}, id="ok", selection="action cause")
+    run(server, [{"create": "article", "as": "a", "set": {"title": "x", "author_id": alice}}])
+    assert sock.recv() == change("CREATE", "CREATED", None, id="ok") | {
+        "payload": {"data": {FIELD: {"action": "CREATE", "cause": "CREATED"}}}
     }
     assert_nothing_more(sock)
     sock.close()

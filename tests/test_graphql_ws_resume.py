@@ -32,7 +32,18 @@ from support.article_feed import (
     resync,
     run,
 )
-from support.client import TIMEOUT, Socket, create_group, new_login, post, subscribe, unique, wait_for
+from support.client import (
+    TIMEOUT,
+    Socket,
+    create_group,
+    new_login,
+    post,
+    rename_group,
+    subscribe,
+    token_for,
+    unique,
+    wait_for,
+)
 from support.gates import Gate
 from support.graphql_ws_client import WsSocket, served
 
@@ -466,23 +477,68 @@ def test_a_stream_with_a_per_recipient_rule_replays_to_each_user_what_the_rule_l
     close(members + others)
 
 
-def test_a_per_recipient_gap_that_holds_a_delete_gets_a_resync(server):
-    """Whether a user could see an object that is gone cannot be asked any more."""
+def test_a_per_recipient_gap_that_holds_a_delete_of_an_object_from_before_it_gets_a_resync(server):
+    """Whether a user could see an object that is gone cannot be asked any more; one made in the gap was
+    never shown to them before it, and what the replay did not show them they cannot hold."""
+    before = create_group(server, unique("team"))
     cursor = cursor_now(server)
-    team = unique("team")
-    pk = create_group(server, team)
-    members = members_resuming(server, team, cursor)  # after the CREATE: its replay is heard
-    for sock in members:
-        assert team_events(sock, "1", 1) == [("CREATE", team)]
-    close(members)
-    run(server, [{"load": "group", "pk": pk, "as": "g"}, {"delete": "g"}])
+    brief = create_group(server, unique("team"))
+    run(server, [{"load": "group", "pk": brief, "as": "g"}, {"delete": "g"}])
     elsewhere = unique("team")
     create_group(server, elsewhere)
+    members = members_resuming(server, elsewhere, cursor)
+    for sock in members:
+        assert team_events(sock, "1", 1) == [("CREATE", elsewhere)]
+    nothing_more(*members)
+    close(members)
+    run(server, [{"load": "group", "pk": before, "as": "g"}, {"delete": "g"}])
     again = members_resuming(server, elsewhere, cursor)
     for sock in again:
         assert team_events(sock, "1", 1) == [("RESYNC", None)]
     nothing_more(*again)
     close(again)
+
+
+OWNED = "subscription { ownedChanges%s { action cause replayed data { name viewer } } }"
+
+
+def owned_sockets(server, name, count, cursor=None):
+    """``count`` sockets of user ``name`` following the owned stream (after ``cursor``, when given)."""
+    token = token_for(server, name)[1]
+    sockets = [WsSocket(server, path="/graphql-token/", payload={"token": token}) for _ in range(count)]
+    query = OWNED % ("" if cursor is None else f"(after: {json.dumps(cursor)})")
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda sock: resume(sock, "1", query), sockets))
+    return sockets
+
+
+def owned_event(action, cause, replayed, name=None, viewer=None):
+    data = None if name is None else {"name": name, "viewer": viewer}
+    changes = {"action": action, "cause": cause, "replayed": replayed, "data": data}
+    return {"id": "1", "type": "next", "payload": {"data": {"ownedChanges": changes}}}
+
+
+def test_an_object_that_left_a_users_view_in_the_gap_is_replayed_as_left_or_resyncs(server):
+    # The owned stream shows each user the groups named after them. While a socket of alice's followed
+    # it, her group was renamed after bob: the rule was asked for her then, so her resuming sockets are
+    # told exactly that it left, as she last saw it. Nobody followed for carol when hers left: whether
+    # she ever saw it cannot be asked any more, so hers resync.
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    alices, carols = create_group(server, f"{alice}-team"), create_group(server, f"{carol}-team")
+    cursor = cursor_now(server)
+    watching = owned_sockets(server, alice, 1)
+    rename_group(server, alices, f"{bob}-team")
+    rename_group(server, carols, f"{bob}-crew")
+    assert next_message(watching[0]) == owned_event("DELETE", "LEFT", False, f"{alice}-team", alice)
+    resuming = owned_sockets(server, alice, 2, cursor) + owned_sockets(server, carol, 2, cursor)
+    try:
+        for sock in resuming[:2]:
+            assert next_message(sock) == owned_event("DELETE", "LEFT", True, f"{alice}-team", alice)
+        for sock in resuming[2:]:
+            assert next_message(sock) == owned_event("RESYNC", None, True)
+        nothing_more(*watching, *resuming)
+    finally:
+        close(watching + resuming)
 
 
 def test_a_member_who_subscribes_while_a_change_is_being_made_is_told_to_resync(server):

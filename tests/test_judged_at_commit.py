@@ -90,7 +90,6 @@ def article_event(field, stream, action, pk, title, author):
 
 STAFF_ARTICLES = "subscription { staffArticleChanges%s { stream action model data { id title author } } }"
 ARTICLES = "subscription { articleChanges%s { stream action model data { id title author } } }"
-USERS = "subscription { userChanges%s { stream action model data { id username firstName } } }"
 
 
 def test_a_scope_is_judged_on_each_change_as_it_was_made(server):
@@ -130,12 +129,13 @@ def test_a_scope_is_judged_on_each_change_as_it_was_made(server):
 
 def test_a_per_recipient_rule_is_judged_on_each_change_as_it_was_made(server):
     # The users stream's rule shows active users only. A name saved while the user was
-    # hidden must never be sent, even when the user is shown a moment later.
+    # hidden must never be sent, even when the user is shown a moment later; the change
+    # that shows them is a create for the stream (cause entered), the one that hides them
+    # a delete (cause left) showing them as they last were while shown.
     name = unique("hidden")
     hidden = post(server, "/testing/user/", {"username": name, "is_active": False})["id"]
-    followers = Followers(
-        server, "userSubscription", USERS, action="UPDATE", data=["ID", "USERNAME", "FIRST_NAME"]
-    )
+    query = "subscription { userChanges%s { stream action cause model data { id username firstName } } }"
+    followers = Followers(server, "userSubscription", query, data=["ID", "USERNAME", "FIRST_NAME"])
     try:
         run_changes(
             server,
@@ -143,29 +143,32 @@ def test_a_per_recipient_rule_is_judged_on_each_change_as_it_was_made(server):
                 {"load": "user", "pk": hidden, "as": "U"},
                 {"update": "U", "set": {"first_name": "LEAKED-WHILE-HIDDEN"}},
                 {"update": "U", "set": {"first_name": "Public", "is_active": True}},
+                {"update": "U", "set": {"first_name": "Seen"}},
+                {"update": "U", "set": {"first_name": "LEAKED-AS-HIDDEN", "is_active": False}},
+                {"update": "U", "set": {"first_name": "LEAKED-AGAIN"}},
             ],
         )
-        # Only the change saved while the user was shown: nothing of the hidden one, before or after.
-        assert followers.frames(1) == [
-            {
-                "stream": "users",
-                "payload": {
-                    "action": "update",
-                    "model": "auth.user",
-                    "data": {"id": hidden, "username": name, "first_name": "Public"},
-                },
-            }
-        ]
+        heard = [("create", "entered", "Public"), ("update", None, "Seen"), ("delete", "left", "Seen")]
+        frames = []
+        for action, cause, first_name in heard:
+            payload = {"action": action, "model": "auth.user"}
+            payload["data"] = {"id": hidden, "username": name, "first_name": first_name}
+            if cause is not None:
+                payload["cause"] = cause
+            frames.append({"stream": "users", "payload": payload})
+        assert followers.frames(3) == frames
         if followers.standard:
-            assert followers.events(1) == [
+            assert followers.events(3) == [
                 {
                     "userChanges": {
                         "stream": "users",
-                        "action": "UPDATE",
+                        "action": action.upper(),
+                        "cause": (cause or action + "d").upper(),
                         "model": "auth.user",
-                        "data": {"id": hidden, "username": name, "firstName": "Public"},
+                        "data": {"id": hidden, "username": name, "firstName": first_name},
                     }
                 }
+                for action, cause, first_name in heard
             ]
         followers.assert_nothing_more()
     finally:

@@ -20,11 +20,13 @@ from support.client import (
     TIMEOUT,
     Socket,
     assert_nothing_more,
+    at_once,
     close_codes,
     create_group,
     graphql,
     new_login,
     post,
+    rename_group,
     subscribe,
     subscription_request,
     unique,
@@ -306,15 +308,11 @@ def test_many_users_at_once_each_subscribe_their_own_socket_and_none_of_their_ne
 # ---- 4. Per-recipient authorization at delivery ----------------------------------------------
 
 
-def owned_frame(action, gid, name, viewer):
-    return {
-        "stream": "owned",
-        "payload": {
-            "action": action,
-            "model": "auth.group",
-            "data": {"id": gid, "name": name, "viewer": viewer},
-        },
-    }
+def owned_frame(action, gid, name, viewer, cause=None):
+    payload = {"action": action, "model": "auth.group", "data": {"id": gid, "name": name, "viewer": viewer}}
+    if cause is not None:  # it entered or left the recipient's view
+        payload["cause"] = cause
+    return {"stream": "owned", "payload": payload}
 
 
 def runs(server):
@@ -363,6 +361,53 @@ def test_a_rule_decides_per_recipient_what_each_user_hears_once_per_user_not_per
         assert (after["owned_checks"] - before["owned_checks"], after["owned"] - before["owned"]) == (9, 3)
     finally:
         for sock, _ in listeners[:3]:
+            sock.close()
+
+
+def test_an_object_that_leaves_a_users_view_is_deleted_for_them_and_created_for_who_sees_it_now(
+    server, socket
+):
+    # The owned stream's rule shows each user the groups named after them: renaming alice's group
+    # after bob takes it from alice's view into bob's. Alice hears a delete showing the group as she
+    # last saw it (never its new name, which is not hers to see), bob a create; the anonymous socket
+    # hears nothing, and a socket that follows only updates hears nothing of an object leaving.
+    alice, bob = unique("alice"), unique("bob")
+    alice_session, alice_cookie, _ = log_in(server, alice)
+    bob_session, bob_cookie, _ = log_in(server, bob)
+    alice_all, alice_updates = Socket(server, cookie=alice_cookie), Socket(server, cookie=alice_cookie)
+    bob_all, bob_creates = Socket(server, cookie=bob_cookie), Socket(server, cookie=bob_cookie)
+    listeners = [
+        (alice_all, alice_session, "ALL_ACTIONS"),
+        (alice_updates, alice_session, "UPDATE"),
+        (bob_all, bob_session, "ALL_ACTIONS"),
+        (bob_creates, bob_session, "CREATE"),
+        (socket, None, "ALL_ACTIONS"),
+    ]
+    try:
+        at_once(
+            len(listeners),
+            lambda n: subscribe(
+                server,
+                listeners[n][0],
+                field="ownedSubscription",
+                action=listeners[n][2],
+                session=listeners[n][1],
+            ),
+        )
+        first, kept, second, third = f"{alice}-team", f"{alice}-squad", f"{bob}-team", f"{bob}-crew"
+        gid = create_group(server, first)
+        for name in (kept, second, third):
+            rename_group(server, gid, name)
+        assert alice_all.recv() == owned_frame("create", gid, first, alice)
+        assert alice_all.recv() == owned_frame("update", gid, kept, alice)
+        assert alice_all.recv() == owned_frame("delete", gid, kept, alice, cause="left")
+        assert alice_updates.recv() == owned_frame("update", gid, kept, alice)
+        assert bob_all.recv() == owned_frame("create", gid, second, bob, cause="entered")
+        assert bob_all.recv() == owned_frame("update", gid, third, bob)
+        assert bob_creates.recv() == owned_frame("create", gid, second, bob, cause="entered")
+        assert_nothing_more(*(sock for sock, *_ in listeners))
+    finally:
+        for sock in (alice_all, alice_updates, bob_all, bob_creates):
             sock.close()
 
 

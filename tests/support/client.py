@@ -349,6 +349,13 @@ def create_group(server, name):
     return int(reply["data"]["createGroup"]["group"]["id"])
 
 
+def rename_group(server, pk, name):
+    """Rename group ``pk`` through the example's GraphQL mutation, as a superuser."""
+    mutation = "mutation { updateGroup(newGroup: {id: %d, name: %s}) { ok } }" % (pk, json.dumps(name))
+    reply = graphql(server, mutation, **as_admin(server))
+    assert reply["data"]["updateGroup"]["ok"], reply
+
+
 def post(server, path, body, session=None):
     response = (session or requests).post(f"{server.http}{path}", json=body, timeout=TIMEOUT)
     assert response.status_code == 200, response.text

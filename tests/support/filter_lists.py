@@ -9,7 +9,6 @@ saved back to back by the server (``Articles.steps``); each list, kept by
 
 from hypothesis import strategies as st
 
-from support.article_feed import new_author
 from support.client import at_once, post, unique
 
 TITLES = ["abc", "Abc", "ABC", "xbz", "Äpfel", "äpfel", "straße", "STRASSE", ""]
@@ -25,8 +24,9 @@ def camel(name):
     return first + "".join(part[:1].upper() + part[1:] if part else "_" for part in rest)
 
 
-def lookups(authors):
-    """``(stream, arguments)`` of a subscription for each lookup kind the package judges (and two at once)."""
+def lookups(authors, names):
+    """``(stream, arguments)`` of a subscription for each lookup kind the package judges (and two at once);
+    ``authors`` are the test's authors' ids, ``names`` their usernames."""
     first, second = (str(pk) for pk in authors[:2])
     filtered = [
         {"author": first},
@@ -56,10 +56,24 @@ def lookups(authors):
     filter_set = [{"title": "b"}, {"not_status": "live"}, {"author": first}]
     # A stream whose Meta.queryset holds live articles only: objects enter and leave it too.
     live = [{}, {"author": first}, {"title__icontains": "b"}]
+    # Filters only a query can judge: across a relation, a regular expression, text in order, a method.
+    queried = [
+        {"author__username": names[0]},
+        {"author__username__icontains": names[1][-6:].upper()},
+        {"author__is_staff": False},
+        {"title__regex": "^[aA]b"},
+        {"title__gt": "abc"},
+        {"status": "live", "title__regex": "b"},
+    ]
+    dated = [{"dated": True}, {"written_by": names[0]}, {"dated": False, "author": second}]
+    # A per-recipient rule that shows anonymous users live articles only: they enter and leave it per user.
     return (
         [("filtered-articles", one) for one in filtered]
         + [("filterset-articles", one) for one in filter_set]
         + [("live-articles", one) for one in live]
+        + [("public-articles", one) for one in live]
+        + [("queried-articles", one) for one in queried]
+        + [("dated-articles", one) for one in dated]
     )
 
 
@@ -136,8 +150,9 @@ def assert_as_queried(server, stream, arguments, ids, articles):
 def open_lists(server, make):
     """``(Articles, lists)``: three new authors, and a list (``make(server, stream, arguments)``) for each of
     ``lookups``, all subscribing at once."""
-    authors = [new_author(server) for _ in range(3)]
-    wanted = lookups(authors)
+    names = [unique("author") for _ in range(3)]
+    authors = [post(server, "/testing/user/", {"username": name})["id"] for name in names]
+    wanted = lookups(authors, names)
     return Articles(authors), at_once(len(wanted), lambda n: make(server, *wanted[n]))
 
 

@@ -16,6 +16,7 @@ from .streams import (
     ArticleDetailSubscription,
     ArticleSubscription,
     CountedSubscription,
+    DatedArticleSubscription,
     FilteredArticleSubscription,
     FilteredGroupSubscription,
     FilteredTeamSubscription,
@@ -26,6 +27,8 @@ from .streams import (
     MarkerSubscription,
     OwnedSubscription,
     OwnRowSubscription,
+    PublicArticleSubscription,
+    QueriedArticleSubscription,
     StaffArticleSubscription,
     StaffSubscription,
     TeamSubscription,
@@ -46,6 +49,9 @@ class TestSubscription(RootSubscription):
     filtered_article_subscription = FilteredArticleSubscription.Field()
     filter_set_article_subscription = FilterSetArticleSubscription.Field()
     live_article_subscription = LiveArticleSubscription.Field()
+    queried_article_subscription = QueriedArticleSubscription.Field()
+    dated_article_subscription = DatedArticleSubscription.Field()
+    public_article_subscription = PublicArticleSubscription.Field()
     if not LEGACY:
         staff_changes = StaffSubscription.ChangesField()
         counted_changes = CountedSubscription.ChangesField()
@@ -60,6 +66,9 @@ class TestSubscription(RootSubscription):
         filtered_article_changes = FilteredArticleSubscription.ChangesField()
         filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
         live_article_changes = LiveArticleSubscription.ChangesField()
+        queried_article_changes = QueriedArticleSubscription.ChangesField()
+        dated_article_changes = DatedArticleSubscription.ChangesField()
+        public_article_changes = PublicArticleSubscription.ChangesField()
         filtered_group_changes = FilteredGroupSubscription.ChangesField()
         filtered_team_changes = FilteredTeamSubscription.ChangesField()
         team_changes = TeamSubscription.ChangesField()

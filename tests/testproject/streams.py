@@ -195,6 +195,19 @@ class LiveArticleSubscription(Subscription):
         filter_fields = {"author": ["exact"], "title": ["icontains"]}
 
 
+class PublicArticleSubscription(Subscription):
+    """Live articles for anonymous users, every article for the others (a per-recipient rule), filtered."""
+
+    class Meta:
+        serializer_class = FilteredArticleSerializer
+        stream = "public-articles"
+        filter_fields = {"author": ["exact"], "title": ["icontains"]}
+
+    @classmethod
+    def get_queryset(cls, user):
+        return cls.scope() if user.is_authenticated else cls.scope().filter(status="live")
+
+
 class ArticleFilter(django_filters.FilterSet):
     """A project's FilterSet, as its queries use it: a declared filter, and one that excludes."""
 
@@ -211,6 +224,42 @@ class FilterSetArticleSubscription(Subscription):
         serializer_class = ArticleSerializer
         stream = "filterset-articles"
         filterset_class = ArticleFilter
+
+
+class QueriedArticleSubscription(Subscription):
+    """Articles filtered on what only a query can judge: the author's name, a regular expression, text in
+    the collation's order, a column across a relation."""
+
+    class Meta:
+        serializer_class = FilteredArticleSerializer
+        stream = "queried-articles"
+        filter_fields = {
+            "author__username": ["exact", "icontains"],
+            "author__is_staff": ["exact"],
+            "title": ["regex", "gt"],
+            "status": ["exact"],
+        }
+
+
+class DatedArticleFilter(django_filters.FilterSet):
+    """A project's FilterSet with a method of its own and a filter across a relation, as queries have."""
+
+    written_by = django_filters.CharFilter(field_name="author__username")
+    dated = django_filters.BooleanFilter(method="filter_dated")
+
+    class Meta:
+        model = Article
+        fields = {"author": ["exact"]}
+
+    def filter_dated(self, queryset, name, value):
+        return queryset.filter(published_on__isnull=not value)
+
+
+class DatedArticleSubscription(Subscription):
+    class Meta:
+        serializer_class = FilteredArticleSerializer
+        stream = "dated-articles"
+        filterset_class = DatedArticleFilter
 
 
 class FilteredGroupSubscription(Subscription):

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import connection, transaction
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
@@ -271,18 +271,21 @@ def changes(request):
 def filtered(request):
     """The ids of the articles a stream's filter holds now (in its scope), by the database's own query.
 
-    ``{"stream": ..., "filter": {argument's Python name: value}}``: each part is
-    the ORM lookup its declaration names (``exclude`` ones excluded), as a
-    DjangoFilterConnectionField would query it.
+    ``{"stream": ..., "filter": {argument's Python name: value}}``: with
+    ``filter_fields`` each name is the ORM lookup itself; a ``filterset_class``
+    is asked, as a DjangoFilterConnectionField asks it.
     """
     body = _body(request)
     subscription = registry.get(body["stream"])
-    declaration = subscription._meta.filters
-    rows = subscription.scope()
-    for name, value in body["filter"].items():
-        part = declaration.parts[name]
-        lookup = {f"{part.field.name}__{part.lookup}": value}
-        rows = rows.exclude(**lookup) if part.exclude else rows.filter(**lookup)
+    meta = subscription._meta
+    # What an anonymous user sees of it: its scope, or what its per-recipient rule shows them.
+    rows = subscription.get_queryset(AnonymousUser())
+    if meta.filters.filterset_class is not None:
+        filterset = meta.filters.filterset_class(data=body["filter"], queryset=rows)
+        assert filterset.is_valid(), filterset.form.errors
+        rows = filterset.qs
+    else:
+        rows = rows.filter(**body["filter"])
     return JsonResponse({"ids": sorted(rows.values_list("pk", flat=True))})
 
 
