@@ -125,12 +125,16 @@ def _saving(sender, instance, raw=False, using=None, **kwargs):
             previous = rows.first()
             before = Before(previous, {}, {}, {})
             if previous is not None:
-                for subscription in registry.for_model(sender):
+                subscriptions = registry.for_model(sender)
+                followed = _followed(subscriptions)
+                for subscription in subscriptions:
                     meta = subscription._meta
-                    if _scoped(meta):
+                    if _scoped(meta):  # asked whoever follows: the log keeps it for replays
                         scope = subscription.scope().using(using)
                         before.held[meta.stream] = scope.filter(pk=instance.pk).exists()
-                    elif meta.per_recipient:
+                    if meta.stream not in followed:
+                        continue
+                    if meta.per_recipient:
                         allowed, asked, _ = _verdict(subscription, common.UPDATE, instance.pk, using)
                         before.shown_to[meta.stream] = {audience: audience in allowed for audience in asked}
                     if meta.filters is not None and meta.filters.queries:
@@ -168,6 +172,24 @@ class Before:
         self.held = held
         self.shown_to = shown_to
         self.queried = queried
+
+
+def _followed(subscriptions):
+    """The streams of ``subscriptions`` whose answers depend on who follows them (a per-recipient rule,
+    filters that take a query) and that some socket follows now: one query, and none without such streams.
+
+    The others cost a change nothing more: nobody is to be asked about.
+    """
+    streams = [
+        subscription._meta.stream
+        for subscription in subscriptions
+        if subscription._meta.per_recipient
+        or (subscription._meta.filters is not None and subscription._meta.filters.queries)
+    ]
+    if not streams:
+        return set()
+    records = SubscriptionRecord.objects.filter(stream__in=streams)
+    return set(records.values_list("stream", flat=True).distinct())
 
 
 def _queried(meta, state, using):
@@ -308,10 +330,11 @@ def judge(model, pk, action, using=None, before=None):
             stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
-            verdicts, judged, users = _verdicts(subscriptions, action, pk, using)
+            followed = _followed(subscriptions)
+            verdicts, judged, users = _verdicts(subscriptions, action, pk, using, followed)
             scopes = _scope_moves(subscriptions, action, verdicts, before.held)
             moves = _recipient_moves(action, verdicts, judged, users, before.shown_to)
-            queried = _queried_moves(subscriptions, action, stored, before, using)
+            queried = _queried_moves(subscriptions, action, stored, before, using, followed)
             judgement = Judgement(scopes, moves, queried)
             logged = _log(subscriptions, stored, action, verdicts, judged, using, before.previous, judgement)
     except Exception:
@@ -336,7 +359,7 @@ class Judgement:
         self.queried = queried or {}
 
 
-def _queried_moves(subscriptions, action, stored, before, using):
+def _queried_moves(subscriptions, action, stored, before, using, followed):
     """``{stream: {filter key: (before, after)}}``: whether the object matched each filter that takes a
     query before and after the change (None where it did not exist).
 
@@ -345,11 +368,15 @@ def _queried_moves(subscriptions, action, stored, before, using):
     of the row it replaced (an update whose earlier state was not read counts
     as matching before as it does after). A filter asked on one side only
     cannot match on the other: its exact part routes it by that side's value.
+    ``followed`` are the streams some socket follows (``_followed``).
     """
     found = {}
     for subscription in subscriptions:
         meta = subscription._meta
         if meta.filters is None or not meta.filters.queries:
+            continue
+        if meta.stream not in followed:
+            found[meta.stream] = {}  # no filter to ask
             continue
         try:
             with transaction.atomic(using=using):
@@ -472,18 +499,22 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous, jud
         return ()
 
 
-def _verdicts(subscriptions, action, pk, using):
+def _verdicts(subscriptions, action, pk, using, followed):
     """``({stream: verdict}, {stream: audiences asked}, {stream: {audience: user}})``: who may hear of the
     change (see ``_verdict``).
 
     The audiences asked are those of a stream with a per-recipient rule whose
-    subscribers were asked about (the ones recorded now), with their users.
+    subscribers were asked about (the ones recorded now), with their users;
+    none on a stream nobody follows (not in ``followed``).
     """
     verdicts, judged, users = {}, {}, {}
     for subscription in subscriptions:
         meta = subscription._meta
         if not meta.per_recipient and meta.queryset is None:
             verdicts[meta.stream] = True  # every object, everybody: nothing to ask the database
+            continue
+        if meta.per_recipient and meta.stream not in followed:
+            judged[meta.stream], users[meta.stream] = set(), {}
             continue
         try:
             with transaction.atomic(using=using):
