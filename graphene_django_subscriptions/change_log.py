@@ -349,7 +349,8 @@ def _read_through(meta, chosen_filter, rows, action, using, recipient_held=None)
     them as ``filters.relative`` says. ``action`` is the subscription's.
     On a per-recipient stream, ``recipient_held`` says what the rule showed
     the user (``_as_seen_by``). None when a filter that takes a query was not
-    asked of a change (nobody followed it then): only a resync is right.
+    asked of a change it may concern (nobody followed it then): only a resync
+    is right.
     """
     vendor = connections[using or router.db_for_write(meta.model)].vendor
     readings = {}
@@ -367,12 +368,12 @@ def _read_through(meta, chosen_filter, rows, action, using, recipient_held=None)
                 None if action_done == common.CREATE else before,
                 None if action_done == common.DELETE else now,
             )
-            matched = (True, True)
-            if chosen_filter.queried:
-                matched = queried(filtered).get(chosen_filter.key)
-                if matched is None:
-                    return None
-            reading = filters.read(chosen_filter, action_done, states, held or (None, None), vendor, matched)
+            matched = queried(filtered).get(chosen_filter.key) if chosen_filter.queried else (True, True)
+            reading = filters.read(
+                chosen_filter, action_done, states, held or (None, None), vendor, matched or (True, True)
+            )
+            if matched is None and reading is not None:
+                return None  # its parts judged in Python may match: only the database could say
         if reading is not None and action in (common.ALL_ACTIONS, reading[0]):
             shown = filters.shown(reading[1], held) if previous else filters.AFTER  # unread: as it is now
             readings[position] = (*reading, shown)

@@ -827,9 +827,10 @@ def _reading(meta, text, action, states, held, vendor, queried):
     """
     try:
         chosen = meta.filters.stored(text)
-        if chosen.queried and queried is None:
-            return UNJUDGED
-        return filters.read(chosen, action, states, held or (None, None), vendor, queried or (True, True))
+        reading = filters.read(chosen, action, states, held or (None, None), vendor, queried or (True, True))
+        if chosen.queried and queried is None and reading is not None:
+            return UNJUDGED  # its parts judged in Python may match: only the database could say
+        return reading
     except Exception:
         logger.exception(
             "Could not judge a filter of stream %r (%s); its subscribers miss this change.", meta.stream, text
