@@ -159,14 +159,10 @@ def judged_audiences(text, action):
     audiences = json.loads(text)
     allowed = set(audiences["allowed"])
     before = set(audiences.get("before", allowed))
-    moves = {}
-    for audience in allowed | before:
-        if action == common.CREATE:
-            moves[audience] = (None, True)
-        elif action == common.DELETE:
-            moves[audience] = (True, None)
-        else:
-            moves[audience] = (audience in before, audience in allowed)
+    moves = {
+        audience: filters.sides(action, audience in before, audience in allowed)
+        for audience in allowed | before
+    }
     return set(audiences["judged"]), moves
 
 
@@ -364,10 +360,7 @@ def _read_through(meta, chosen_filter, rows, action, using, recipient_held=None)
         else:
             now = instance_from(meta.model, state, using)
             before = instance_from(meta.model, previous, using) if previous else now
-            states = (
-                None if action_done == common.CREATE else before,
-                None if action_done == common.DELETE else now,
-            )
+            states = filters.sides(action_done, before, now)
             matched = queried(filtered).get(chosen_filter.key) if chosen_filter.queried else (True, True)
             reading = filters.read(
                 chosen_filter, action_done, states, held or (None, None), vendor, matched or (True, True)

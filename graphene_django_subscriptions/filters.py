@@ -446,6 +446,12 @@ def relative(action, matched_before, matches_now):
     return None
 
 
+def sides(action, before, after):
+    """``(before, after)`` of a change ``action``, None on the side where the object did not exist (before
+    a create, after a delete): what a scope, a rule or a filter said of it, or the object itself."""
+    return (None if action == CREATE else before, None if action == DELETE else after)
+
+
 def read(chosen, action, states, held, vendor, queried=(True, True)):
     """``(action, cause)`` of a change as the filter ``chosen`` reads it, or None (see ``relative``).
 

@@ -390,17 +390,11 @@ def _queried_moves(subscriptions, action, stored, before, using, followed):
                 stored.pk,
             )
             continue
-        pairs = {}
-        if action == common.CREATE:
-            pairs = {key: (None, matches) for key, matches in now.items()}
-        elif action == common.DELETE:
-            pairs = {key: (matches, None) for key, matches in now.items()}
-        elif before.previous is None:
-            pairs = {key: (matches, matches) for key, matches in now.items()}
-        else:
-            earlier = before.queried.get(meta.stream, {})
-            pairs = {key: (earlier.get(key, False), now.get(key, False)) for key in {*earlier, *now}}
-        found[meta.stream] = pairs
+        earlier = now if before.previous is None else before.queried.get(meta.stream, {})
+        found[meta.stream] = {
+            key: filters.sides(action, earlier.get(key, False), now.get(key, False))
+            for key in {*earlier, *now}
+        }
     return found
 
 
@@ -418,12 +412,7 @@ def _scope_moves(subscriptions, action, verdicts, held):
         if not _scoped(meta):
             continue
         holds = bool(verdicts.get(meta.stream))
-        if action == common.CREATE:
-            moves[meta.stream] = (None, holds)
-        elif action == common.DELETE:
-            moves[meta.stream] = (holds, None)
-        else:
-            moves[meta.stream] = (held.get(meta.stream, holds), holds)
+        moves[meta.stream] = filters.sides(action, held.get(meta.stream, holds), holds)
         if any(moves[meta.stream]):
             verdicts[meta.stream] = True
     return moves
@@ -446,12 +435,7 @@ def _recipient_moves(action, verdicts, judged, users, shown_to):
         pairs = {}
         for audience in asked:
             after = audience in allowed
-            if action == common.CREATE:
-                pair = (None, after)
-            elif action == common.DELETE:
-                pair = (after, None)
-            else:
-                pair = (before.get(audience, after), after)
+            pair = filters.sides(action, before.get(audience, after), after)
             if any(pair):
                 pairs[audience] = pair
         moves[stream] = pairs
