@@ -16,6 +16,9 @@ scenario after the other (each with N new sockets, which close at its end):
   judged against 10 distinct filters and reaches the N/10 sockets of its author;
 * N filters: socket i follows ``title: "t<i>"`` (an exact filter): each change
   is judged against N distinct filters and reaches the one socket of its title;
+* N in filters: socket i follows ``author_In: ["<author i mod 10>", "<an id no
+  author has>"]`` (N distinct ``in`` filters): each change is judged against the
+  N/10 filters that list its author, found by its value, and reaches their sockets;
 * 10 queried filters: socket i follows ``queriedArticleChanges(author_Username:
   "author<i mod 10>")`` (the test stream "queried-articles"): a filter across a
   relation, which the database judges (one query for the 10, before the update
@@ -66,6 +69,8 @@ STREAM = "filtered-articles"
 QUERY = "subscription { %s%s { action cause data { id title } } }"
 #: The stream whose filters the database judges (across a relation: the author's username).
 QUERIED_FIELD = "queriedArticleChanges"
+#: The first of the ids no author has (an ``in`` filter lists one, to make each socket's filter its own).
+NO_AUTHOR = 900000
 #: Sockets that open at the same moment.
 OPENING = 50
 #: Seconds to wait for the events of a round, after its last request, before calling the rest lost.
@@ -76,6 +81,7 @@ SCENARIOS = {
     "unfiltered": "unfiltered",
     "authors": "10 filters",
     "titles": "N filters",
+    "listed": "N in filters",
     "queried": "10 queried filters",
 }
 #: The issue's targets: the most CPU per change a scenario may take, as a multiple of the unfiltered one's.
@@ -224,6 +230,8 @@ def arguments_of(scenario, index, authors):
         return FIELD, '(author: "%s")' % authors[index % len(authors)]
     if scenario == "titles":
         return FIELD, '(title: "t%d")' % index
+    if scenario == "listed":
+        return FIELD, '(author_In: ["%s", "%d"])' % (authors[index % len(authors)], NO_AUTHOR + index)
     if scenario == "queried":
         return QUERIED_FIELD, '(author_Username: "author%d")' % (index % len(authors))
     return FIELD, ""
@@ -236,7 +244,7 @@ def audiences(scenario, sockets, articles, authors):
     if scenario == "unfiltered":
         everyone = list(range(sockets))
         return {n: everyone for n in range(articles)}
-    if scenario in ("authors", "queried"):
+    if scenario in ("authors", "listed", "queried"):
         by_author = [list(range(first, sockets, len(authors))) for first in range(len(authors))]
         return {n: by_author[n % len(authors)] for n in range(articles)}
     return {n: [n] if n < sockets else [] for n in range(articles)}

@@ -91,6 +91,9 @@ DEFAULTS = {
     #: How many distinct filters that the database judges (across relations, ``method=``, regular
     #: expressions...) the subscribers of one stream may follow: each is asked of every change.
     "MAX_QUERIED_FILTERS_PER_STREAM": 100,
+    #: The most rows one ORM bulk write (``QuerySet.update()``, ``bulk_create()``, ``bulk_update()``) is
+    #: reported row by row; a bigger one sends each subscriber of its streams one RESYNC instead.
+    "BULK_WRITE_MAX_CHANGES": 1000,
     #: Seconds late a notification may reach its socket's server before that server logs it falls behind
     #: (modern engine).
     "NOTIFICATION_LAG_WARNING": 15.0,

@@ -20,7 +20,7 @@ import re
 import uuid
 
 from django.db import connections, router, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
@@ -119,6 +119,15 @@ def record(streams, instance, action, audiences, using=None, previous=None, judg
         )
         for stream in streams
     ]
+    LoggedChange.objects.using(using).bulk_create(entries)
+    return streams
+
+
+def record_resync(streams, count, using=None):
+    """Log, on each of ``streams``, that a bulk write of ``count`` rows was too big to report row by row
+    (``bulk_writes``): its subscribers resync, live or when a replay reaches it. Returns ``streams``."""
+    state = json.dumps({"count": count})
+    entries = [LoggedChange(stream=stream, action=RESYNC, object_key="", state=state) for stream in streams]
     LoggedChange.objects.using(using).bulk_create(entries)
     return streams
 
@@ -255,9 +264,11 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     )
     moving = meta.queryset is not None or meta.per_recipient  # objects enter and leave what it shows
     if action in common.CHANGE_ACTIONS and chosen_filter is None and not moving:
-        rows = rows.filter(action=action)  # as it happened is as it reads (not so to a filter or a scope)
+        # As it happened is as it reads (not so to a filter or a scope). A bulk write's RESYNC is
+        # everybody's.
+        rows = rows.filter(action__in=(action, RESYNC))
     if pk is not None:
-        rows = rows.filter(object_key=groups.object_key(pk))
+        rows = rows.filter(Q(object_key=groups.object_key(pk)) | Q(action=RESYNC))
     limit = app_settings.get("MAX_REPLAYED_CHANGES")
     most = limit if most is None else min(most, limit)
     rows = list(
@@ -269,6 +280,8 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
     if len(rows) > most or (history is not None and start < history.pruned_through):
         return _resync(meta, through, using)
+    if any(row[0] == RESYNC for row in rows):
+        return _resync(meta, through, using)  # a bulk write too big to report row by row
     held = None
     if meta.per_recipient:
         held = _as_seen_by(subscription, user, rows, using)

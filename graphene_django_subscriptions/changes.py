@@ -69,6 +69,7 @@ def event_from_frame(frame):
         cursor=frame.get("cursor"),
         position=frame.get("position"),
         cause=payload.get("cause"),
+        count=payload.get("count"),
     )
 
 
@@ -141,6 +142,13 @@ def _event_type(subscription):
             "model": graphene.String(required=True, description="The model, as app_label.model_name."),
             "data": graphene.Field(
                 data, description="The object, as the serializer shows it (null in a RESYNC event)."
+            ),
+            "count": graphene.Int(
+                description=(
+                    "In a RESYNC a bulk write sent (QuerySet.update(), bulk_create(), bulk_update() of more "
+                    "rows than BULK_WRITE_MAX_CHANGES): how many rows it wrote; null otherwise, and on a "
+                    "stream with a queryset or a per-recipient rule."
+                ),
             ),
             "cursor": graphene.String(
                 required=True,

@@ -48,8 +48,11 @@ CREATED, UPDATED, DELETED, ENTERED, LEFT = "created", "updated", "deleted", "ent
 #: left the stream's scope is shown as it last was in it: its new state is not the stream's to show).
 AFTER, BEFORE = "after", "before"
 
-#: The route of a filter with no exact part on a plain column: every change is judged against it.
+#: The route of a filter with no exact or ``in`` part on a plain column: every change is judged against it.
 EVERY_CHANGE = "*"
+#: The route of a filter found by any of several values (an ``in`` part's): its routes are kept one
+#: per row (``models.FilterRoute``).
+SEVERAL_VALUES = "+"
 #: Columns whose equal values have one text (a timestamp's offset, a decimal's zeros would not).
 _ROUTED_FIELDS = (
     models.IntegerField,
@@ -77,10 +80,11 @@ class Part:
         self.lookup = lookup
         self.exclude = exclude
         self.queried = queried
-        #: Whether a filter with this part is found by the value a change stores (``route``).
+        #: Whether a filter with this part is found by the value a change stores (``route``), or by
+        #: any of its values (an ``in`` part).
         column = None if queried else _column(field)
         self.routed = (
-            lookup == "exact"
+            lookup in ("exact", "in")
             and not exclude
             and isinstance(column, _ROUTED_FIELDS)
             and not isinstance(column, models.DateTimeField)  # a DateField subclass
@@ -200,6 +204,9 @@ class Declaration:
         self.filterset_class = filterset_class
         #: Whether some filter of it takes a query to judge (a ``queried`` part).
         self.queries = any(part.queried for part in parts.values())
+        #: Whether a filter may be found by any of several values (``SEVERAL_VALUES``): an ``in`` part
+        #: on a plain column.
+        self.lists = any(part.routed and part.lookup == "in" for part in parts.values())
         self._filters = Recent(most=10_000, most_size=5_000_000, size=lambda key, value: len(key))
         self._filterset = None
 
@@ -331,12 +338,19 @@ class Filter:
         #: The values of its parts that take a query to judge (``Declaration.query``), by name.
         self.queried = {name: value for name, value in self.values.items() if declaration.parts[name].queried}
         #: Where a change looks it up: the route of its first exact part on a plain column (a change
-        #: can only match it when its state before or after has that value), else ``EVERY_CHANGE``.
+        #: can only match it when its state before or after has that value); else, for an ``in`` part
+        #: on one, ``SEVERAL_VALUES`` and the ``routes`` of its values; else ``EVERY_CHANGE``.
         self.route = EVERY_CHANGE
-        for name, given in self.values.items():
-            if declaration.parts[name].routed:
-                self.route = route(name, given)
-                break
+        self.routes = ()
+        routed = [name for name in self.values if declaration.parts[name].routed]
+        exact = [name for name in routed if declaration.parts[name].lookup == "exact"]
+        if exact:
+            self.route = route(exact[0], self.values[exact[0]])
+        elif routed:
+            # The ``in`` part listing the fewest values: the fewer routes, the fewer changes ask it.
+            name = min(routed, key=lambda one: len(self.values[one]))
+            found = sorted({route(name, value) for value in self.values[name]})
+            self.route, self.routes = (found[0], ()) if len(found) == 1 else (SEVERAL_VALUES, tuple(found))
 
     def matches(self, instance, vendor):
         """Whether ``instance`` (an object as a change stored it) passes every part judged in Python, as
@@ -352,7 +366,7 @@ class Filter:
 
 
 def route(name, value):
-    """The route of ``name`` (an exact argument) equal to ``value`` (as stored), a short digest."""
+    """The route of ``name`` (an exact or ``in`` argument) holding ``value`` (as stored), a short digest."""
     text = f"{name}={json.dumps(_json_value(value))}"
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 

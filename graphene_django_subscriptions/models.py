@@ -54,7 +54,8 @@ class SubscriptionRecord(models.Model):
     filter_key = models.CharField(max_length=20, blank=True, default="")
     #: The followed filter, as ``filters.Filter.text`` writes it (any process rebuilds it); empty for none.
     filter = models.TextField(blank=True, default="")
-    #: Where a change finds the filter (``filters.Filter.route``): by a value it holds, or "*" for all.
+    #: Where a change finds the filter (``filters.Filter.route``): by a value it holds, "*" for all, or
+    #: "+" by any of several values (its ``routes``).
     filter_route = models.CharField(max_length=20, blank=True, default="")
     #: Whether the database judges the filter (``filters.Filter.queried``): each change asks it.
     filter_queried = models.BooleanField(default=False)
@@ -75,6 +76,24 @@ class SubscriptionRecord(models.Model):
 
     def __str__(self):
         return f"{self.socket_id} {self.stream}/{self.action}/{self.object_key or '*'}"
+
+
+class FilterRoute(models.Model):
+    """One value by which a change finds a record whose filter lists several (an ``in`` part's).
+
+    Its record's ``filter_route`` is ``filters.SEVERAL_VALUES``; a change of
+    the stream reads the records whose routes its values make (``filters.routes``).
+    """
+
+    record = models.ForeignKey(SubscriptionRecord, on_delete=models.CASCADE, related_name="routes")
+    stream = models.CharField(max_length=64)
+    route = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["stream", "route"], name="gds_filter_route_value")]
+
+    def __str__(self):
+        return f"{self.stream} {self.route} -> {self.record_id}"
 
 
 class LoggedChange(models.Model):

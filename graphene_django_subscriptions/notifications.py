@@ -24,7 +24,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from . import change_log, filters, groups, recipients, registry, transport
 from .fields import SELECTED_BY_OPERATION
-from .models import SubscriptionRecord
+from .models import FilterRoute, SubscriptionRecord
 from .outbox import outbox
 from .protocols import channels_api, common
 
@@ -120,32 +120,41 @@ def _saving(sender, instance, raw=False, using=None, **kwargs):
         return
     try:
         with transaction.atomic(using=using):
-            _take_write_lock(using)  # the save writes next: write first (see there)
+            take_write_lock(using)  # the save writes next: write first (see there)
             rows = sender._base_manager.using(using).select_for_update().filter(pk=instance.pk)
-            previous = rows.first()
-            before = Before(previous, {}, {}, {})
-            if previous is not None:
-                subscriptions = registry.for_model(sender)
-                followed = _followed(subscriptions)
-                for subscription in subscriptions:
-                    meta = subscription._meta
-                    if _scoped(meta):  # asked whoever follows: the log keeps it for replays
-                        scope = subscription.scope().using(using)
-                        before.held[meta.stream] = scope.filter(pk=instance.pk).exists()
-                    if meta.stream not in followed:
-                        continue
-                    if meta.per_recipient:
-                        allowed, asked, _ = _verdict(subscription, common.UPDATE, instance.pk, using)
-                        before.shown_to[meta.stream] = {audience: audience in allowed for audience in asked}
-                    if meta.filters is not None and meta.filters.queries:
-                        before.queried[meta.stream] = _queried(meta, previous, using)
-            instance.__dict__[_PREVIOUS] = before
+            subscriptions = registry.for_model(sender)
+            instance.__dict__[_PREVIOUS] = before_update(subscriptions, rows.first(), using)
     except Exception:
         logger.exception(
             "Could not read %s pk=%r before its save; its update is judged on the new state alone.",
             sender.__name__,
             instance.pk,
         )
+
+
+def before_update(subscriptions, previous, using, followed=None):
+    """The ``Before`` of an update of object ``previous`` (as stored, locked; None: not there), for
+    ``judge``: what ``subscriptions``' scopes, per-recipient rules and filters that take a query say of it.
+
+    ``followed`` is ``followed_streams(subscriptions)`` when the caller has it (one query).
+    """
+    before = Before(previous, {}, {}, {})
+    if previous is None:
+        return before
+    if followed is None:
+        followed = followed_streams(subscriptions)
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if _scoped(meta):  # asked whoever follows: the log keeps it for replays
+            before.held[meta.stream] = subscription.scope().using(using).filter(pk=previous.pk).exists()
+        if meta.stream not in followed:
+            continue
+        if meta.per_recipient:
+            allowed, asked, _ = _verdict(subscription, common.UPDATE, previous.pk, using)
+            before.shown_to[meta.stream] = {audience: audience in allowed for audience in asked}
+        if meta.filters is not None and meta.filters.queries:
+            before.queried[meta.stream] = _queried(meta, previous, using)
+    return before
 
 
 def _reads_before(model):
@@ -174,7 +183,7 @@ class Before:
         self.queried = queried
 
 
-def _followed(subscriptions):
+def followed_streams(subscriptions):
     """The streams of ``subscriptions`` whose answers depend on who follows them (a per-recipient rule,
     filters that take a query) and that some socket follows now: one query, and none without such streams.
 
@@ -198,12 +207,9 @@ def _queried(meta, state, using):
 
     One query for every such filter (in batches): each one's FilterSet, as an ``EXISTS``.
     """
-    declaration = meta.filters
-    rows = _filtered_records(meta).filter(
-        filter_queried=True, filter_route__in=filters.routes(declaration, (state,))
-    )
+    routes = filters.routes(meta.filters, (state,))
     chosen = {}
-    for filter_key, text in rows.values_list("filter_key", "filter").distinct():
+    for filter_key, text in _routed(meta, routes, ("filter_key", "filter"), filter_queried=True):
         if filter_key not in chosen:
             one = _stored_filter(meta, text)
             if one is not None:
@@ -266,11 +272,11 @@ def _saved(sender, instance, created, raw=False, using=None, **kwargs):
 
 def _deleting(sender, instance, using=None, **kwargs):
     # After the delete the row is gone: judge the change while it is still there.
-    _take_write_lock(using)
+    take_write_lock(using)
     instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, common.DELETE, using)
 
 
-def _take_write_lock(using):
+def take_write_lock(using):
     """On SQLite, make the judging transaction write before it reads.
 
     Django sends ``pre_delete`` before its transaction has written anything,
@@ -302,7 +308,7 @@ _PENDING_DELETE = "_gds_pending_delete"
 _PREVIOUS = "_gds_previous"
 
 
-def judge(model, pk, action, using=None, before=None):
+def judge(model, pk, action, using=None, before=None, subscriptions=None, stored=None, followed=None):
     """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
 
     Called right after a save, or before a delete, in the transaction that
@@ -314,9 +320,14 @@ def judge(model, pk, action, using=None, before=None):
     before an update (a ``Before``: the row it replaces, and what scopes,
     rules and filters that take a query said of it). A failure is logged and
     never reaches the code that saved.
+
+    A bulk write (``bulk_writes``) judges each row it wrote: for the
+    ``subscriptions`` that report it, on the row as it read it back
+    (``stored``, locked), with the streams some socket follows (``followed``).
     """
     before = before or Before(None, {}, {}, {})
-    subscriptions = registry.for_model(model)
+    if subscriptions is None:
+        subscriptions = registry.for_model(model)
     if not subscriptions:
         return None
     try:
@@ -325,12 +336,14 @@ def judge(model, pk, action, using=None, before=None):
         # saving transaction usable, and every read below sees the same row.
         with transaction.atomic(using=using):
             if change_log.enabled():
-                _take_write_lock(using)  # the log is written below: write first (see there)
-            # As stored, not as the saving code holds it: a key given as "2" is read back as 2.
-            stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
+                take_write_lock(using)  # the log is written below: write first (see there)
+            if stored is None:
+                # As stored, not as the saving code holds it: a key given as "2" is read back as 2.
+                stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
-            followed = _followed(subscriptions)
+            if followed is None:
+                followed = followed_streams(subscriptions)
             verdicts, judged, users = _verdicts(subscriptions, action, pk, using, followed)
             scopes = _scope_moves(subscriptions, action, verdicts, before.held)
             moves = _recipient_moves(action, verdicts, judged, users, before.shown_to)
@@ -368,7 +381,7 @@ def _queried_moves(subscriptions, action, stored, before, using, followed):
     of the row it replaced (an update whose earlier state was not read counts
     as matching before as it does after). A filter asked on one side only
     cannot match on the other: its exact part routes it by that side's value.
-    ``followed`` are the streams some socket follows (``_followed``).
+    ``followed`` are the streams some socket follows (``followed_streams``).
     """
     found = {}
     for subscription in subscriptions:
@@ -554,6 +567,18 @@ def _targets(meta, actions, pk):
 def _filtered_records(meta):
     """The records of the groups that follow a filter of ``meta``'s stream."""
     return SubscriptionRecord.objects.filter(stream=meta.stream).exclude(filter_key="")
+
+
+def _routed(meta, routes, columns, **conditions):
+    """The distinct ``columns`` of the filtered records of ``meta``'s stream (meeting ``conditions``) that
+    ``routes`` (``filters.routes`` of a change) find: by their one route, or by one of their several."""
+    records = _filtered_records(meta).filter(**conditions)
+    by_one = records.filter(filter_route__in=routes).values_list(*columns)
+    if not meta.filters.lists:
+        return by_one.distinct()  # no filter of the stream is found by several values
+    listed = FilterRoute.objects.filter(stream=meta.stream, route__in=routes).values("record_id")
+    # Two index lookups, not an OR the planner may answer by reading every record of the stream.
+    return by_one.union(records.filter(pk__in=listed).values_list(*columns))
 
 
 class Change:
@@ -744,12 +769,11 @@ class Change:
         # Only the filters this change can concern: those with an exact part that its states hold,
         # and those without any (see ``filters.routes``).
         routes = filters.routes(meta.filters, states)
-        rows = _filtered_records(meta).filter(filter_route__in=routes)
-        rows = rows.values_list("action", "filter_key", "filter", "audience", "fields_key")
+        rows = _routed(meta, routes, ("action", "filter_key", "filter", "audience", "fields_key"))
         queried = self.judgement.queried.get(meta.stream, {})
         readings = {}
         found = []
-        for action, filter_key, text, audience, fields_key in rows.distinct():
+        for action, filter_key, text, audience, fields_key in rows:
             held = held_by(audience)
             if (filter_key, held) not in readings:
                 reading = _reading(meta, text, self.action, states, held, vendor, queried.get(filter_key))
@@ -798,6 +822,73 @@ class Change:
         return channels_api.encode(frame)
 
 
+class Resync:
+    """A bulk write too big to report row by row (``bulk_writes``): every subscriber of its ``streams``
+    is told once to refetch (``RESYNC``), with the ``count`` of rows it wrote.
+
+    The count is left out (null) on a stream with a ``Meta.queryset`` or a
+    per-recipient rule: rows it does not show a subscriber are counted too.
+    """
+
+    def __init__(self, model, streams, count, logged=(), using=None):
+        self.model = model
+        self.streams = list(streams)
+        self.count = count
+        self.logged = set(logged)
+        self.using = using
+        #: ``{stream: position}`` in the log, when it comes from there.
+        self.positions = {}
+
+    @classmethod
+    def from_log(cls, entry, using=None):
+        """The resync a logged entry holds (one stream's); None for an unknown stream."""
+        subscription = registry.get(entry.stream)
+        if subscription is None:
+            return None
+        count = json.loads(entry.state).get("count")
+        resync = cls(subscription._meta.model, [entry.stream], count, {entry.stream}, using)
+        resync.positions[entry.stream] = entry.position
+        return resync
+
+    def deliver(self):
+        """As ``Change.deliver``: each socket (or operation) in several of a stream's groups hears it once."""
+        if self.logged and transport.delivers_from_log():
+            return transport.wake_servers
+        messages, _ = self.messages()
+        if not messages:
+            return False
+        transport.send_to_groups(messages, once=True)
+        return True
+
+    def messages(self):
+        """``([(group, text)], None)``: the text for every live group of its streams."""
+        messages = []
+        for stream in self.streams:
+            subscription = registry.get(stream)
+            if subscription is None:
+                continue
+            meta = subscription._meta
+            count = None if meta.queryset is not None or meta.per_recipient else self.count
+            rows = SubscriptionRecord.objects.filter(stream=stream)
+            rows = rows.values_list("action", "object_key", "fields_key", "audience", "filter_key").distinct()
+            texts = {}
+            for action, object_key, fields_key, audience, filter_key in rows:
+                if fields_key not in texts:
+                    texts[fields_key] = self._text(meta, fields_key == SELECTED_BY_OPERATION, count)
+                group = groups.group_name(stream, action, object_key, fields_key, audience, filter_key)
+                messages.append((group, texts[fields_key]))
+        return messages, None
+
+    def _text(self, meta, standard, count):
+        frame = channels_api.notification_frame(meta.stream, change_log.RESYNC, meta.model_label, None)
+        frame["payload"]["count"] = count
+        if standard:  # a graphql-transport-ws group: the resync's place in the log, as a change's
+            position = self.positions.get(meta.stream)
+            frame["position"] = position
+            frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
+        return channels_api.encode(frame)
+
+
 #: A filter that takes a query, not asked as the change was judged (followed since).
 UNJUDGED = "unjudged"
 
@@ -830,7 +921,7 @@ def from_log(after, most):
     for entry in change_log.committed_after(after, most):
         texts = []
         try:
-            change = Change.from_log(entry)
+            change = (Resync if entry.action == change_log.RESYNC else Change).from_log(entry)
             if change is not None:
                 texts = change.messages()[0]
         except Exception:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import app_settings, change_log, channel_ids, groups, recipients, transport
 from .fields import SELECTED_BY_OPERATION
-from .models import SubscriberSocket, SubscriptionRecord
+from .models import FilterRoute, SubscriberSocket, SubscriptionRecord
 from .protocols import channels_api, common
 from .protocols.common import ProtocolError
 
@@ -304,6 +304,10 @@ def _subscribe(socket_id, stream, actions, target, fields_key, audience, operati
                 "filter_queried": chosen_filter is not None and bool(chosen_filter.queried),
             },
         )
+        if created and chosen_filter is not None and chosen_filter.routes:
+            FilterRoute.objects.bulk_create(
+                FilterRoute(record=record, stream=stream, route=route) for route in chosen_filter.routes
+            )
         if not created and (record.fields_key, record.audience) != (fields_key, audience):
             # Subscribing again with other fields replaces the selection.
             moves.leave.append(record.group)

@@ -8,6 +8,7 @@ from graphene.types.objecttype import ObjectTypeOptions
 from rest_framework.serializers import BaseSerializer
 
 from . import change_log, cross_site, engines, filters, notifications, registry, subscribe_requests
+from .bulk_writes import install as install_bulk_writes
 from .fields import FieldCatalog
 from .protocols.common import (
     ALL_ACTIONS,
@@ -53,6 +54,8 @@ class SubscriptionOptions(ObjectTypeOptions):
     arguments = None
     #: What clients may filter on (``filters.Declaration``), or None.
     filters = None
+    #: Whether the stream hears of the ORM's bulk writes (``bulk_writes``).
+    bulk_writes = True
 
 
 def _fail(cls, message):
@@ -194,7 +197,9 @@ class Subscription(graphene.ObjectType):
     and ``stream``; optionally ``description``, ``queryset`` (which objects may be
     followed), ``permission_classes``, and ``filter_fields`` or
     ``filterset_class`` (what clients may filter on, as graphene-django
-    declares it). Mount it with ``Field()`` and route its
+    declares it), ``bulk_writes`` (False: the stream hears of saves and
+    deletes, not of ``QuerySet.update()``, ``bulk_create()`` and
+    ``bulk_update()``). Mount it with ``Field()`` and route its
     ``get_binding().consumer`` in a ``GraphqlAPIDemultiplexer``.
 
     Define the classmethod ``get_queryset(user)`` to decide per recipient
@@ -221,6 +226,7 @@ class Subscription(graphene.ObjectType):
         description=None,
         filter_fields=None,
         filterset_class=None,
+        bulk_writes=True,
         _meta=None,
         **options,
     ):
@@ -237,10 +243,19 @@ class Subscription(graphene.ObjectType):
         _meta.catalog = _field_catalog(cls, serializer_class, _meta.stream)
         _meta.arguments = _arguments(cls, _meta.catalog, model)
         _meta.filters = _validated_filters(cls, model, filter_fields, filterset_class)
+        if not isinstance(bulk_writes, bool):
+            _fail(
+                cls,
+                "bulk_writes must be True (the stream hears of QuerySet.update(), bulk_create() and "
+                "bulk_update(), the default) or False (it hears of saves and deletes only); "
+                f"got {bulk_writes!r}.",
+            )
+        _meta.bulk_writes = bulk_writes
         description = description or f"Subscription to {model.__name__} changes."
         super().__init_subclass_with_meta__(_meta=_meta, description=description, **options)
         registry.register(cls)
         notifications.watch(model)
+        install_bulk_writes()
 
     @classmethod
     def scope(cls):

@@ -25,9 +25,10 @@ def _installed():
     return _engine
 
 
-def send_to_groups(messages):
-    """Send ``(group, text)`` pairs on the channel layer."""
-    _installed().send_to_groups(messages)
+def send_to_groups(messages, once=False):
+    """Send ``(group, text)`` pairs on the channel layer; ``once``: a socket (or graphql-transport-ws
+    operation) in several of the groups gets one text, not one per group."""
+    _installed().send_to_groups(messages, once)
 
 
 def delivers_from_log():

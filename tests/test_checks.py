@@ -37,7 +37,8 @@ W002 = (
 W003 = (
     "?: (graphene_django_subscriptions.W003) The tables of graphene_django_subscriptions are missing "
     "from database 'default' (graphene_django_subscriptions_subscribersocket, "
-    "graphene_django_subscriptions_subscriptionrecord, graphene_django_subscriptions_loggedchange, "
+    "graphene_django_subscriptions_subscriptionrecord, graphene_django_subscriptions_filterroute, "
+    "graphene_django_subscriptions_loggedchange, "
     "graphene_django_subscriptions_changeloghistory, graphene_django_subscriptions_changelogepoch): every "
     "socket connection and subscribe request fails, and no change is logged for clients to resume from, "
     "until you run python manage.py migrate.\n"

@@ -5,8 +5,10 @@ a frame's ``action`` is the change as it reads to the filter, and ``cause`` says
 """
 
 import json
+import time
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -237,6 +239,67 @@ def test_unsubscribing_names_the_same_filter(server):
     run(server, [{"create": "article", "as": "a", "set": {"title": "x", "author_id": alice}}])
     assert_nothing_more(sock)
     sock.close()
+
+
+def routes_of(server, authors):
+    """How changes find the records of filters on ``authors`` (see ``filter_routes`` in the test views)."""
+    entries = requests.get(f"{server.http}/testing/filter-routes/{STREAM}/", timeout=10).json()
+    return [entry for entry in entries if set(entry["filter"].get("author__in", ())) & set(authors)]
+
+
+def test_an_in_filter_is_found_by_each_value_it_lists_and_its_routes_go_with_it(server):
+    """A change finds an ``in`` filter by the value it stores, one route per listed value, as it finds an
+    exact one: sockets following other values cost it nothing. Its routes go when its subscription does."""
+    alice, bob, carol = (new_author(server) for _ in range(3))
+    both, one, drafts = Socket(server), Socket(server), Socket(server)
+    followers = [
+        (both, {"author_In": [str(alice), str(bob)]}),
+        (one, {"author_In": [str(carol)]}),
+        (drafts, {"author_In": [str(alice), str(bob)], "status": "draft"}),
+    ]
+    at_once(len(followers), lambda n: follow(server, *followers[n], action="CREATE"))
+    found = {
+        json.dumps(entry["filter"], sort_keys=True): entry for entry in routes_of(server, [alice, bob, carol])
+    }
+    assert sorted(found) == sorted(
+        [
+            '{"author__in": [%d, %d]}' % (alice, bob),
+            '{"author__in": [%d, %d], "status": "draft"}' % (alice, bob),
+            '{"author__in": [%d]}' % carol,
+        ]
+    )
+    by_both = found['{"author__in": [%d, %d]}' % (alice, bob)]
+    assert by_both["route"] == "+" and len(set(by_both["routes"])) == 2, by_both
+    for alone in (
+        found['{"author__in": [%d]}' % carol],
+        found['{"author__in": [%d, %d], "status": "draft"}' % (alice, bob)],
+    ):
+        assert len(alone["route"]) == 20 and alone["routes"] == [], (
+            alone
+        )  # by its one value, or its exact part
+    made = run(
+        server,
+        [
+            {"create": "article", "as": "a", "set": {"title": "by alice", "author_id": alice}},
+            {"create": "article", "as": "b", "set": {"title": "by bob", "author_id": bob, "status": "live"}},
+            {"create": "article", "as": "c", "set": {"title": "by carol", "author_id": carol}},
+        ],
+    )
+    assert [both.recv(), both.recv()] == [
+        frame("create", "created", made["a"], "by alice", alice),
+        frame("create", "created", made["b"], "by bob", bob),
+    ]
+    assert one.recv() == frame("create", "created", made["c"], "by carol", carol)
+    assert drafts.recv() == frame("create", "created", made["a"], "by alice", alice)
+    assert_nothing_more(both, one, drafts)
+    subscribe(server, both, field=FIELD, operation="UNSUBSCRIBE", action="CREATE", filters=followers[0][1])
+    assert len(routes_of(server, [alice, bob, carol])) == 2
+    for sock in (both, one, drafts):
+        sock.close()
+    deadline = time.monotonic() + 10
+    while routes_of(server, [alice, bob, carol]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert routes_of(server, [alice, bob, carol]) == []
 
 
 def refused(server, sock, filters, **request):

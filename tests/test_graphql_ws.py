@@ -903,6 +903,7 @@ def test_the_event_and_its_data_are_typed_from_the_serializer(server):
         {"name": "cause", "type": {"kind": "ENUM", "ofType": None}},
         {"name": "model", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
         {"name": "data", "type": {"kind": "OBJECT", "ofType": None}},
+        {"name": "count", "type": {"kind": "SCALAR", "ofType": None}},
         {"name": "cursor", "type": {"kind": "NON_NULL", "ofType": {"name": "String"}}},
         {"name": "replayed", "type": {"kind": "NON_NULL", "ofType": {"name": "Boolean"}}},
     ]

@@ -51,6 +51,11 @@ class PlainSerializer(serializers.Serializer):
             {"serializer_class": UserSerializer, "stream": "x5", "permission_classes": [object()]},
             "Bad.Meta.permission_classes must list classes with a has_permission(user, action, pk) method",
         ),
+        (
+            {"serializer_class": UserSerializer, "stream": "x6", "bulk_writes": "no"},
+            "Bad.Meta.bulk_writes must be True (the stream hears of QuerySet.update(), bulk_create() and "
+            "bulk_update(), the default) or False (it hears of saves and deletes only); got 'no'.",
+        ),
     ],
 )
 def test_invalid_meta_fails_at_class_creation(meta, message):

@@ -79,11 +79,12 @@ class LocalGroups:
         """``{group: sorted channel names}``, a copy."""
         return {group: sorted(members) for group, members in self._members.items()}
 
-    async def write(self, texts, position=None):
+    async def write(self, texts, position=None, once=False):
         """Hand each ``(group, text)`` pair's text to the members of the group here.
 
         ``position`` is the change's in the change log, when it comes from there:
-        members that subscribed after it was committed are left out.
+        members that subscribed after it was committed are left out. ``once``: a
+        member of several of the groups gets the first one's text only.
 
         Members of one group share one ``MadeOnce`` for what they make of the
         text (one execution per distinct graphql-transport-ws operation). Members
@@ -92,6 +93,7 @@ class LocalGroups:
         others (an unsubscribe, a ``complete``, a closed socket) hears nothing more.
         """
         wide = []
+        handed = set() if once else None
         for group, text in texts:
             members = self._members.get(group)
             if members:
@@ -99,6 +101,10 @@ class LocalGroups:
                 for key, member in list(members.items()):
                     if position is not None and position <= self._since.get((group, key), 0):
                         continue
+                    if handed is not None:
+                        if key in handed:
+                            continue
+                        handed.add(key)
                     if member.wide:
                         wide.append((group, key, member, text, made))
                     elif self._holds(group, key, member):

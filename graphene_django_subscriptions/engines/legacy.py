@@ -8,7 +8,7 @@ import logging
 import threading
 
 from asgiref.inmemory import ChannelLayer as InMemoryChannelLayer
-from channels import DEFAULT_CHANNEL_LAYER, Channel, Group
+from channels import DEFAULT_CHANNEL_LAYER, Channel, Group, channel_layers
 from channels.auth import http_session_user, transfer_user
 from channels.exceptions import DenyConnection
 from channels.generic.websockets import WebsocketDemultiplexer
@@ -45,10 +45,19 @@ def wake_servers():
     raise NotImplementedError("The legacy engine delivers from the saving process.")
 
 
-def send_to_groups(messages):
-    """Send ``(group, text)`` pairs."""
+def send_to_groups(messages, once=False):
+    """Send ``(group, text)`` pairs; ``once``: each socket in several of the groups gets one text."""
+    if not once:
+        for group, text in messages:
+            Group(group).send({"text": text}, immediately=True)
+        return
+    layer = channel_layers[DEFAULT_CHANNEL_LAYER].channel_layer
+    sent = set()
     for group, text in messages:
-        Group(group).send({"text": text}, immediately=True)
+        for channel in layer.group_channels(group):
+            if channel not in sent:
+                sent.add(channel)
+                Channel(channel).send({"text": text}, immediately=True)
 
 
 def move_groups(channel_name, moves, text):

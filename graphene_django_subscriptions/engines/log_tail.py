@@ -89,7 +89,9 @@ class LogTail:
             batch = await self._read(notifications.from_log, self.through, BATCH)
             for entry, texts in batch:
                 if texts:
-                    await self._groups.write(texts, position=entry.position)
+                    # A bulk write's RESYNC goes to every group of its stream: once to each member.
+                    once = entry.action == change_log.RESYNC
+                    await self._groups.write(texts, position=entry.position, once=once)
                     self._on_late(entry.logged_at.timestamp())
                 self.through = entry.position
             if len(batch) < BATCH:

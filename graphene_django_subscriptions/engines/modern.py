@@ -94,14 +94,18 @@ class _InlineExecutor(ThreadPoolExecutor):
         return future
 
 
-def send_to_groups(messages):
-    """Send ``(group, text)`` pairs (from synchronous code, off the server's event loop)."""
-    _run(_send_to_groups(get_channel_layer(), messages))
+def send_to_groups(messages, once=False):
+    """Send ``(group, text)`` pairs (from synchronous code, off the server's event loop); ``once``: each
+    member of several of the groups gets one text."""
+    _run(_send_to_groups(get_channel_layer(), messages, once))
 
 
-async def _send_to_groups(layer, messages):
+async def _send_to_groups(layer, messages, once=False):
     # One message for every server process; the time is a wall clock, as the receiver may be another.
-    await layer.group_send(SERVERS, {"type": NOTIFY, "texts": list(messages), "sent": time.time()})
+    message = {"type": NOTIFY, "texts": list(messages), "sent": time.time()}
+    if once:
+        message["once"] = True
+    await layer.group_send(SERVERS, message)
 
 
 def delivers_from_log():

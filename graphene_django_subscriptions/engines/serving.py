@@ -120,7 +120,7 @@ class ServingProcess:
                 self.tail.wake()
             return
         self._check_lag(message.get("sent"))
-        await self.groups.write(message["texts"])
+        await self.groups.write(message["texts"], once=message.get("once", False))
 
     def _check_lag(self, sent):
         """Say (at most once a minute) when notifications reach this process late.

@@ -27,6 +27,26 @@ def run(server, steps, hold=False):
     return post(server, "/testing/changes/", {"steps": steps, "hold": hold})["ids"]
 
 
+def bulk_writes(alice, bob, one, two, three):
+    """The steps of ``run`` that write articles ``a`` and ``b`` by ``alice`` and ``c`` by ``bob`` (titled
+    ``one``, ``two``, ``three``) with each of the ORM's bulk writes: ``bulk_create``, ``update()`` of the
+    three to live, ``bulk_update`` (``a`` retitled "uno", ``b`` given to ``bob``), ``delete()`` of ``a``
+    and ``c``."""
+    return [
+        {
+            "bulk_create": "article",
+            "as": {
+                "a": {"title": one, "author_id": alice},
+                "b": {"title": two, "author_id": alice},
+                "c": {"title": three, "author_id": bob},
+            },
+        },
+        {"update_where": ["a", "b", "c"], "set": {"status": "live"}},
+        {"bulk_update": {"a": {"title": "uno"}, "b": {"author_id": bob}}, "fields": ["title", "author_id"]},
+        {"delete_where": ["a", "c"]},
+    ]
+
+
 def new_author(server):
     return post(server, "/testing/user/", {"username": unique("author")})["id"]
 

@@ -43,6 +43,7 @@ class TestSubscription(RootSubscription):
     owned_subscription = OwnedSubscription.Field()
     own_row_subscription = OwnRowSubscription.Field()
     article_subscription = ArticleSubscription.Field()
+    article_detail_subscription = ArticleDetailSubscription.Field()
     marker_subscription = MarkerSubscription.Field()
     team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()

@@ -144,9 +144,12 @@ class ArticleDetailSerializer(serializers.ModelSerializer):
 
 
 class ArticleDetailSubscription(Subscription):
+    """Hears saves and deletes only, not the ORM's bulk writes."""
+
     class Meta:
         serializer_class = ArticleDetailSerializer
         stream = "article-details"
+        bulk_writes = False
 
 
 class ArticleSubscription(Subscription):

@@ -26,6 +26,7 @@ urlpatterns = example_urlpatterns + [
     path("testing/edit-after-save/", views.edit_after_save),
     path("testing/changes/", views.changes),
     path("testing/filtered/", views.filtered),
+    path("testing/filter-routes/<str:stream>/", views.filter_routes),
     path("testing/change-log/", views.change_log),
     path("testing/die-after-commit/", views.die_after_commit),
     path("testing/commit-out-of-order/", views.commit_out_of_order),

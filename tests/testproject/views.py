@@ -18,7 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authtoken.models import Token
 
 from graphene_django_subscriptions import channel_ids, engines, registry
-from graphene_django_subscriptions.models import ChangeLogEpoch, LoggedChange, SubscriberSocket
+from graphene_django_subscriptions.models import (
+    ChangeLogEpoch,
+    LoggedChange,
+    SubscriberSocket,
+    SubscriptionRecord,
+)
 from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.protocols import channels_api
 from graphene_django_subscriptions.subscribe_requests import GroupMoves
@@ -230,7 +235,10 @@ def changes(request):
     Each step is ``{"create": "user" | "group" | "article", "as": name, "set": {...}}``,
     ``{"load": "user" | "article", "pk": pk, "as": name}``, ``{"update": name,
     "set": {...}}``, ``{"delete": name}`` or ``{"wait": gate key}`` (until the
-    test opens that gate); values are set as
+    test opens that gate). The ORM's bulk writes: ``{"bulk_create": model, "as":
+    {name: {...}}}``, ``{"update_where": [name, ...], "set": {...}}``
+    (``QuerySet.update()`` of those objects), ``{"bulk_update": {name: {...}},
+    "fields": [...]}`` and ``{"delete_where": [name, ...]}``. Values are set as
     given (an ``author_id`` of ``"2"`` stays a string in memory, as a form would
     leave it). ``atomic`` runs them in one transaction. ``hold`` keeps this
     process's outbox busy until the last step is done, as a loaded server would
@@ -255,6 +263,18 @@ def changes(request):
                     made[step["as"]] = obj = _MODELS[step["create"]](**step["set"])
                     obj.save()
                     ids[step["as"]] = obj.pk
+                elif "bulk_create" in step:
+                    _bulk_create(_MODELS[step["bulk_create"]], step["as"], made, ids)
+                elif "update_where" in step:
+                    _of(made, step["update_where"]).update(**step["set"])
+                elif "bulk_update" in step:
+                    for name, values in step["bulk_update"].items():
+                        for field, value in values.items():
+                            setattr(made[name], field, value)
+                    objs = [made[name] for name in step["bulk_update"]]
+                    type(objs[0]).objects.bulk_update(objs, step["fields"])
+                elif "delete_where" in step:
+                    _of(made, step["delete_where"]).delete()
                 elif "update" in step:
                     obj = made[step["update"]]
                     for name, value in step["set"].items():
@@ -265,6 +285,39 @@ def changes(request):
     finally:
         gate.set()
     return JsonResponse({"ids": ids})
+
+
+def _bulk_create(model, rows, made, ids):
+    objs = [model(**values) for values in rows.values()]
+    model.objects.bulk_create(objs)
+    for name, obj in zip(rows, objs):
+        if obj.pk is None:  # Django 2.2 on SQLite does not give the keys back: the newest of that title
+            obj.pk = model.objects.filter(title=obj.title).latest("pk").pk
+        made[name], ids[name] = obj, obj.pk
+
+
+def _of(made, names):
+    """The objects ``names`` stand for, as one QuerySet (in the order of their keys)."""
+    objs = [made[name] for name in names]
+    return type(objs[0]).objects.filter(pk__in=[obj.pk for obj in objs]).order_by("pk")
+
+
+def filter_routes(request, stream):
+    """How changes find each filtered record of ``stream``: ``[{"filter", "route", "routes"}]``."""
+    records = (
+        SubscriptionRecord.objects.filter(stream=stream).exclude(filter_key="").prefetch_related("routes")
+    )
+    return JsonResponse(
+        [
+            {
+                "filter": json.loads(one.filter),
+                "route": one.filter_route,
+                "routes": [r.route for r in one.routes.all()],
+            }
+            for one in records.order_by("filter", "action")
+        ],
+        safe=False,
+    )
 
 
 @csrf_exempt

@@ -1,0 +1,243 @@
+"""The ORM's bulk writes, heard as saves are: ``QuerySet.update()``, ``bulk_create()`` and ``bulk_update()``.
+
+Django sends no signal for them, so a client following those objects would
+keep stale data. Once a Subscription follows a model, these three QuerySet
+methods (patched once, for every model: one nobody follows pays one registry
+lookup) report each row they write, to the streams whose ``Meta.bulk_writes``
+is on (the default): one change per row, judged in the writing transaction as
+a save's is, on the row as it stored it (and, for an update, as it found it),
+so field selections, scopes, per-recipient rules and filters apply alike.
+``QuerySet.delete()`` needs nothing here: Django sends each row's delete
+signals once anybody listens to them.
+
+Rows are read in chunks (a query per chunk, before and after the write, not
+per row), locked until the transaction commits. A write of more rows than
+``BULK_WRITE_MAX_CHANGES``, or one whose rows cannot be told (a
+``bulk_create`` whose keys the database does not give back, or that updates
+rows on conflict), is not reported row by row: each subscriber of its streams
+gets one ``RESYNC`` (logged, so a resuming subscription gets it too) and
+refetches.
+"""
+
+import contextvars
+import functools
+import logging
+
+from django.db import connections, transaction
+from django.db.models import Max
+from django.db.models.query import QuerySet
+
+from . import app_settings, change_log, notifications, registry
+from .outbox import outbox
+from .protocols import common
+
+logger = logging.getLogger(__name__)
+
+#: Rows read (and locked) per query.
+CHUNK = 500
+
+#: True while a reported bulk write runs: Django's ``bulk_update`` calls ``update`` per batch, and
+#: those rows are reported once, by the outer call.
+_reporting = contextvars.ContextVar("gds_bulk_write", default=False)
+#: The QuerySet methods as Django defines them, by name, once patched.
+_original = {}
+
+
+def install():
+    """Patch ``QuerySet.update``, ``bulk_create`` and ``bulk_update`` (once, however often called)."""
+    if _original:
+        return
+    for name, reported in (("update", _update), ("bulk_create", _bulk_create), ("bulk_update", _bulk_update)):
+        original = getattr(QuerySet, name)
+        _original[name] = original
+        setattr(QuerySet, name, functools.wraps(original)(reported(original)))
+
+
+def reporting(model):
+    """The Subscriptions of ``model`` that hear of its bulk writes (``Meta.bulk_writes``)."""
+    return [subscription for subscription in registry.for_model(model) if subscription._meta.bulk_writes]
+
+
+def _chunks(values):
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _rows(model, pks, using):
+    """``{pk: row}`` of ``model`` as stored now, read and locked in chunks."""
+    found = {}
+    for chunk in _chunks(pks):
+        for row in model._base_manager.using(using).select_for_update().filter(pk__in=chunk):
+            found[row.pk] = row
+    return found
+
+
+class _Report:
+    """The changes of one bulk write: judged row by row as it goes, handed to the outbox at commit."""
+
+    def __init__(self, model, subscriptions, using):
+        self.model = model
+        self.subscriptions = subscriptions
+        self.using = using
+        self.changes = []
+
+    @functools.cached_property
+    def followed(self):
+        """The streams some socket follows (asked once, when rows are judged)."""
+        return notifications.followed_streams(self.subscriptions)
+
+    def before(self, pks):
+        """``{pk: Before}`` of the rows an update is about to write (those still there, locked now)."""
+        previous = _rows(self.model, pks, self.using)
+        try:
+            # In a savepoint: a query of the project's that fails leaves the writing transaction usable.
+            with transaction.atomic(using=self.using):
+                return {
+                    pk: notifications.before_update(self.subscriptions, row, self.using, self.followed)
+                    for pk, row in previous.items()
+                }
+        except Exception:
+            logger.exception(
+                "Could not judge the rows of %s before a bulk write; it is judged on the rows it read.",
+                self.model.__name__,
+            )
+            return {pk: notifications.Before(row, {}, {}, {}) for pk, row in previous.items()}
+
+    def judge(self, action, pks, befores=None):
+        """Judge the ``action`` of each row of ``pks`` as stored now, in their order."""
+        stored = _rows(self.model, pks, self.using)
+        for pk in pks:
+            row = stored.get(pk)
+            if row is None:
+                continue  # gone meanwhile: nothing to report of it
+            change = notifications.judge(
+                self.model,
+                row.pk,
+                action,
+                self.using,
+                (befores or {}).get(pk),
+                subscriptions=self.subscriptions,
+                stored=row,
+                followed=self.followed,
+            )
+            if change is not None:
+                self.changes.append(change)
+
+    def resync(self, count):
+        """Tell each subscriber of the streams to refetch: ``count`` rows were written."""
+        streams = [subscription._meta.stream for subscription in self.subscriptions]
+        logged = ()
+        if change_log.enabled():
+            try:
+                with transaction.atomic(using=self.using):
+                    logged = change_log.record_resync(streams, count, self.using)
+            except Exception:
+                logger.exception(
+                    "Could not log a bulk write of %s; its RESYNC is sent all the same.", streams
+                )
+        self.changes.append(notifications.Resync(self.model, streams, count, logged, self.using))
+
+    def send_at_commit(self):
+        changes = self.changes
+        if changes:
+            transaction.on_commit(
+                lambda: [outbox.put(change.deliver) for change in changes], using=self.using
+            )
+
+
+def _reported_write(write):
+    """Run ``write(queryset, report, *args, **kwargs)`` for a followed model, in a transaction, once."""
+
+    def run(original):
+        @functools.wraps(original)
+        def reported(self, *args, **kwargs):
+            subscriptions = reporting(self.model)
+            if not subscriptions or _reporting.get():
+                return original(self, *args, **kwargs)
+            token = _reporting.set(True)
+            try:
+                with transaction.atomic(using=self.db, savepoint=False):
+                    notifications.take_write_lock(self.db)  # it writes: write first (see there)
+                    report = _Report(self.model, subscriptions, self.db)
+                    result = write(original, self, report, *args, **kwargs)
+                    report.send_at_commit()
+                    return result
+            finally:
+                _reporting.reset(token)
+
+        return reported
+
+    return run
+
+
+def _most():
+    return app_settings.get("BULK_WRITE_MAX_CHANGES")
+
+
+@_reported_write
+def _update(original, queryset, report, **values):
+    if not queryset.query.can_filter():
+        return original(queryset, **values)  # Django refuses it: its own error
+    pks = list(queryset.values_list("pk", flat=True)[: _most() + 1])
+    if len(pks) > _most():
+        written = original(queryset, **values)
+        report.resync(written)
+        return written
+    befores = report.before(pks)
+    pks = [pk for pk in pks if pk in befores]  # those still there, locked now
+    written = 0
+    for chunk in _chunks(pks):
+        written += original(report.model._base_manager.using(report.using).filter(pk__in=chunk), **values)
+    report.judge(common.UPDATE, pks, befores)
+    return written
+
+
+@_reported_write
+def _bulk_update(original, queryset, report, objs, fields, *args, **kwargs):
+    objs = list(objs)
+    pks = list(dict.fromkeys(obj.pk for obj in objs if obj.pk is not None))
+    if len(pks) > _most():
+        result = original(queryset, objs, fields, *args, **kwargs)
+        report.resync(len(pks))
+        return result
+    befores = report.before(pks)
+    result = original(queryset, objs, fields, *args, **kwargs)
+    report.judge(common.UPDATE, pks, befores)
+    return result
+
+
+@_reported_write
+def _bulk_create(original, queryset, report, objs, *args, **kwargs):
+    objs = list(objs)
+    last = _last_key(report.model, report.using)
+    created = original(queryset, objs, *args, **kwargs)
+    pks = [obj.pk for obj in created]
+    if any(pk is None for pk in pks):
+        pks = _made_after(report.model, report.using, last)
+    if pks is None or kwargs.get("update_conflicts") or len(pks) > _most():
+        # Rows it cannot tell (or that it updated, not created), or too many: subscribers refetch.
+        report.resync(len(objs) if pks is None else len(pks))
+    else:
+        report.judge(common.CREATE, pks)
+    return created
+
+
+def _last_key(model, using):
+    """The highest key of ``model`` now, where ``_made_after`` can use it (SQLite), else None."""
+    if connections[using].vendor != "sqlite" or not model._meta.pk.get_internal_type().endswith("AutoField"):
+        return None
+    return model._base_manager.using(using).aggregate(last=Max("pk"))["last"] or 0
+
+
+def _made_after(model, using, last):
+    """The keys of the rows a ``bulk_create`` made, where the database did not give them back.
+
+    On SQLite the writing transaction holds the database's only write lock
+    (taken before the insert): the rows with a higher automatic key than before
+    it are the ones it made. Elsewhere they cannot be told: None.
+    """
+    if last is None:
+        return None
+    return list(
+        model._base_manager.using(using).filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)
+    )

@@ -1,0 +1,192 @@
+"""The ORM's bulk writes reach 2018 subscribers as saves do (both engines): ``bulk_create()``,
+``QuerySet.update()``, ``bulk_update()`` and ``QuerySet.delete()``, one change per row, with the same
+field selections, scopes and filters; a stream with ``Meta.bulk_writes = False`` hears saves only.
+"""
+
+import pytest
+
+from support.article_feed import bulk_writes, new_author, run
+from support.client import Socket, assert_nothing_more, at_once, subscribe, unique
+
+MODEL = "testproject.article"
+
+
+def frame(stream, action, data, cause=None):
+    payload = {"action": action, "model": MODEL, "data": data}
+    if cause is not None:
+        payload["cause"] = cause
+    return {"stream": stream, "payload": payload}
+
+
+def in_delete_order(frames):
+    """``frames`` with their deletes by id: Django chooses the order it deletes a QuerySet's rows in (2.2 and
+    5.2 differ), and subscribers hear them in that order."""
+    deletes = [one for one in frames if one["payload"]["action"] == "delete"]
+    rest = [one for one in frames if one["payload"]["action"] != "delete"]
+    return rest + sorted(deletes, key=lambda one: one["payload"]["data"]["id"])
+
+
+def test_bulk_writes_reach_every_kind_of_2018_subscriber_one_change_per_row(server):
+    alice, bob = new_author(server), new_author(server)
+    one, two, three = (unique(word) for word in ("one", "two", "three"))
+    every = [Socket(server) for _ in range(3)]
+    by_alice = [Socket(server) for _ in range(2)]
+    live = [Socket(server) for _ in range(2)]
+    requests = [dict(field="articleSubscription", data=["ID", "TITLE"]) for _ in every]
+    requests += [dict(field="filteredArticleSubscription", data=["ID", "TITLE", "AUTHOR"], filters={"author": str(alice)})
+                 for _ in by_alice]  # fmt: skip
+    requests += [dict(field="liveArticleSubscription", data=["ID", "TITLE"]) for _ in live]
+    sockets = [*every, *by_alice, *live]
+    at_once(len(sockets), lambda n: subscribe(server, sockets[n], action="ALL_ACTIONS", **requests[n]))
+    made = run(server, bulk_writes(alice, bob, one, two, three))
+    a, b, c = made["a"], made["b"], made["c"]
+    for sock in every:
+        assert in_delete_order([sock.recv() for _ in range(10)]) == [
+            frame("articles", "create", {"id": a, "title": one}),
+            frame("articles", "create", {"id": b, "title": two}),
+            frame("articles", "create", {"id": c, "title": three}),
+            frame("articles", "update", {"id": a, "title": one}),
+            frame("articles", "update", {"id": b, "title": two}),
+            frame("articles", "update", {"id": c, "title": three}),
+            frame("articles", "update", {"id": a, "title": "uno"}),
+            frame("articles", "update", {"id": b, "title": two}),
+            frame("articles", "delete", {"id": a, "title": "uno"}),
+            frame("articles", "delete", {"id": c, "title": three}),
+        ]
+    for sock in by_alice:
+        assert [sock.recv() for _ in range(7)] == [
+            frame("filtered-articles", "create", {"id": a, "title": one, "author": alice}, "created"),
+            frame("filtered-articles", "create", {"id": b, "title": two, "author": alice}, "created"),
+            frame("filtered-articles", "update", {"id": a, "title": one, "author": alice}, "updated"),
+            frame("filtered-articles", "update", {"id": b, "title": two, "author": alice}, "updated"),
+            frame("filtered-articles", "update", {"id": a, "title": "uno", "author": alice}, "updated"),
+            frame("filtered-articles", "delete", {"id": b, "title": two, "author": bob}, "left"),
+            frame("filtered-articles", "delete", {"id": a, "title": "uno", "author": alice}, "deleted"),
+        ]
+    for sock in live:
+        assert in_delete_order([sock.recv() for _ in range(7)]) == [
+            frame("live-articles", "create", {"id": a, "title": one}, "entered"),
+            frame("live-articles", "create", {"id": b, "title": two}, "entered"),
+            frame("live-articles", "create", {"id": c, "title": three}, "entered"),
+            frame("live-articles", "update", {"id": a, "title": "uno"}),
+            frame("live-articles", "update", {"id": b, "title": two}),
+            frame("live-articles", "delete", {"id": a, "title": "uno"}),
+            frame("live-articles", "delete", {"id": c, "title": three}),
+        ]
+    assert_nothing_more(*sockets)
+    for sock in sockets:
+        sock.close()
+
+
+def test_a_stream_whose_meta_turns_bulk_writes_off_hears_saves_only(server):
+    author = new_author(server)
+    plain, quiet = Socket(server), Socket(server)
+    asked = [
+        (plain, "articleSubscription", ["ID", "TITLE"]),
+        (quiet, "articleDetailSubscription", ["ID", "TITLE"]),
+    ]
+    at_once(
+        2, lambda n: subscribe(server, asked[n][0], field=asked[n][1], action="ALL_ACTIONS", data=asked[n][2])
+    )
+    bulk, saved = unique("bulk"), unique("saved")
+    made = run(
+        server,
+        [
+            {"bulk_create": "article", "as": {"a": {"title": bulk, "author_id": author}}},
+            {"update_where": ["a"], "set": {"status": "live"}},
+            {"create": "article", "as": "b", "set": {"title": saved, "author_id": author}},
+            {"delete_where": ["a"]},
+        ],
+    )
+    assert [plain.recv() for _ in range(4)] == [
+        frame("articles", "create", {"id": made["a"], "title": bulk}),
+        frame("articles", "update", {"id": made["a"], "title": bulk}),
+        frame("articles", "create", {"id": made["b"], "title": saved}),
+        frame("articles", "delete", {"id": made["a"], "title": bulk}),
+    ]
+    # A delete of many is heard either way: Django sends each row's delete signals.
+    assert [quiet.recv() for _ in range(2)] == [
+        frame("article-details", "create", {"id": made["b"], "title": saved}),
+        frame("article-details", "delete", {"id": made["a"], "title": bulk}),
+    ]
+    assert_nothing_more(plain, quiet)
+    plain.close()
+    quiet.close()
+
+
+@pytest.fixture(scope="module")
+def few_rows(limited_server):
+    return limited_server("few-bulk-rows", BULK_WRITE_MAX_CHANGES=2)
+
+
+def resync(stream, count):
+    """The whole frame that tells a 2018 subscriber to refetch ``stream``: a bulk write of ``count`` rows."""
+    return {"stream": stream, "payload": {"action": "resync", "model": MODEL, "data": None, "count": count}}
+
+
+def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resync(few_rows):
+    server = few_rows
+    alice = new_author(server)
+    old = run(
+        server, [{"create": "article", "as": "x", "set": {"title": unique("old"), "author_id": alice}}]
+    )["x"]
+    every = [Socket(server) for _ in range(3)]  # each in three groups (create, update, delete): told once
+    updates, one, by_alice, live, users = (
+        Socket(server),
+        Socket(server),
+        Socket(server),
+        Socket(server),
+        Socket(server),
+    )
+    asked = [(sock, dict(field="articleSubscription", action="ALL_ACTIONS")) for sock in every]
+    asked += [
+        (updates, dict(field="articleSubscription", action="UPDATE")),
+        (one, dict(field="articleSubscription", action="ALL_ACTIONS", id=old)),
+        (
+            by_alice,
+            dict(field="filteredArticleSubscription", action="ALL_ACTIONS", filters={"author": str(alice)}),
+        ),
+        (live, dict(field="liveArticleSubscription", action="ALL_ACTIONS")),
+        (users, dict(field="userSubscription", action="ALL_ACTIONS", data=["ID"])),
+    ]
+    at_once(len(asked), lambda n: subscribe(server, asked[n][0], **{"data": ["ID", "TITLE"], **asked[n][1]}))
+    titles = {name: unique(name) for name in "abc"}
+    made = run(
+        server,
+        [
+            {"load": "article", "pk": old, "as": "x"},
+            {
+                "bulk_create": "article",
+                "as": {name: {"title": title, "author_id": alice} for name, title in titles.items()},
+            },
+            {"update_where": ["a", "b", "c", "x"], "set": {"status": "live"}},
+            {
+                "bulk_update": {"a": {"title": "uno"}, "b": {"title": "dos"}},
+                "fields": ["title"],
+            },  # within the limit
+        ],
+    )
+    a, b = made["a"], made["b"]
+    for sock in [*every, updates, one]:
+        assert [sock.recv(), sock.recv()] == [resync("articles", 3), resync("articles", 4)]
+    for sock in every + [updates]:
+        assert [sock.recv(), sock.recv()] == [
+            frame("articles", "update", {"id": a, "title": "uno"}),
+            frame("articles", "update", {"id": b, "title": "dos"}),
+        ]
+    assert [by_alice.recv() for _ in range(4)] == [
+        resync("filtered-articles", 3),
+        resync("filtered-articles", 4),
+        frame("filtered-articles", "update", {"id": a, "title": "uno"}, "updated"),
+        frame("filtered-articles", "update", {"id": b, "title": "dos"}, "updated"),
+    ]
+    # A scope hides rows from its subscribers: they are not told how many were written.
+    assert [live.recv() for _ in range(4)] == [
+        resync("live-articles", None),
+        resync("live-articles", None),
+        frame("live-articles", "update", {"id": a, "title": "uno"}),
+        frame("live-articles", "update", {"id": b, "title": "dos"}),
+    ]
+    assert_nothing_more(*every, updates, one, by_alice, live, users)
+    for sock, _ in asked:
+        sock.close()
