@@ -7,8 +7,10 @@ lookup) report each row they write, to the streams whose ``Meta.bulk_writes``
 is on (the default): one change per row, judged in the writing transaction as
 a save's is, on the row as it stored it (and, for an update, as it found it),
 so field selections, scopes, per-recipient rules and filters apply alike.
-``QuerySet.delete()`` needs nothing here: Django sends each row's delete
-signals once anybody listens to them.
+``QuerySet.delete()`` is patched only for its big deletes: Django sends each
+row's delete signals once anybody listens to them, which report it row by row.
+The rows a delete's ``SET_NULL`` or ``SET_DEFAULT`` changes (Django's
+``Collector`` writes them without a save) are reported as updates, the same way.
 
 Rows are read in chunks (a query per chunk, before and after the write, not
 per row), locked until the transaction commits. A write of more rows than
@@ -25,6 +27,7 @@ import logging
 
 from django.db import connections, transaction
 from django.db.models import Max
+from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 
 from . import app_settings, change_log, notifications, registry
@@ -44,13 +47,17 @@ _original = {}
 
 
 def install():
-    """Patch ``QuerySet.update``, ``bulk_create`` and ``bulk_update`` (once, however often called)."""
+    """Patch ``QuerySet.update``, ``bulk_create``, ``bulk_update`` and ``delete``, and ``Collector.delete``
+    (once, however often called)."""
     if _original:
         return
-    for name, reported in (("update", _update), ("bulk_create", _bulk_create), ("bulk_update", _bulk_update)):
+    patched = {"update": _update, "bulk_create": _bulk_create, "bulk_update": _bulk_update, "delete": _delete}
+    for name, reported in patched.items():
         original = getattr(QuerySet, name)
         _original[name] = original
         setattr(QuerySet, name, functools.wraps(original)(reported(original)))
+    _original["collector"] = Collector.delete
+    Collector.delete = functools.wraps(Collector.delete)(_collector_delete(Collector.delete))
 
 
 def reporting(model):
@@ -89,11 +96,12 @@ class _Report:
     def before(self, pks):
         """``{pk: Before}`` of the rows an update is about to write (those still there, locked now)."""
         previous = _rows(self.model, pks, self.using)
+        held = notifications.scopes_holding(self.subscriptions, list(previous), self.using)
         try:
             # In a savepoint: a query of the project's that fails leaves the writing transaction usable.
             with transaction.atomic(using=self.using):
                 return {
-                    pk: notifications.before_update(self.subscriptions, row, self.using, self.followed)
+                    pk: notifications.before_update(self.subscriptions, row, self.using, self.followed, held)
                     for pk, row in previous.items()
                 }
         except Exception:
@@ -104,24 +112,21 @@ class _Report:
             return {pk: notifications.Before(row, {}, {}, {}) for pk, row in previous.items()}
 
     def judge(self, action, pks, befores=None):
-        """Judge the ``action`` of each row of ``pks`` as stored now, in their order."""
+        """Judge the ``action`` of each row of ``pks`` as stored now, in their order (the scopes asked
+        once for all of them, the log written at once)."""
         stored = _rows(self.model, pks, self.using)
+        held = notifications.scopes_holding(self.subscriptions, list(stored), self.using)
+        batch = notifications.Batch(self.followed, held)
         for pk in pks:
             row = stored.get(pk)
             if row is None:
                 continue  # gone meanwhile: nothing to report of it
-            change = notifications.judge(
-                self.model,
-                row.pk,
-                action,
-                self.using,
-                (befores or {}).get(pk),
-                subscriptions=self.subscriptions,
-                stored=row,
-                followed=self.followed,
+            before = (befores or {}).get(pk)
+            notifications.judge(
+                self.model, row.pk, action, self.using, before, self.subscriptions, stored=row, batch=batch
             )
-            if change is not None:
-                self.changes.append(change)
+        batch.write(self.using)
+        self.changes.extend(batch.changes)
 
     def resync(self, count):
         """Tell each subscriber of the streams to refetch: ``count`` rows were written."""
@@ -220,6 +225,79 @@ def _bulk_create(original, queryset, report, objs, *args, **kwargs):
     else:
         report.judge(common.CREATE, pks)
     return created
+
+
+@_reported_write
+def _delete(original, queryset, report):
+    if not queryset.query.can_filter():
+        return original(queryset)  # Django refuses it: its own error
+    if len(queryset.values_list("pk", flat=True)[: _most() + 1]) <= _most():
+        return original(queryset)  # each row's delete signals report it, as for a delete of one
+    streams = [subscription._meta.stream for subscription in report.subscriptions]
+    with notifications.resyncing(report.model, streams):
+        deleted, by_model = original(queryset)
+    report.resync(by_model.get(report.model._meta.label, 0))
+    return deleted, by_model
+
+
+def _collector_delete(original):
+    """``Collector.delete``, with the rows its field updates (``SET_NULL``, ``SET_DEFAULT``) change reported
+    as updates of their followed models, judged before and after in the deleting transaction."""
+
+    @functools.wraps(original)
+    def delete(self):
+        updated = _set_by(self)
+        if not updated:
+            return original(self)
+        token = _reporting.set(True)  # Django may write them with QuerySet.update(): reported here, once
+        try:
+            with transaction.atomic(using=self.using, savepoint=False):
+                notifications.take_write_lock(self.using)
+                reports = []
+                for model, pks in updated.items():
+                    report = _Report(model, reporting(model), self.using)
+                    if len(pks) > _most():
+                        reports.append((report, pks, None))
+                    else:
+                        reports.append((report, pks, report.before(pks)))
+                result = original(self)
+                for report, pks, befores in reports:
+                    if befores is None:
+                        report.resync(len(pks))
+                    else:
+                        report.judge(common.UPDATE, [pk for pk in pks if pk in befores], befores)
+                    report.send_at_commit()
+                return result
+        finally:
+            _reporting.reset(token)
+
+    return delete
+
+
+def _set_by(collector):
+    """``{model: [pk, ...]}``: the rows of followed models that ``collector``'s field updates will change.
+
+    Django 4.2 and later keep ``{(field, value): [QuerySet or objects, ...]}``,
+    earlier ones ``{model: {(field, value): objects}}``.
+    """
+    found = {}
+    updates = collector.field_updates
+    if updates and isinstance(next(iter(updates)), tuple):
+        groups = [batch for batches in updates.values() for batch in batches]
+    else:
+        groups = [objs for by_field in updates.values() for objs in by_field.values()]
+    for objs in groups:
+        if isinstance(objs, QuerySet):
+            model = objs.model
+            pks = list(objs.values_list("pk", flat=True)) if reporting(model) else []
+        else:
+            objs = list(objs)
+            model = type(objs[0]) if objs else None
+            pks = [obj.pk for obj in objs] if model is not None and reporting(model) else []
+        if pks:
+            found.setdefault(model, [])
+            found[model].extend(pk for pk in pks if pk not in found[model])
+    return found
 
 
 def _last_key(model, using):

@@ -88,10 +88,11 @@ def instance_from(model, state, using=None):
     return instance
 
 
-def record(streams, instance, action, audiences, using=None, previous=None, judgement=None):
-    """Log the change of ``instance`` on each of ``streams`` (one statement); return ``streams``.
+def entries(streams, instance, action, audiences, previous=None, judgement=None):
+    """The log entries (``LoggedChange``, unsaved) of the change of ``instance`` on each of ``streams``,
+    for ``write``.
 
-    Runs in the transaction that makes the change. ``audiences`` maps each
+    Written in the transaction that makes the change. ``audiences`` maps each
     stream with a per-recipient rule to the audiences its rule was asked for
     then, and whether it showed the object to each before and after the change
     (``(judged, {audience: (before, after)})``, see
@@ -106,7 +107,7 @@ def record(streams, instance, action, audiences, using=None, previous=None, judg
     state = state_of(instance)
     before = state_of(previous) if previous is not None and action == common.UPDATE else None
     key = groups.object_key(instance.pk)
-    entries = [
+    return [
         LoggedChange(
             stream=stream,
             action=action,
@@ -119,16 +120,20 @@ def record(streams, instance, action, audiences, using=None, previous=None, judg
         )
         for stream in streams
     ]
-    LoggedChange.objects.using(using).bulk_create(entries)
-    return streams
+
+
+def write(logged, using=None):
+    """Write ``logged`` entries (one statement per 500), in their order: the order of their positions."""
+    LoggedChange.objects.using(using).bulk_create(logged, batch_size=500)
 
 
 def record_resync(streams, count, using=None):
     """Log, on each of ``streams``, that a bulk write of ``count`` rows was too big to report row by row
     (``bulk_writes``): its subscribers resync, live or when a replay reaches it. Returns ``streams``."""
     state = json.dumps({"count": count})
-    entries = [LoggedChange(stream=stream, action=RESYNC, object_key="", state=state) for stream in streams]
-    LoggedChange.objects.using(using).bulk_create(entries)
+    write(
+        [LoggedChange(stream=stream, action=RESYNC, object_key="", state=state) for stream in streams], using
+    )
     return streams
 
 

@@ -14,6 +14,8 @@ serialized or sent for nobody. A failure here is logged and never reaches
 the code that saved the object.
 """
 
+import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -132,11 +134,13 @@ def _saving(sender, instance, raw=False, using=None, **kwargs):
         )
 
 
-def before_update(subscriptions, previous, using, followed=None):
+def before_update(subscriptions, previous, using, followed=None, held=None):
     """The ``Before`` of an update of object ``previous`` (as stored, locked; None: not there), for
     ``judge``: what ``subscriptions``' scopes, per-recipient rules and filters that take a query say of it.
 
-    ``followed`` is ``followed_streams(subscriptions)`` when the caller has it (one query).
+    ``followed`` is ``followed_streams(subscriptions)`` and ``held`` is
+    ``scopes_holding`` of the rows, when the caller has them (a bulk write
+    asks once for all its rows).
     """
     before = Before(previous, {}, {}, {})
     if previous is None:
@@ -146,7 +150,10 @@ def before_update(subscriptions, previous, using, followed=None):
     for subscription in subscriptions:
         meta = subscription._meta
         if _scoped(meta):  # asked whoever follows: the log keeps it for replays
-            before.held[meta.stream] = subscription.scope().using(using).filter(pk=previous.pk).exists()
+            if held is not None and meta.stream in held:
+                before.held[meta.stream] = previous.pk in held[meta.stream]
+            else:
+                before.held[meta.stream] = subscription.scope().using(using).filter(pk=previous.pk).exists()
         if meta.stream not in followed:
             continue
         if meta.per_recipient:
@@ -168,6 +175,51 @@ def _reads_before(model):
 def _scoped(meta):
     """Whether a stream's ``Meta.queryset`` decides, for everybody, which changes it reports."""
     return meta.queryset is not None and not meta.per_recipient
+
+
+def scopes_holding(subscriptions, pks, using):
+    """``{stream: set of keys}``: which of the objects ``pks`` each ``Meta.queryset`` scope of
+    ``subscriptions`` holds now (one query per scope and 500 keys; a scope that fails is left out, for
+    each object's judgement to ask, and report, on its own)."""
+    held = {}
+    for subscription in subscriptions:
+        meta = subscription._meta
+        if not _scoped(meta):
+            continue
+        try:
+            with transaction.atomic(using=using):
+                found = set()
+                for start in range(0, len(pks), 500):
+                    rows = subscription.scope().using(using).filter(pk__in=pks[start : start + 500])
+                    found.update(rows.values_list("pk", flat=True))
+            held[meta.stream] = found
+        except Exception:
+            logger.exception("Could not ask the scope of stream %r about a bulk write's rows.", meta.stream)
+    return held
+
+
+class Batch:
+    """What the judgements of a bulk write's rows share (see ``judge``): the streams some socket follows
+    (``followed``), what each scope holds now (``held``, see ``scopes_holding``), and the change log
+    entries they make, written at once by ``write``."""
+
+    def __init__(self, followed, held):
+        self.followed = followed
+        self.held = held
+        self.entries = []
+        self.changes = []
+
+    def write(self, using):
+        """Write the log entries, in the rows' order; if that fails, the changes are sent unlogged."""
+        if not self.entries:
+            return
+        try:
+            with transaction.atomic(using=using):
+                change_log.write(self.entries, using)
+        except Exception:
+            logger.exception("Could not log a bulk write's changes; they are notified, but not resumable.")
+            for change in self.changes:
+                change.logged = set()
 
 
 class Before:
@@ -272,8 +324,27 @@ def _saved(sender, instance, created, raw=False, using=None, **kwargs):
 
 def _deleting(sender, instance, using=None, **kwargs):
     # After the delete the row is gone: judge the change while it is still there.
+    quiet = (_resyncing.get() or {}).get(sender, ())
+    subscriptions = [one for one in registry.for_model(sender) if one._meta.stream not in quiet]
+    if not subscriptions:
+        return
     take_write_lock(using)
-    instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, common.DELETE, using)
+    instance.__dict__[_PENDING_DELETE] = judge(sender, instance.pk, common.DELETE, using, None, subscriptions)
+
+
+#: ``{model: streams}`` whose rows a bulk delete running now reports as one RESYNC, not row by row.
+_resyncing = contextvars.ContextVar("gds_resyncing", default=None)
+
+
+@contextlib.contextmanager
+def resyncing(model, streams):
+    """While it lasts, the deletes of ``model``'s rows are not judged for ``streams`` (a bulk delete tells
+    their subscribers to resync instead); other streams, and other models' rows, are judged as ever."""
+    token = _resyncing.set({**(_resyncing.get() or {}), model: set(streams)})
+    try:
+        yield
+    finally:
+        _resyncing.reset(token)
 
 
 def take_write_lock(using):
@@ -308,7 +379,7 @@ _PENDING_DELETE = "_gds_pending_delete"
 _PREVIOUS = "_gds_previous"
 
 
-def judge(model, pk, action, using=None, before=None, subscriptions=None, stored=None, followed=None):
+def judge(model, pk, action, using=None, before=None, subscriptions=None, stored=None, batch=None):
     """The ``Change`` of object ``pk`` as its transaction sees it now; None when nobody may hear of it.
 
     Called right after a save, or before a delete, in the transaction that
@@ -323,7 +394,8 @@ def judge(model, pk, action, using=None, before=None, subscriptions=None, stored
 
     A bulk write (``bulk_writes``) judges each row it wrote: for the
     ``subscriptions`` that report it, on the row as it read it back
-    (``stored``, locked), with the streams some socket follows (``followed``).
+    (``stored``, locked), with what its rows share (``batch``, a ``Batch``:
+    the log entry joins the batch's, written once for all rows).
     """
     before = before or Before(None, {}, {}, {})
     if subscriptions is None:
@@ -335,21 +407,23 @@ def judge(model, pk, action, using=None, before=None, subscriptions=None, stored
         # transaction of its own): a query of the project's that fails leaves the
         # saving transaction usable, and every read below sees the same row.
         with transaction.atomic(using=using):
-            if change_log.enabled():
+            if change_log.enabled() and batch is None:  # a bulk write took it first
                 take_write_lock(using)  # the log is written below: write first (see there)
             if stored is None:
                 # As stored, not as the saving code holds it: a key given as "2" is read back as 2.
                 stored = model._base_manager.using(using).select_for_update().filter(pk=pk).first()
             if stored is None:
                 return None  # deleted meanwhile, outside this transaction: its delete is judged on its own
-            if followed is None:
-                followed = followed_streams(subscriptions)
-            verdicts, judged, users = _verdicts(subscriptions, action, pk, using, followed)
+            followed = followed_streams(subscriptions) if batch is None else batch.followed
+            held = None if batch is None else batch.held
+            verdicts, judged, users = _verdicts(subscriptions, action, pk, using, followed, held)
             scopes = _scope_moves(subscriptions, action, verdicts, before.held)
             moves = _recipient_moves(action, verdicts, judged, users, before.shown_to)
             queried = _queried_moves(subscriptions, action, stored, before, using, followed)
             judgement = Judgement(scopes, moves, queried)
-            logged = _log(subscriptions, stored, action, verdicts, judged, using, before.previous, judgement)
+            logged = _log(
+                subscriptions, stored, action, verdicts, judged, using, before.previous, judgement, batch
+            )
     except Exception:
         logger.exception(
             "Could not judge the %s of %s pk=%r; nobody hears of it.", action, model.__name__, pk
@@ -357,7 +431,10 @@ def judge(model, pk, action, using=None, before=None, subscriptions=None, stored
         return None
     if not verdicts and not logged:
         return None
-    return Change(model, stored, action, verdicts, logged, using, before.previous, judgement)
+    change = Change(model, stored, action, verdicts, logged, using, before.previous, judgement)
+    if batch is not None:
+        batch.changes.append(change)
+    return change
 
 
 class Judgement:
@@ -458,8 +535,9 @@ def _recipient_moves(action, verdicts, judged, users, shown_to):
     return moves
 
 
-def _log(subscriptions, instance, action, verdicts, judged, using, previous, judgement):
+def _log(subscriptions, instance, action, verdicts, judged, using, previous, judgement, batch=None):
     """Log the change on each stream whose scope holds the object (``change_log``); return those streams.
+    (A bulk write's ``batch`` takes the entries, to write them with its other rows'.)
 
     A stream with a per-recipient rule logs every change in its scope (or that
     leaves the view of an audience), with the audiences its rule was asked for
@@ -484,8 +562,13 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous, jud
         if in_scope:
             streams.append(meta.stream)
     try:
+        entries = change_log.entries(streams, instance, action, audiences, previous, judgement)
+        if batch is not None:
+            batch.entries.extend(entries)
+            return streams
         with transaction.atomic(using=using):
-            return change_log.record(streams, instance, action, audiences, using, previous, judgement)
+            change_log.write(entries, using)
+            return streams
     except Exception:
         logger.exception(
             "Could not log the %s of %s pk=%r; it is notified, but a client resuming cannot be sent it.",
@@ -496,19 +579,24 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous, jud
         return ()
 
 
-def _verdicts(subscriptions, action, pk, using, followed):
+def _verdicts(subscriptions, action, pk, using, followed, held=None):
     """``({stream: verdict}, {stream: audiences asked}, {stream: {audience: user}})``: who may hear of the
     change (see ``_verdict``).
 
     The audiences asked are those of a stream with a per-recipient rule whose
     subscribers were asked about (the ones recorded now), with their users;
-    none on a stream nobody follows (not in ``followed``).
+    none on a stream nobody follows (not in ``followed``). ``held``: what
+    each scope holds, when a bulk write asked it for all its rows at once.
     """
     verdicts, judged, users = {}, {}, {}
     for subscription in subscriptions:
         meta = subscription._meta
         if not meta.per_recipient and meta.queryset is None:
             verdicts[meta.stream] = True  # every object, everybody: nothing to ask the database
+            continue
+        if held is not None and meta.stream in held:
+            if pk in held[meta.stream]:
+                verdicts[meta.stream] = True
             continue
         if meta.per_recipient and meta.stream not in followed:
             judged[meta.stream], users[meta.stream] = set(), {}

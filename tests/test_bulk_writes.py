@@ -6,7 +6,7 @@ field selections, scopes and filters; a stream with ``Meta.bulk_writes = False``
 import pytest
 
 from support.article_feed import bulk_writes, new_author, run
-from support.client import Socket, assert_nothing_more, at_once, subscribe, unique
+from support.client import Socket, assert_nothing_more, at_once, delete_user, subscribe, unique
 
 MODEL = "testproject.article"
 
@@ -131,13 +131,7 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
         server, [{"create": "article", "as": "x", "set": {"title": unique("old"), "author_id": alice}}]
     )["x"]
     every = [Socket(server) for _ in range(3)]  # each in three groups (create, update, delete): told once
-    updates, one, by_alice, live, users = (
-        Socket(server),
-        Socket(server),
-        Socket(server),
-        Socket(server),
-        Socket(server),
-    )
+    updates, one, by_alice, live, users, details = (Socket(server) for _ in range(6))
     asked = [(sock, dict(field="articleSubscription", action="ALL_ACTIONS")) for sock in every]
     asked += [
         (updates, dict(field="articleSubscription", action="UPDATE")),
@@ -148,6 +142,7 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
         ),
         (live, dict(field="liveArticleSubscription", action="ALL_ACTIONS")),
         (users, dict(field="userSubscription", action="ALL_ACTIONS", data=["ID"])),
+        (details, dict(field="articleDetailSubscription", action="ALL_ACTIONS")),  # Meta.bulk_writes = False
     ]
     at_once(len(asked), lambda n: subscribe(server, asked[n][0], **{"data": ["ID", "TITLE"], **asked[n][1]}))
     titles = {name: unique(name) for name in "abc"}
@@ -164,9 +159,10 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
                 "bulk_update": {"a": {"title": "uno"}, "b": {"title": "dos"}},
                 "fields": ["title"],
             },  # within the limit
+            {"delete_where": ["a", "b", "c"]},
         ],
     )
-    a, b = made["a"], made["b"]
+    a, b, c = made["a"], made["b"], made["c"]
     for sock in [*every, updates, one]:
         assert [sock.recv(), sock.recv()] == [resync("articles", 3), resync("articles", 4)]
     for sock in every + [updates]:
@@ -174,19 +170,108 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
             frame("articles", "update", {"id": a, "title": "uno"}),
             frame("articles", "update", {"id": b, "title": "dos"}),
         ]
-    assert [by_alice.recv() for _ in range(4)] == [
+    for sock in [*every, updates, one]:
+        assert sock.recv() == resync("articles", 3)  # the delete of three
+    # A stream that does not hear bulk writes hears each deleted row, as ever.
+    assert in_delete_order([details.recv() for _ in range(3)]) == [
+        frame("article-details", "delete", {"id": a, "title": "uno"}),
+        frame("article-details", "delete", {"id": b, "title": "dos"}),
+        frame("article-details", "delete", {"id": c, "title": titles["c"]}),
+    ]
+    assert [by_alice.recv() for _ in range(5)] == [
         resync("filtered-articles", 3),
         resync("filtered-articles", 4),
         frame("filtered-articles", "update", {"id": a, "title": "uno"}, "updated"),
         frame("filtered-articles", "update", {"id": b, "title": "dos"}, "updated"),
+        resync("filtered-articles", 3),
     ]
     # A scope hides rows from its subscribers: they are not told how many were written.
-    assert [live.recv() for _ in range(4)] == [
+    assert [live.recv() for _ in range(5)] == [
         resync("live-articles", None),
         resync("live-articles", None),
         frame("live-articles", "update", {"id": a, "title": "uno"}),
         frame("live-articles", "update", {"id": b, "title": "dos"}),
+        resync("live-articles", None),
     ]
-    assert_nothing_more(*every, updates, one, by_alice, live, users)
+    assert_nothing_more(*every, updates, one, by_alice, live, users, details)
     for sock, _ in asked:
+        sock.close()
+
+
+def test_rows_a_cascade_deletes_are_each_heard_once_by_their_streams(server):
+    """Deleting an author deletes their articles (``on_delete=CASCADE``): Django sends each row's delete
+    signals, so each article's stream hears each delete once, with the row as it was."""
+    author, other = new_author(server), new_author(server)
+    titles = [unique("first"), unique("second")]
+    made = run(
+        server,
+        [
+            {"create": "article", "as": "a", "set": {"title": titles[0], "author_id": author}},
+            {"create": "article", "as": "b", "set": {"title": titles[1], "author_id": author}},
+            {"create": "article", "as": "c", "set": {"title": unique("kept"), "author_id": other}},
+        ],
+    )
+    every = [Socket(server) for _ in range(2)]
+    theirs = Socket(server)
+    asked = [(sock, dict(field="articleSubscription", data=["ID", "TITLE"])) for sock in every]
+    asked.append(
+        (
+            theirs,
+            dict(field="filteredArticleSubscription", data=["ID", "TITLE"], filters={"author": str(author)}),
+        )
+    )
+    at_once(len(asked), lambda n: subscribe(server, asked[n][0], action="DELETE", **asked[n][1]))
+    delete_user(server, author)
+    deleted = [{"id": made["a"], "title": titles[0]}, {"id": made["b"], "title": titles[1]}]
+    for sock in every:
+        assert in_delete_order([sock.recv(), sock.recv()]) == [
+            frame("articles", "delete", data) for data in deleted
+        ]
+    assert in_delete_order([theirs.recv(), theirs.recv()]) == [
+        frame("filtered-articles", "delete", data, "deleted") for data in deleted
+    ]
+    assert_nothing_more(*every, theirs)
+    for sock, _ in asked:
+        sock.close()
+
+
+def review(action, pk, title, reviewer):
+    data = {"id": pk, "title": title, "reviewer": reviewer}
+    return {"stream": "reviews", "payload": {"action": action, "model": "testproject.review", "data": data}}
+
+
+def test_rows_a_delete_sets_to_null_are_heard_as_updates(server):
+    """Deleting a user sets their reviews' reviewer to null (``on_delete=SET_NULL``): Django writes that
+    without a save; each review's stream hears it as an update of each row, once."""
+    reviewer, other = new_author(server), new_author(server)
+    titles = [unique("review") for _ in range(3)]
+    made = run(
+        server,
+        [
+            {"create": "review", "as": "a", "set": {"title": titles[0], "reviewer_id": reviewer}},
+            {"create": "review", "as": "b", "set": {"title": titles[1], "reviewer_id": reviewer}},
+            {"create": "review", "as": "c", "set": {"title": titles[2], "reviewer_id": other}},
+        ],
+    )
+    sockets = [Socket(server) for _ in range(3)]
+    actions = ["ALL_ACTIONS", "UPDATE", "DELETE"]
+    at_once(3, lambda n: subscribe(server, sockets[n], field="reviewSubscription", action=actions[n]))
+    delete_user(server, reviewer)  # Model.delete()
+    heard = [review("update", made["a"], titles[0], None), review("update", made["b"], titles[1], None)]
+    for sock in sockets[:2]:
+        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard
+    # The same through QuerySet.delete(), itself a bulk write of users.
+    last = unique("review")
+    gone = new_author(server)
+    steps = [
+        {"load": "user", "pk": gone, "as": "u"},
+        {"create": "review", "as": "d", "set": {"title": last, "reviewer_id": gone}},
+        {"delete_where": ["u"]},
+    ]
+    d = run(server, steps)["d"]
+    assert sockets[0].recv() == review("create", d, last, gone)  # ALL_ACTIONS
+    for sock in sockets[:2]:
+        assert sock.recv() == review("update", d, last, None)
+    assert_nothing_more(*sockets)  # the DELETE socket: no review was deleted
+    for sock in sockets:
         sock.close()

@@ -151,9 +151,10 @@ def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workd
         w004("testproject.streams.LiveArticleSubscription", "live-articles", "Article"),
         w004("testproject.streams.QueriedArticleSubscription", "queried-articles", "Article"),
         w004("testproject.streams.DatedArticleSubscription", "dated-articles", "Article"),
+        w004("testproject.streams.ReviewSubscription", "reviews", "Review"),
     ]
-    assert [message in stderr for message in expected] == [True] * 14
-    assert stderr.count("(graphene_django_subscriptions.W004)") == 14
+    assert [message in stderr for message in expected] == [True] * 15
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 15
     # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
     assert "graphene_django_subscriptions.W005" not in stderr
 

@@ -665,9 +665,11 @@ class _Follower:
             made = self._waiting.pop(0)
             if self._after_seam(made.event):
                 await self._send_made(made)
-        if self._missed is not None and self._active():
-            # More changes came while it waited than it may keep: the client refetches.
-            missed, self._missed = self._missed, None
+        missed, self._missed = self._missed, None
+        # More changes came while it waited than it may keep: the client refetches. Unless the last
+        # of them was replayed (or not for it): they came in order, so all of them were (a server
+        # reading the log late hands a resuming operation changes from before its cursor).
+        if missed is not None and self._active() and self._after_seam(missed):
             self._through = missed.get("position")
             resync = change_log.ChangeEvent(missed, action=change_log.RESYNC, data=None, replayed=True)
             await self._send_event(resync)

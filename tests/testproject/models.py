@@ -19,6 +19,16 @@ class Article(models.Model):
     at = models.TimeField(null=True, blank=True)
 
 
+class Review(models.Model):
+    """A row whose reviewer may go: deleting the user sets it to null (``SET_NULL``), an update Django
+    makes without a save."""
+
+    title = models.CharField(max_length=100)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+
+
 class Marker(models.Model):
     """A row only ``client.assert_nothing_more`` creates: its notification proves what came before it."""
 

@@ -29,6 +29,7 @@ from .streams import (
     OwnRowSubscription,
     PublicArticleSubscription,
     QueriedArticleSubscription,
+    ReviewSubscription,
     StaffArticleSubscription,
     StaffSubscription,
     TeamSubscription,
@@ -45,6 +46,7 @@ class TestSubscription(RootSubscription):
     article_subscription = ArticleSubscription.Field()
     article_detail_subscription = ArticleDetailSubscription.Field()
     marker_subscription = MarkerSubscription.Field()
+    review_subscription = ReviewSubscription.Field()
     team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
     filtered_article_subscription = FilteredArticleSubscription.Field()
@@ -64,6 +66,7 @@ class TestSubscription(RootSubscription):
         staff_article_changes = StaffArticleSubscription.ChangesField()
         article_detail_changes = ArticleDetailSubscription.ChangesField()
         marker_changes = MarkerSubscription.ChangesField()
+        review_changes = ReviewSubscription.ChangesField()
         filtered_article_changes = FilteredArticleSubscription.ChangesField()
         filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
         live_article_changes = LiveArticleSubscription.ChangesField()

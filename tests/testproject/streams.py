@@ -8,7 +8,7 @@ from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
 from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
-from .models import Article, Marker
+from .models import Article, Marker, Review
 
 #: Serializer runs of the "counted" and "owned" streams, and the owned stream's
 #: rule checks, read by the tests over HTTP.
@@ -286,6 +286,20 @@ class FilteredTeamSubscription(Subscription):
     @classmethod
     def get_queryset(cls, user):
         return cls.scope().filter(user=user)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Review
+        fields = ("id", "title", "reviewer")
+
+
+class ReviewSubscription(Subscription):
+    """Reviews, whose reviewer Django sets to null when the user goes (``SET_NULL``)."""
+
+    class Meta:
+        serializer_class = ReviewSerializer
+        stream = "reviews"
 
 
 class MarkerSerializer(serializers.ModelSerializer):
