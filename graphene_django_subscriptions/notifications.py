@@ -904,10 +904,14 @@ class Change:
 
     def _logged_text(self, meta, action, data, cause=None):
         frame = channels_api.notification_frame(meta.stream, action, meta.model_label, data, cause)
-        position = self.positions.get(meta.stream)
-        frame["position"] = position
-        frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
-        return channels_api.encode(frame)
+        return channels_api.encode(_placed(frame, self.positions.get(meta.stream), self.using))
+
+
+def _placed(frame, position, using):
+    """``frame`` with its place in the change log (``position``, None when not logged) and its cursor."""
+    frame["position"] = position
+    frame["cursor"] = None if position is None else change_log.cursor(position, using)
+    return frame
 
 
 class Resync:
@@ -971,9 +975,7 @@ class Resync:
         frame = channels_api.notification_frame(meta.stream, change_log.RESYNC, meta.model_label, None)
         frame["payload"]["count"] = count
         if standard:  # a graphql-transport-ws group: the resync's place in the log, as a change's
-            position = self.positions.get(meta.stream)
-            frame["position"] = position
-            frame["cursor"] = None if position is None else change_log.cursor(position, self.using)
+            _placed(frame, self.positions.get(meta.stream), self.using)
         return channels_api.encode(frame)
 
 
