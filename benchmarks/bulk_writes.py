@@ -107,15 +107,16 @@ WRITES = [("update", 10000), ("update", 1000), ("bulk_update", 1000), ("bulk_cre
 class Worker:
     """One Django process that makes the writes it is asked for, timing each."""
 
-    def __init__(self, made, kind):
-        database = made.new(f"bulk-writes-{kind}")
+    def __init__(self, made, kind, code=WORKER, name="bulk-writes"):
+        database = made.new(f"{name}-{kind}")
         env = environment("testproject.settings", database)
         env["GDS_DEBUG"] = "0"  # DEBUG's query log would weigh on both sides
         django_admin(env, "migrate", "--noinput")
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
-        self.process = subprocess.Popen([sys.executable, "-c", WORKER], env=env, cwd=str(CWD), **pipes)
+        self.process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(CWD), **pipes)
 
     def time(self, write, rows, reported):
+        """Seconds ``write`` of ``rows`` took (``reported``: by the package, or, for triggers, with them)."""
         self.process.stdin.write(json.dumps({"write": write, "rows": rows, "reported": reported}) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()

@@ -19,6 +19,7 @@ _PUBLIC = {
     "depromise_subscription": "graphene_django_subscriptions.middleware",
     "SubscriptionMiddleware": "graphene_django_subscriptions.middleware",
     "revoke": "graphene_django_subscriptions.revocation",
+    "ReportDatabaseWrites": "graphene_django_subscriptions.database_writes",
 }
 
 

@@ -25,12 +25,12 @@ import contextvars
 import functools
 import logging
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models import Max
 from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 
-from . import app_settings, change_log, notifications, registry
+from . import app_settings, change_log, database_writes, notifications, registry
 from .outbox import outbox
 from .protocols import common
 
@@ -164,7 +164,8 @@ def _reported_write(write):
                 with transaction.atomic(using=self.db, savepoint=False):
                     notifications.take_write_lock(self.db)  # it writes: write first (see there)
                     report = _Report(self.model, subscriptions, self.db)
-                    result = write(original, self, report, *args, **kwargs)
+                    with database_writes.by_the_orm(database_writes.tables_of(self.model), self.db):
+                        result = write(original, self, report, *args, **kwargs)
                     report.send_at_commit()
                     return result
             finally:
@@ -242,17 +243,24 @@ def _delete(original, queryset, report):
 
 def _collector_delete(original):
     """``Collector.delete``, with the rows its field updates (``SET_NULL``, ``SET_DEFAULT``) change reported
-    as updates of their followed models, judged before and after in the deleting transaction."""
+    as updates of their followed models, judged before and after in the deleting transaction; and the
+    rows the database itself deletes or changes (Django 6.1's ``DB_CASCADE``, ``DB_SET_NULL``,
+    ``DB_SET_DEFAULT``) reported as deletes (judged before) and updates."""
 
     @functools.wraps(original)
     def delete(self):
         updated = _set_by(self)
-        if not updated:
+        cascaded, database_updated = _database_cascades(self)
+        for model, pks in database_updated.items():
+            updated.setdefault(model, []).extend(pk for pk in pks if pk not in updated[model])
+        if not updated and not cascaded and not database_writes.installed(self.using):
             return original(self)
-        token = _reporting.set(True)  # Django may write them with QuerySet.update(): reported here, once
+        # Django may write them with QuerySet.update(): reported here, once.
+        token = _reporting.set(True) if updated else None
         try:
             with transaction.atomic(using=self.using, savepoint=False):
-                notifications.take_write_lock(self.using)
+                if updated or cascaded:
+                    notifications.take_write_lock(self.using)
                 reports = []
                 for model, pks in updated.items():
                     report = _Report(model, reporting(model), self.using)
@@ -260,7 +268,18 @@ def _collector_delete(original):
                         reports.append((report, pks, None))
                     else:
                         reports.append((report, pks, report.before(pks)))
-                result = original(self)
+                deletes = []
+                for model, pks in cascaded.items():
+                    report = _Report(model, reporting(model), self.using)
+                    if len(pks) <= _most():
+                        report.judge(common.DELETE, pks)  # while the rows are there, as a delete's signal
+                    deletes.append((report, len(pks)))
+                with database_writes.by_the_orm(_tables_written(self), self.using):
+                    result = original(self)
+                for report, count in deletes:
+                    if count > _most():
+                        report.resync(count)
+                    report.send_at_commit()
                 for report, pks, befores in reports:
                     if befores is None:
                         report.resync(len(pks))
@@ -269,31 +288,95 @@ def _collector_delete(original):
                     report.send_at_commit()
                 return result
         finally:
-            _reporting.reset(token)
+            if token is not None:
+                _reporting.reset(token)
 
     return delete
 
 
-def _set_by(collector):
-    """``{model: [pk, ...]}``: the rows of followed models that ``collector``'s field updates will change.
+#: Django 6.1's ``on_delete`` values that the database carries out, by what they do to a row.
+_DATABASE_ON_DELETE = {
+    getattr(models, name): action
+    for name, action in (("DB_CASCADE", "delete"), ("DB_SET_NULL", "update"), ("DB_SET_DEFAULT", "update"))
+    if hasattr(models, name)
+}
+
+
+def _database_cascades(collector):
+    """``({model: [pk]}, {model: [pk]})``: the rows of followed models the database itself will delete
+    and change as ``collector`` deletes its rows (``DB_CASCADE``, ``DB_SET_NULL``, ``DB_SET_DEFAULT``),
+    read before it does; but not of tables whose triggers report them (``database_writes``)."""
+    if not _DATABASE_ON_DELETE:
+        return {}, {}
+    using = collector.using
+    triggered = database_writes.installed(using)
+    found = {"delete": {}, "update": {}}
+    going = [(model, [obj.pk for obj in objs]) for model, objs in collector.data.items()]
+    going += [(batch.model, batch.values("pk")) for batch in collector.fast_deletes]
+    for _ in range(_MOST_CASCADE_DEPTH):
+        deeper = []
+        for model, rows in going:
+            for relation in model._meta.related_objects:
+                action = _DATABASE_ON_DELETE.get(getattr(relation, "on_delete", None))
+                if action is None:
+                    continue
+                child, field = relation.related_model, relation.field
+                parents = model._base_manager.using(using).filter(pk__in=rows)
+                of = parents.values(field.target_field.attname)
+                children = child._base_manager.using(using).filter(**{f"{field.attname}__in": of})
+                if action == "delete":
+                    deeper.append((child, children.values("pk")))
+                if reporting(child) and triggered.isdisjoint(database_writes.tables_of(child)):
+                    found[action].setdefault(child, {}).update(
+                        dict.fromkeys(children.values_list("pk", flat=True))
+                    )
+        going = deeper
+    return tuple(
+        {model: list(pks) for model, pks in found[action].items()} for action in ("delete", "update")
+    )
+
+
+#: How many levels of database cascades are followed (a cycle of them ends there).
+_MOST_CASCADE_DEPTH = 8
+
+
+def _tables_written(collector):
+    """The tables ``collector`` deletes rows of or updates itself (not those the database cascades to)."""
+    written = set(collector.data) | {getattr(batch, "model", None) for batch in collector.fast_deletes}
+    written |= {_model_of(objs) for objs in _field_update_batches(collector)}
+    return [table for model in written if model is not None for table in database_writes.tables_of(model)]
+
+
+def _field_update_batches(collector):
+    """The rows (a QuerySet, or objects) each of ``collector``'s field updates (``SET_NULL``...) changes.
 
     Django 4.2 and later keep ``{(field, value): [QuerySet or objects, ...]}``,
     earlier ones ``{model: {(field, value): objects}}``.
     """
-    found = {}
     updates = collector.field_updates
     if updates and isinstance(next(iter(updates)), tuple):
-        groups = [batch for batches in updates.values() for batch in batches]
-    else:
-        groups = [objs for by_field in updates.values() for objs in by_field.values()]
-    for objs in groups:
+        return [batch for batches in updates.values() for batch in batches]
+    return [objs for by_field in updates.values() for objs in by_field.values()]
+
+
+def _model_of(objs):
+    if isinstance(objs, QuerySet):
+        return objs.model
+    objs = list(objs)
+    return type(objs[0]) if objs else None
+
+
+def _set_by(collector):
+    """``{model: [pk, ...]}``: the rows of followed models that ``collector``'s field updates will change."""
+    found = {}
+    for objs in _field_update_batches(collector):
+        model = _model_of(objs)
+        if model is None or not reporting(model):
+            continue
         if isinstance(objs, QuerySet):
-            model = objs.model
-            pks = list(objs.values_list("pk", flat=True)) if reporting(model) else []
+            pks = list(objs.values_list("pk", flat=True))
         else:
-            objs = list(objs)
-            model = type(objs[0]) if objs else None
-            pks = [obj.pk for obj in objs] if model is not None and reporting(model) else []
+            pks = [obj.pk for obj in objs]
         if pks:
             found.setdefault(model, [])
             found[model].extend(pk for pk in pks if pk not in found[model])

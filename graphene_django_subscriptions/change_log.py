@@ -25,7 +25,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 
-from . import app_settings, engines, filters, groups, recipients
+from . import app_settings, database_writes, engines, filters, groups, recipients
 from .models import ChangeLogEpoch, ChangeLogHistory, LoggedChange
 from .protocols import channels_api, common
 from .recent import Recent
@@ -264,8 +264,10 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     cursor_epoch, start = parse_cursor(after)
     if cursor_epoch != epoch(using, fresh=True) or start > through:
         return _resync(meta, through, using)
+    # The changes the database logged itself (triggers) are the stream's too, where it hears more than saves.
+    streams = [meta.stream, database_writes.raw_stream(meta.model)] if meta.bulk_writes else [meta.stream]
     rows = LoggedChange.objects.using(using).filter(
-        stream=meta.stream, position__gt=start, position__lte=through
+        stream__in=streams, position__gt=start, position__lte=through
     )
     moving = meta.queryset is not None or meta.per_recipient  # objects enter and leave what it shows
     if action in common.CHANGE_ACTIONS and chosen_filter is None and not moving:
@@ -278,15 +280,27 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     most = limit if most is None else min(most, limit)
     rows = list(
         rows.order_by("position").values_list(
-            "action", "object_key", "state", "position", "previous", "scope", "audiences", "filtered"
+            "action",
+            "object_key",
+            "state",
+            "position",
+            "previous",
+            "scope",
+            "audiences",
+            "filtered",
+            "stream",
         )[: most + 1]
     )
     # After the rows: a prune that took some of them has moved the history's start by now.
-    history = ChangeLogHistory.objects.using(using).filter(stream=meta.stream).first()
-    if len(rows) > most or (history is not None and start < history.pruned_through):
+    histories = ChangeLogHistory.objects.using(using).filter(stream__in=streams)
+    pruned_through = max(histories.values_list("pruned_through", flat=True), default=0)
+    if len(rows) > most or start < pruned_through:
         return _resync(meta, through, using)
     if any(row[0] == RESYNC for row in rows):
         return _resync(meta, through, using)  # a bulk write too big to report row by row
+    if database_writes.unjudgeable(meta) and any(row[8] != meta.stream for row in rows):
+        return _resync(meta, through, using)  # a database write, which its rules could not judge
+    rows = [row[:8] if row[8] == meta.stream else _as_logged(meta.model, row, using) for row in rows]
     held = None
     if meta.per_recipient:
         held = _as_seen_by(subscription, user, rows, using)
@@ -310,6 +324,15 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
             event["shared"] = (*shared, position, *readings[position])
         events.append(event)
     return Replay(events, through)
+
+
+def _as_logged(model, row, using):
+    """A row a trigger logged (its columns as the database gives them), as the package logs a change."""
+    action_done, key, state, position, previous = row[:5]
+    state = state_of(database_writes.instance_from_row(model, state, using))
+    if previous:
+        previous = state_of(database_writes.instance_from_row(model, previous, using))
+    return action_done, key, state, position, previous, None, "", None
 
 
 def _as_seen_by(subscription, user, rows, using):

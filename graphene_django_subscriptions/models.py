@@ -151,3 +151,14 @@ class ChangeLogEpoch(models.Model):
 
     def __str__(self):
         return self.epoch
+
+
+class OrmWrite(models.Model):
+    """A table the ORM is writing in the transaction that holds this row (see ``database_writes``).
+
+    Never committed: the writing transaction deletes it before it commits, and
+    no other transaction sees it meanwhile. While it is there, the table's
+    triggers log nothing: the ORM reports that write itself.
+    """
+
+    table_name = models.CharField(max_length=255, db_index=True)

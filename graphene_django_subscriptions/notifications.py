@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from . import change_log, filters, groups, recipients, registry, transport
+from . import change_log, database_writes, filters, groups, recipients, registry, transport
 from .fields import SELECTED_BY_OPERATION
 from .models import FilterRoute, SubscriptionRecord
 from .outbox import outbox
@@ -94,15 +94,21 @@ def _in_a_transaction(save_base):
     twice. Inside a transaction it is a no-op (``savepoint=False``): a
     rollback there takes the row and its log entry away together. A model
     with filtered or scoped streams saves in one too, log or not: the row an
-    update replaces is read, locked, in the same transaction (see ``_saving``).
+    update replaces is read, locked, in the same transaction (see ``_saving``);
+    so does one whose table has triggers (``database_writes``), which stay
+    silent on the save's rows.
     """
 
     @functools.wraps(save_base)
     def save_base_in_a_transaction(self, *args, **kwargs):
-        if not change_log.enabled() and not _reads_before(type(self)):
+        model = type(self)
+        using = kwargs.get("using") or router.db_for_write(model, instance=self)
+        tables = database_writes.tables_of(model)
+        triggered = not database_writes.installed(using).isdisjoint(tables)
+        if not triggered and not change_log.enabled() and not _reads_before(model):
             return save_base(self, *args, **kwargs)  # nothing to commit with the row
-        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        with transaction.atomic(using=using, savepoint=False):
+        # Its table's triggers (if any) stay silent: the save is reported here, once.
+        with transaction.atomic(using=using, savepoint=False), database_writes.by_the_orm(tables, using):
             return save_base(self, *args, **kwargs)
 
     save_base_in_a_transaction.in_a_transaction = True
@@ -1004,17 +1010,50 @@ def _reading(meta, text, action, states, held, vendor, queried):
 
 
 def from_log(after, most):
-    """``[(entry, texts)]``: the changes committed after log position ``after`` (at most ``most``), in
-    commit order, each with the ``(group, text)`` pairs that carry it to the live groups it was judged for.
+    """``[(entry, texts, once)]``: the changes committed after log position ``after`` (at most ``most``),
+    in commit order, each with the ``(group, text)`` pairs that carry it to the live groups it was judged
+    for (``once``: a socket in several of them hears it once, as a RESYNC). A change the database logged
+    itself (``database_writes``) may come twice: its events, and the RESYNC of the streams that cannot
+    judge it.
     """
     delivered = []
-    for entry in change_log.committed_after(after, most):
-        texts = []
+    entries = change_log.committed_after(after, most + 1)  # the one after the last: is it a run's end?
+    for index, entry in enumerate(entries[:most]):
         try:
-            change = (Resync if entry.action == change_log.RESYNC else Change).from_log(entry)
-            if change is not None:
-                texts = change.messages()[0]
+            if entry.stream.startswith(database_writes.PREFIX):
+                # A run of database writes to one table (a statement's rows) resyncs once, at its end.
+                following = entries[index + 1].stream if index + 1 < len(entries) else None
+                resyncs = following != entry.stream
+                found = [(entry, texts, once) for texts, once in _database_write(entry, resyncs)]
+            else:
+                resync = entry.action == change_log.RESYNC
+                change = (Resync if resync else Change).from_log(entry)
+                found = [(entry, change.messages()[0] if change is not None else [], resync)]
         except Exception:
             logger.exception("Could not notify logged change %s; the next ones still are.", entry)
-        delivered.append((entry, texts))
+            found = []
+        delivered.extend(found or [(entry, [], False)])
     return delivered
+
+
+def _database_write(entry, resyncs=True):
+    """``[(texts, once)]`` of a change a trigger logged (raw SQL, another program): on the streams of its
+    model that hear more than saves (``Meta.bulk_writes``), as a change, judged on the row as it was
+    stored and as it was before; on those that cannot judge it (``database_writes.unjudgeable``), a
+    RESYNC (unless not ``resyncs``: a later one of the same run tells them)."""
+    model = database_writes.model_of(entry.stream)
+    streams = [one._meta for one in registry.for_model(model) if one._meta.bulk_writes] if model else []
+    exact = [meta.stream for meta in streams if not database_writes.unjudgeable(meta)]
+    resynced = [meta.stream for meta in streams if database_writes.unjudgeable(meta)]
+    found = []
+    if exact:
+        instance = database_writes.instance_from_row(model, entry.state)
+        previous = database_writes.instance_from_row(model, entry.previous) if entry.previous else None
+        change = Change(model, instance, entry.action, dict.fromkeys(exact, True), exact, None, previous)
+        change.positions = dict.fromkeys(exact, entry.position)
+        found.append((change.messages()[0], False))
+    if resynced and resyncs:
+        resync = Resync(model, resynced, None, resynced)
+        resync.positions = dict.fromkeys(resynced, entry.position)
+        found.append((resync.messages()[0], True))
+    return found

@@ -116,9 +116,11 @@ def limited_server(workdir, project):
     """
     started = []
 
-    def start(name, layer="inmemory", **limits):
+    def start(name, layer="inmemory", prepare=None, **limits):
         env = project(name, layer)
         env["GDS_LIMITS"] = json.dumps(limits)
+        if prepare is not None:  # the database, before the server starts: prepare(env)
+            prepare(env)
         started.append(Server(env, workdir / f"{name}.log"))
         return started[-1]
 

@@ -275,3 +275,43 @@ def test_rows_a_delete_sets_to_null_are_heard_as_updates(server):
     assert_nothing_more(*sockets)  # the DELETE socket: no review was deleted
     for sock in sockets:
         sock.close()
+
+
+def note(action, pk, text, notebook):
+    data = {"id": pk, "text": text, "notebook": notebook}
+    return {"stream": "notes", "payload": {"action": action, "model": "testproject.note", "data": data}}
+
+
+def test_rows_the_database_deletes_with_their_parent_are_heard_as_deletes(server):
+    """A notebook's notes go with it: on Django 6.1 the database deletes them (``DB_CASCADE``, no signal, no
+    collector), before it Django's collector does (``CASCADE``). Either way the notes' stream hears one
+    delete per note, as the note was."""
+    books = run(server, [{"create": "notebook", "as": n, "set": {"title": unique("book")}} for n in "abc"])
+    texts = {name: unique("note") for name in ("a1", "a2", "b1", "c1")}
+    steps = [
+        {"create": "note", "as": name, "set": {"text": text, "notebook_id": books[name[0]]}}
+        for name, text in texts.items()
+    ]
+    notes = run(server, steps)
+    sockets = [Socket(server) for _ in range(3)]
+    actions = ["ALL_ACTIONS", "DELETE", "UPDATE"]
+    at_once(3, lambda n: subscribe(server, sockets[n], field="noteSubscription", action=actions[n]))
+
+    def heard(*names):
+        return [note("delete", notes[name], texts[name], books[name[0]]) for name in names]
+
+    run(server, [{"load": "notebook", "pk": books["a"], "as": "a"}, {"delete": "a"}])  # Model.delete()
+    for sock in sockets[:2]:
+        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard(
+            "a1", "a2"
+        )
+    # QuerySet.delete() of two notebooks.
+    steps = [*({"load": "notebook", "pk": books[n], "as": n} for n in "bc"), {"delete_where": ["b", "c"]}]
+    run(server, steps)
+    for sock in sockets[:2]:
+        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard(
+            "b1", "c1"
+        )
+    assert_nothing_more(*sockets)  # the UPDATE socket: no note was changed
+    for sock in sockets:
+        sock.close()

@@ -39,7 +39,8 @@ W003 = (
     "from database 'default' (graphene_django_subscriptions_subscribersocket, "
     "graphene_django_subscriptions_subscriptionrecord, graphene_django_subscriptions_filterroute, "
     "graphene_django_subscriptions_loggedchange, "
-    "graphene_django_subscriptions_changeloghistory, graphene_django_subscriptions_changelogepoch): every "
+    "graphene_django_subscriptions_changeloghistory, graphene_django_subscriptions_changelogepoch, "
+    "graphene_django_subscriptions_ormwrite): every "
     "socket connection and subscribe request fails, and no change is logged for clients to resume from, "
     "until you run python manage.py migrate.\n"
     "\tHINT: Run python manage.py migrate once 'graphene_django_subscriptions' is in INSTALLED_APPS, "
@@ -152,9 +153,10 @@ def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workd
         w004("testproject.streams.QueriedArticleSubscription", "queried-articles", "Article"),
         w004("testproject.streams.DatedArticleSubscription", "dated-articles", "Article"),
         w004("testproject.streams.ReviewSubscription", "reviews", "Review"),
+        w004("testproject.streams.NoteSubscription", "notes", "Note"),
     ]
-    assert [message in stderr for message in expected] == [True] * 15
-    assert stderr.count("(graphene_django_subscriptions.W004)") == 15
+    assert [message in stderr for message in expected] == [True] * 16
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 16
     # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
     assert "graphene_django_subscriptions.W005" not in stderr
 

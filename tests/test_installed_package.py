@@ -38,6 +38,7 @@ def test_a_star_import_gives_the_public_names_of_the_engine(server):
     standard = [] if LEGACY else ["BrowserOriginValidator", "GraphqlWsConsumer"]
     expected = [
         "GraphqlAPIDemultiplexer",
+        "ReportDatabaseWrites",
         "Subscription",
         "SubscriptionMiddleware",
         "depromise_subscription",
@@ -57,6 +58,8 @@ PATHS = [
     "graphene_django_subscriptions.permissions.IsAuthenticated",
     "graphene_django_subscriptions.close_codes.CloseCode",
     "graphene_django_subscriptions.revoke",
+    "graphene_django_subscriptions.ReportDatabaseWrites",
+    "graphene_django_subscriptions.database_writes.install",
 ]
 MODERN_PATHS = [
     "graphene_django_subscriptions.consumers.GraphqlWsConsumer",

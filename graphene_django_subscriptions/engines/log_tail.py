@@ -7,7 +7,8 @@ since, in commit order, and writes each to its sockets in the groups it was
 judged for. So every socket hears every change in the one commit order, and
 a change still arrives when the process that saved it died right after its
 commit, when the channel layer was down, or when it was saved by a process
-the layer does not reach (``manage.py shell`` on the in-memory layer).
+the layer does not reach (``manage.py shell`` on the in-memory layer, or a
+program that is not Django at all: see ``commit_watch``).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from .. import app_settings, change_log, notifications
+from . import commit_watch
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class LogTail:
         self._task = None
         self._loop = None
         self._failed = False  # whether reading the log failed (said once)
+        self._watching = False  # whether ``commit_watch`` was started
         # Its own thread: reading the log never waits behind the sockets' database work.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="gds change log")
 
@@ -60,6 +63,12 @@ class LogTail:
             self.through = through
         self._wake = asyncio.Event()
         self._task = self._loop.create_task(self._follow())
+        if not self._watching:
+            self._watching = True
+            try:  # changes the database logs itself wake it too (raw SQL, other programs)
+                await self._read(commit_watch.start, self.wake_soon)
+            except Exception:
+                logger.exception("Cannot watch the database's commits; its own writes arrive by polling.")
 
     def wake(self):
         """Read the log now (on the loop)."""
@@ -87,10 +96,9 @@ class LogTail:
     async def _catch_up(self):
         while True:
             batch = await self._read(notifications.from_log, self.through, BATCH)
-            for entry, texts in batch:
+            for entry, texts, once in batch:
                 if texts:
-                    # A bulk write's RESYNC goes to every group of its stream: once to each member.
-                    once = entry.action == change_log.RESYNC
+                    # A RESYNC goes to every group of its stream: once to each member.
                     await self._groups.write(texts, position=entry.position, once=once)
                     self._on_late(entry.logged_at.timestamp())
                 self.through = entry.position

@@ -9,6 +9,7 @@ database, a Redis key or a channel-layer group.
 
 import os
 import shutil
+import subprocess
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,6 +87,18 @@ class Databases:
         finally:
             connection.close()
         self.made.clear()
+
+
+def other_program(database, sql):
+    """Run ``sql`` on ``database`` (a ``GDS_DATABASE`` value) with the database's own command-line client,
+    ``sqlite3`` or ``psql``: a writer that is not Django. Returns what it printed."""
+    if KIND == "sqlite":
+        command = ["sqlite3", "-bail", "-cmd", ".timeout 20000", database, sql]
+    else:
+        command = ["psql", database, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def redis_prefix(name):

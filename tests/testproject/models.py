@@ -29,6 +29,20 @@ class Review(models.Model):
     )
 
 
+class Notebook(models.Model):
+    title = models.CharField(max_length=100)
+
+
+class Note(models.Model):
+    """A row deleted with its notebook: by the database itself on Django 6.1 (``DB_CASCADE``: no signal, no
+    collector), by Django's collector before (``CASCADE``)."""
+
+    notebook = models.ForeignKey(
+        Notebook, on_delete=getattr(models, "DB_CASCADE", models.CASCADE), related_name="notes"
+    )
+    text = models.CharField(max_length=100)
+
+
 class Marker(models.Model):
     """A row only ``client.assert_nothing_more`` creates: its notification proves what came before it."""
 

@@ -25,6 +25,7 @@ from .streams import (
     GuardedSubscription,
     LiveArticleSubscription,
     MarkerSubscription,
+    NoteSubscription,
     OwnedSubscription,
     OwnRowSubscription,
     PublicArticleSubscription,
@@ -47,6 +48,7 @@ class TestSubscription(RootSubscription):
     article_detail_subscription = ArticleDetailSubscription.Field()
     marker_subscription = MarkerSubscription.Field()
     review_subscription = ReviewSubscription.Field()
+    note_subscription = NoteSubscription.Field()
     team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
     filtered_article_subscription = FilteredArticleSubscription.Field()
@@ -67,6 +69,7 @@ class TestSubscription(RootSubscription):
         article_detail_changes = ArticleDetailSubscription.ChangesField()
         marker_changes = MarkerSubscription.ChangesField()
         review_changes = ReviewSubscription.ChangesField()
+        note_changes = NoteSubscription.ChangesField()
         filtered_article_changes = FilteredArticleSubscription.ChangesField()
         filter_set_article_changes = FilterSetArticleSubscription.ChangesField()
         live_article_changes = LiveArticleSubscription.ChangesField()

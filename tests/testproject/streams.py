@@ -8,7 +8,7 @@ from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
 from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
-from .models import Article, Marker, Review
+from .models import Article, Marker, Note, Review
 
 #: Serializer runs of the "counted" and "owned" streams, and the owned stream's
 #: rule checks, read by the tests over HTTP.
@@ -300,6 +300,20 @@ class ReviewSubscription(Subscription):
     class Meta:
         serializer_class = ReviewSerializer
         stream = "reviews"
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Note
+        fields = ("id", "text", "notebook")
+
+
+class NoteSubscription(Subscription):
+    """Notes, which go with their notebook (the database's own cascade on Django 6.1)."""
+
+    class Meta:
+        serializer_class = NoteSerializer
+        stream = "notes"
 
 
 class MarkerSerializer(serializers.ModelSerializer):

@@ -28,7 +28,7 @@ from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.protocols import channels_api
 from graphene_django_subscriptions.subscribe_requests import GroupMoves
 
-from .models import Article, Marker, Review
+from .models import Article, Marker, Note, Notebook, Review
 from .schema import wait_at
 from .streams import RUNS
 
@@ -225,7 +225,14 @@ def forget_socket(request):
     return JsonResponse({"deleted": deleted.get(SubscriberSocket._meta.label, 0)})
 
 
-_MODELS = {"user": User, "group": Group, "article": Article, "review": Review}
+_MODELS = {
+    "user": User,
+    "group": Group,
+    "article": Article,
+    "review": Review,
+    "notebook": Notebook,
+    "note": Note,
+}
 
 
 @csrf_exempt

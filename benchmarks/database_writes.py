@@ -1,0 +1,140 @@
+"""Database-writes benchmark: what the triggers of ``ReportDatabaseWrites`` cost the writes they watch.
+
+For each database (SQLite, then PostgreSQL), a fresh migrated database and one
+Django process of the test project hold 10,000 articles (a followed model).
+Each round runs every write twice, once with triggers on the articles' table
+(``database_writes.install``) and once without, in turns, in autocommit:
+
+* raw SQL, ``UPDATE`` of 10,000 rows (``cursor.execute``, as another program
+  would): with triggers, the database logs each row in the same statement;
+* ``save()`` of 200 articles one by one, through the ORM: with triggers, each
+  save also names the table in ``OrmWrite`` and forgets it (two statements),
+  and the triggers stay silent;
+* ``QuerySet.update()`` of 1,000 rows, reported row by row by the package, the
+  same two statements more.
+
+Medians of the rounds, milliseconds, and the ratio, measured in the same run.
+Deliveries happen after the commit, off the writing code's path, and are not
+timed. Run it alone on the machine: ``tox -e bench-database-writes``.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bulk_writes import Worker  # noqa: E402
+
+from support import databases  # noqa: E402
+from support.tables import print_table  # noqa: E402
+
+WORKER = r"""
+import gc, json, sys, time
+import django
+django.setup()
+import testproject.streams  # noqa: F401  (declares the streams: the package follows Article)
+from django.contrib.auth.models import User
+from django.db import connection
+from graphene_django_subscriptions import database_writes
+from graphene_django_subscriptions.outbox import outbox
+from testproject.models import Article
+
+author = User.objects.create(username="bench-author")
+Article.objects.bulk_create([Article(title=f"t{n}", author=author) for n in range(10000)], batch_size=500)
+ids = list(Article.objects.order_by("pk").values_list("pk", flat=True))
+made = [0]
+
+
+def tick():
+    made[0] += 1
+    return f"{made[0] // 3600 % 24:02d}:{made[0] // 60 % 60:02d}:{made[0] % 60:02d}"
+
+
+def raw_update(rows):
+    at = tick()
+
+    def write():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE testproject_article SET at = %s WHERE id <= %s", [at, ids[rows - 1]])
+
+    return write
+
+
+def saves(rows):
+    objs = list(Article.objects.filter(pk__lte=ids[rows - 1]))
+    title = f"s{tick()}"
+
+    def write():
+        for obj in objs:
+            obj.title = title
+            obj.save()
+
+    return write
+
+
+def update(rows):
+    at = tick()
+    return lambda: Article.objects.filter(pk__lte=ids[rows - 1]).update(at=at)
+
+
+def timed(write, triggers):
+    (database_writes.install if triggers else database_writes.uninstall)(Article)
+    outbox.flush(300)  # the last write's deliveries are done: they are not this one's cost
+    gc.collect()
+    started = time.perf_counter()
+    write()
+    took = time.perf_counter() - started
+    outbox.flush(300)
+    return took
+
+
+WRITES = {"raw UPDATE": raw_update, "save()": saves, "update()": update}
+for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"}
+    asked = json.loads(line)
+    print(timed(WRITES[asked["write"]](asked["rows"]), asked["reported"]), flush=True)
+"""
+
+#: ``(write, rows)`` of each row of the table, in the order they run.
+WRITES = [("raw UPDATE", 10000), ("save()", 200), ("update()", 1000)]
+
+
+def measure(kind, rounds):
+    with tempfile.TemporaryDirectory() as scratch:
+        databases.KIND = kind
+        made = databases.Databases(Path(scratch))
+        worker = Worker(made, kind, code=WORKER, name="database-writes")
+        try:
+            times = {(write, rows): ([], []) for write, rows in WRITES}
+            for number in range(rounds):
+                for write, rows in WRITES:
+                    first = number % 2 == 0  # triggers first in one round, none first in the next
+                    for triggers in (first, not first):
+                        times[write, rows][0 if triggers else 1].append(worker.time(write, rows, triggers))
+        finally:
+            worker.close()
+            made.drop_all()
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--databases", default="sqlite,postgres")
+    args = parser.parse_args()
+    table = []
+    for kind in args.databases.split(","):
+        for (write, rows), (triggered, plain) in measure(kind, args.rounds).items():
+            ours, without = statistics.median(triggered), statistics.median(plain)
+            table.append((kind, write, rows, f"{without * 1000:.1f}", f"{ours * 1000:.1f}",
+                          f"{ours / without:.2f}"))  # fmt: skip
+        print(f"  measured {kind}", file=sys.stderr, flush=True)
+    print(f"medians of {args.rounds} rounds; the test project's Article (a followed model)")
+    print_table(("database", "write", "rows", "no triggers ms", "triggers ms", "x no triggers"), table)
+
+
+if __name__ == "__main__":
+    main()
