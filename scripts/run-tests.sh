@@ -11,8 +11,8 @@
 # makes its own databases and Redis prefixes and removes them at the end, so
 # nothing else on those servers is touched. Chromium and chromium-driver come
 # from Debian's packages too, for the live page's browser tests, nginx for the
-# documented proxy, and Node.js with npm when missing (Debian's, for the graphql-ws
-# client from the npm registry).
+# documented proxy, sqlite3 and psql as writers that are not Django, and Node.js
+# with npm when missing (Debian's, for the graphql-ws client from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +36,9 @@ answers 5432 || command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 # nginx runs the proxy block of docs/deploying.rst (tests/test_proxy.py), as a process of the test's own.
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# The database's own command-line clients write rows as another program would (tests/test_graphql_ws_database_writes.py).
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # Node runs the graphql-ws client of the npm registry; npm installs it and GraphiQL.
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
