@@ -15,13 +15,24 @@ Each round runs every write twice, once with triggers on the articles' table
 
 Medians of the rounds, milliseconds, and the ratio, measured in the same run.
 Deliveries happen after the commit, off the writing code's path, and are not
-timed. Run it alone on the machine: ``tox -e bench-database-writes``.
+timed.
+
+Then how soon a change reaches a socket: a test-project server (its reviews'
+table has triggers; it polls its change log once a minute, so only the
+database's notice can be quick) and one graphql-transport-ws socket following
+reviews; each round times, from the moment it starts, a review inserted by
+the database's command-line client (``sqlite3``, ``psql``: a new process, as
+another program would be) until the socket holds its event, against the
+baseline of a review saved through the ORM (an HTTP request to the server)
+until the same. Run it alone on the machine: ``tox -e bench-database-writes``.
 """
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -30,6 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bulk_writes import Worker  # noqa: E402
 
 from support import databases  # noqa: E402
+from support.article_feed import run  # noqa: E402
+from support.client import unique  # noqa: E402
+from support.graphql_ws_client import WsSocket  # noqa: E402
+from support.servers import Server, project_environment  # noqa: E402
 from support.tables import print_table  # noqa: E402
 
 WORKER = r"""
@@ -120,10 +135,43 @@ def measure(kind, rounds):
     return times
 
 
+def latency(kind, rounds):
+    """``(other program, ORM)``: the seconds each round took from a write's start to its event."""
+    with tempfile.TemporaryDirectory() as scratch:
+        databases.KIND = kind
+        made = databases.Databases(Path(scratch))
+        env = project_environment(made, f"latency-{kind}")
+        env["GDS_LIMITS"] = json.dumps({"CHANGE_LOG_POLL_SECONDS": 60})
+        server = Server(env, Path(scratch) / "server.log")
+        sock = WsSocket(server)
+        try:
+            sock.follow("1", "subscription { reviewChanges { action data { title } } }")
+            took = ([], [])
+            for number in range(rounds):
+                first = number % 2 == 0  # the other program first in one round, the ORM first in the next
+                for raw in (first, not first):
+                    title = unique("latency")
+                    started = time.perf_counter()
+                    if raw:
+                        insert = f"INSERT INTO testproject_review (title) VALUES ('{title}')"
+                        databases.other_program(env["GDS_DATABASE"], insert)
+                    else:
+                        run(server, [{"create": "review", "as": "r", "set": {"title": title}}])
+                    event = sock.recv()["payload"]["data"]["reviewChanges"]
+                    took[0 if raw else 1].append(time.perf_counter() - started)
+                    assert event == {"action": "CREATE", "data": {"title": title}}, event
+            return took
+        finally:
+            sock.close()
+            server.stop()
+            made.drop_all()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--latency-rounds", type=int, default=20)
     args = parser.parse_args()
     table = []
     for kind in args.databases.split(","):
@@ -134,6 +182,13 @@ def main():
         print(f"  measured {kind}", file=sys.stderr, flush=True)
     print(f"medians of {args.rounds} rounds; the test project's Article (a followed model)")
     print_table(("database", "write", "rows", "no triggers ms", "triggers ms", "x no triggers"), table)
+    table = []
+    for kind in args.databases.split(","):
+        raw, orm = (statistics.median(times) for times in latency(kind, args.latency_rounds))
+        table.append((kind, f"{orm * 1000:.1f}", f"{raw * 1000:.1f}", f"{raw / orm:.2f}"))
+        print(f"  measured {kind}'s latency", file=sys.stderr, flush=True)
+    print(f"\nfrom a write's start to its event on a socket: medians of {args.latency_rounds} rounds")
+    print_table(("database", "ORM save ms", "command line ms", "x ORM save"), table)
 
 
 if __name__ == "__main__":
