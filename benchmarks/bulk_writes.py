@@ -36,13 +36,13 @@ from support import databases  # noqa: E402
 from support.servers import CWD, django_admin, environment  # noqa: E402
 from support.tables import print_table  # noqa: E402
 
-WORKER = r"""
+#: The start of a worker's code: Django set up, 10,000 articles (``ids``, by key), a counter (``made``).
+SETUP = r"""
 import gc, json, sys, time
 import django
 django.setup()
 import testproject.streams  # noqa: F401  (declares the streams: the package follows Article)
 from django.contrib.auth.models import User
-from graphene_django_subscriptions import bulk_writes
 from graphene_django_subscriptions.outbox import outbox
 from testproject.models import Article
 
@@ -50,6 +50,12 @@ author = User.objects.create(username="bench-author")
 Article.objects.bulk_create([Article(title=f"t{n}", author=author) for n in range(10000)], batch_size=500)
 ids = list(Article.objects.order_by("pk").values_list("pk", flat=True))
 made = [0]
+"""
+
+WORKER = (
+    SETUP
+    + r"""
+from graphene_django_subscriptions import bulk_writes
 
 
 def first(rows):
@@ -99,6 +105,7 @@ for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"
         Article.objects.filter(title__startswith=f"c{made[0]}-")._raw_delete(Article.objects.db)
     print(took, flush=True)
 """
+)
 
 #: ``(write, rows)`` of each row of the table, in the order they run.
 WRITES = [("update", 10000), ("update", 1000), ("bulk_update", 1000), ("bulk_create", 1000)]

@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bulk_writes import Worker  # noqa: E402
+from bulk_writes import SETUP, Worker  # noqa: E402
 
 from support import databases  # noqa: E402
 from support.article_feed import run  # noqa: E402
@@ -47,21 +47,11 @@ from support.graphql_ws_client import WsSocket  # noqa: E402
 from support.servers import Server, project_environment  # noqa: E402
 from support.tables import print_table  # noqa: E402
 
-WORKER = r"""
-import gc, json, sys, time
-import django
-django.setup()
-import testproject.streams  # noqa: F401  (declares the streams: the package follows Article)
-from django.contrib.auth.models import User
+WORKER = (
+    SETUP
+    + r"""
 from django.db import connection
 from graphene_django_subscriptions import database_writes
-from graphene_django_subscriptions.outbox import outbox
-from testproject.models import Article
-
-author = User.objects.create(username="bench-author")
-Article.objects.bulk_create([Article(title=f"t{n}", author=author) for n in range(10000)], batch_size=500)
-ids = list(Article.objects.order_by("pk").values_list("pk", flat=True))
-made = [0]
 
 
 def tick():
@@ -112,6 +102,7 @@ for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"
     asked = json.loads(line)
     print(timed(WRITES[asked["write"]](asked["rows"]), asked["reported"]), flush=True)
 """
+)
 
 #: ``(write, rows)`` of each row of the table, in the order they run.
 WRITES = [("raw UPDATE", 10000), ("save()", 200), ("update()", 1000)]
