@@ -1,12 +1,13 @@
 """Writes the database reports itself: raw SQL, other programs, cascades the database runs.
 
-Opt-in, per table: ``install`` (or the migration operation ``ReportDatabaseWrites``,
-see ``migration_operations``) puts triggers on a followed model's table that log
-each row a statement inserts, updates or deletes in the change log, in the
-writing transaction, with the row as stored (and, for an update, as it was),
-under the model's raw stream (``@app_label.model``). Server processes deliver
-them from the log as any change (modern engine): PostgreSQL tells them at
-commit (``NOTIFY``), SQLite by its ``data_version`` (see ``engines.log_tail``).
+Opt-in, per table: the migration operation ``ReportDatabaseWrites`` (or
+``install``) puts triggers on a followed model's table that log each row a
+statement inserts, updates or deletes in the change log, in the writing
+transaction, with the row as stored (and, for an update, as it was), under the
+model's raw stream (``@app_label.model``). Server processes deliver them from
+the log as any change (modern engine; see ``notifications.from_log``):
+PostgreSQL tells them at commit (``NOTIFY``), SQLite by its ``data_version``
+(see ``engines.commit_watch``).
 
 A write through the ORM is reported by the package, judged as it always is:
 while it runs, its tables are named in ``OrmWrite`` in its own transaction
