@@ -156,6 +156,26 @@ def committed_after(position, most, using=None):
     return list(rows[:most])
 
 
+def stream_at(position, using=None):
+    """The stream of the change logged at ``position`` (None: none there)."""
+    return (
+        LoggedChange.objects.using(using).filter(position=position).values_list("stream", flat=True).first()
+    )
+
+
+def long_run(entry, most, using=None):
+    """``(count, last entry)`` of the run of changes of ``entry``'s stream that starts with it (the changes
+    logged one after the other, with no other stream's between), when it holds more than ``most``; else
+    None. For the runs the database's triggers log (a statement's rows)."""
+    after = LoggedChange.objects.using(using).filter(position__gte=entry.position).order_by("position")
+    leading = list(after.values_list("stream", flat=True)[: most + 1])
+    if len(leading) <= most or any(stream != entry.stream for stream in leading):
+        return None
+    end = after.exclude(stream=entry.stream).values_list("position", flat=True).first()
+    run = after.filter(stream=entry.stream) if end is None else after.filter(position__lt=end)
+    return run.count(), run.last()
+
+
 def queried(text):
     """``{filter key: (before, after)}`` of a logged change's ``filtered`` column (see ``record``)."""
     return {key: tuple(pair) for key, pair in json.loads(text).items()} if text else {}
@@ -300,6 +320,10 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
         return _resync(meta, through, using)  # a bulk write too big to report row by row
     if database_writes.unjudgeable(meta) and any(row[8] != meta.stream for row in rows):
         return _resync(meta, through, using)  # a database write, which its rules could not judge
+    if _longest_run(rows, database_writes.raw_stream(meta.model)) > app_settings.get(
+        "BULK_WRITE_MAX_CHANGES"
+    ):
+        return _resync(meta, through, using)  # database writes too many to report row by row, as live
     rows = [row[:8] if row[8] == meta.stream else _as_logged(meta.model, row, using) for row in rows]
     held = None
     if meta.per_recipient:
@@ -324,6 +348,15 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
             event["shared"] = (*shared, position, *readings[position])
         events.append(event)
     return Replay(events, through)
+
+
+def _longest_run(rows, stream):
+    """How many of ``rows`` (logged changes, ``stream`` last) of ``stream`` follow one another at most."""
+    longest = length = 0
+    for row in rows:
+        length = length + 1 if row[8] == stream else 0
+        longest = max(longest, length)
+    return longest
 
 
 def _as_logged(model, row, using):

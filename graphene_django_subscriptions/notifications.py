@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from . import change_log, database_writes, filters, groups, recipients, registry, transport
+from . import app_settings, change_log, database_writes, filters, groups, recipients, registry, transport
 from .fields import SELECTED_BY_OPERATION
 from .models import FilterRoute, SubscriptionRecord
 from .outbox import outbox
@@ -1010,17 +1010,30 @@ def _reading(meta, text, action, states, held, vendor, queried):
 
 
 def from_log(after, most):
-    """``[(entry, texts, once)]``: the changes committed after log position ``after`` (at most ``most``),
-    in commit order, each with the ``(group, text)`` pairs that carry it to the live groups it was judged
-    for (``once``: a socket in several of them hears it once, as a RESYNC). A change the database logged
-    itself (``database_writes``) may come twice: its events, and the RESYNC of the streams that cannot
-    judge it.
+    """``([(entry, texts, once)], more)``: the changes committed after log position ``after`` (at most
+    ``most``), in commit order, each with the ``(group, text)`` pairs that carry it to the live groups it
+    was judged for (``once``: a socket in several of them hears it once, as a RESYNC); ``more``: whether
+    more may be there to read now.
+
+    A change the database logged itself (``database_writes``) may come twice:
+    its events, and the RESYNC of the streams that cannot judge it. A run of
+    more than ``BULK_WRITE_MAX_CHANGES`` of them (a statement's rows) comes as
+    one RESYNC of every stream of its model, at the run's last entry, as a
+    bulk write of the ORM does.
     """
     delivered = []
     entries = change_log.committed_after(after, most + 1)  # the one after the last: is it a run's end?
     for index, entry in enumerate(entries[:most]):
         try:
             if entry.stream.startswith(database_writes.PREFIX):
+                before = entries[index - 1].stream if index else change_log.stream_at(after)
+                run = None
+                if before != entry.stream:  # a run starts here: is it too long to report row by row?
+                    run = change_log.long_run(entry, app_settings.get("BULK_WRITE_MAX_CHANGES"))
+                if run is not None:
+                    count, last = run
+                    delivered.append((last, _database_resync(last, count), True))
+                    return delivered, True  # the next read starts after the run
                 # A run of database writes to one table (a statement's rows) resyncs once, at its end.
                 following = entries[index + 1].stream if index + 1 < len(entries) else None
                 resyncs = following != entry.stream
@@ -1033,7 +1046,24 @@ def from_log(after, most):
             logger.exception("Could not notify logged change %s; the next ones still are.", entry)
             found = []
         delivered.extend(found or [(entry, [], False)])
-    return delivered
+    return delivered, len(entries) > most
+
+
+def _database_streams(model):
+    """The streams of ``model`` that hear of the changes its table's triggers log (``Meta.bulk_writes``)."""
+    return [one._meta for one in registry.for_model(model) if one._meta.bulk_writes] if model else []
+
+
+def _database_resync(entry, count):
+    """The texts of the RESYNC of every stream that hears of ``entry``'s model's database writes: a run of
+    ``count`` of them ends at ``entry``."""
+    model = database_writes.model_of(entry.stream)
+    streams = [meta.stream for meta in _database_streams(model)]
+    if not streams:
+        return []
+    resync = Resync(model, streams, count, streams)
+    resync.positions = dict.fromkeys(streams, entry.position)
+    return resync.messages()[0]
 
 
 def _database_write(entry, resyncs=True):
@@ -1042,7 +1072,7 @@ def _database_write(entry, resyncs=True):
     stored and as it was before; on those that cannot judge it (``database_writes.unjudgeable``), a
     RESYNC (unless not ``resyncs``: a later one of the same run tells them)."""
     model = database_writes.model_of(entry.stream)
-    streams = [one._meta for one in registry.for_model(model) if one._meta.bulk_writes] if model else []
+    streams = _database_streams(model)
     exact = [meta.stream for meta in streams if not database_writes.unjudgeable(meta)]
     resynced = [meta.stream for meta in streams if database_writes.unjudgeable(meta)]
     found = []

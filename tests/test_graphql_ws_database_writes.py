@@ -53,6 +53,47 @@ def read_reviews(sock, count):
     return found
 
 
+@pytest.fixture(scope="module")
+def few_rows(limited_server):
+    return limited_server("database-writes-few", BULK_WRITE_MAX_CHANGES=2, CHANGE_LOG_POLL_SECONDS=POLL)
+
+
+def test_a_statement_of_more_rows_than_the_limit_resyncs_each_subscriber_once_live_and_on_resume(few_rows):
+    server = few_rows
+    standard = [WsSocket(server) for _ in range(2)]
+    selection = "subscription { reviewChanges { action count cursor data { title } } }"
+    at_once(len(standard), lambda n: standard[n].follow("1", selection))
+    legacy = Socket(server)
+    subscribe(server, legacy, field="reviewSubscription", action="ALL_ACTIONS")
+    cursor = cursor_now(server)
+    titles = [unique("many") for _ in range(5)]
+    values = ", ".join(f"('{title}')" for title in titles[:3])
+    sql(server, f"INSERT INTO testproject_review (title) VALUES {values}")  # three rows: more than two
+    resyncs = [sock.recv() for sock in standard]
+    at = resyncs[0]["payload"]["data"]["reviewChanges"]["cursor"]
+    event = {"action": "RESYNC", "count": 3, "cursor": at, "data": None}
+    assert resyncs == [{"id": "1", "type": "next", "payload": {"data": {"reviewChanges": event}}}] * 2
+    assert legacy.recv() == {
+        "stream": "reviews",
+        "payload": {"action": "resync", "model": "testproject.review", "data": None, "count": 3},
+    }
+    values = ", ".join(f"('{title}')" for title in titles[3:])
+    sql(server, f"INSERT INTO testproject_review (title) VALUES {values}")  # two rows: row by row
+    for sock in standard:
+        events = [field_of(sock.recv()) for _ in range(2)]
+        assert [(e["action"], e["count"], e["data"]) for e in events] == [
+            ("CREATE", None, {"title": title}) for title in titles[3:]
+        ]
+    assert [legacy.recv()["payload"]["data"]["title"] for _ in range(2)] == titles[3:]
+    # Resumed from before both: the gap holds the long run, so a RESYNC (of the gap: no count).
+    late = WsSocket(server)
+    resume(late, "1", selection.replace("reviewChanges", "reviewChanges(after: %s)" % json.dumps(cursor)))
+    replayed = field_of(next_message(late))
+    assert (replayed["action"], replayed["count"], replayed["data"]) == ("RESYNC", None, None)
+    nothing_more(*standard, legacy, late)
+    close([*standard, legacy, late])
+
+
 def install_triggers(model):
     """A ``prepare`` of ``limited_server``: triggers on ``model``'s table (testproject.models), as the
     documentation's ``database_writes.install`` puts them."""

@@ -95,14 +95,14 @@ class LogTail:
 
     async def _catch_up(self):
         while True:
-            batch = await self._read(notifications.from_log, self.through, BATCH)
+            batch, more = await self._read(notifications.from_log, self.through, BATCH)
             for entry, texts, once in batch:
                 if texts:
                     # A RESYNC goes to every group of its stream: once to each member.
                     await self._groups.write(texts, position=entry.position, once=once)
                     self._on_late(entry.logged_at.timestamp())
                 self.through = entry.position
-            if len(batch) < BATCH:
+            if not more:
                 return
 
     async def _read(self, function, *args):
