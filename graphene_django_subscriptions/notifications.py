@@ -1029,7 +1029,7 @@ def from_log(after, most):
                 before = entries[index - 1].stream if index else change_log.stream_at(after)
                 run = None
                 if before != entry.stream:  # a run starts here: is it too long to report row by row?
-                    run = change_log.long_run(entry, app_settings.get("BULK_WRITE_MAX_CHANGES"))
+                    run = _long_run(entries, index, app_settings.get("BULK_WRITE_MAX_CHANGES"))
                 if run is not None:
                     count, last = run
                     delivered.append((last, _database_resync(last, count), True))
@@ -1047,6 +1047,17 @@ def from_log(after, most):
             found = []
         delivered.extend(found or [(entry, [], False)])
     return delivered, len(entries) > most
+
+
+def _long_run(entries, index, most):
+    """``(count, last entry)`` of the run of changes of one stream that starts at ``entries[index]``, when it
+    holds more than ``most``; else None. Told by the entries read when it ends among them."""
+    stream = entries[index].stream
+    for end in range(index + 1, len(entries)):
+        if entries[end].stream != stream:
+            count = end - index
+            return (count, entries[end - 1]) if count > most else None
+    return change_log.long_run(entries[index], most)  # it goes on past them: ask the log
 
 
 def _database_streams(model):
