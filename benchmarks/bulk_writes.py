@@ -14,10 +14,11 @@ each in autocommit as a view would call it, on the first rows by key:
   row by row, each row judged and logged as a save is.
 
 The table gives the median milliseconds of the rounds and the ratio, measured
-in the same run. Deliveries happen after the commit, on the outbox's thread,
-off the writing code's path: each write waits for the outbox to be idle
-(and for a garbage collection) before it starts, and its deliveries are not
-timed.
+in the same run, and the most Python memory each write held at once (one more
+run of each, traced with tracemalloc, not timed). Deliveries happen after the
+commit, on the outbox's thread, off the writing code's path: each write waits
+for the outbox to be idle (and for a garbage collection) before it starts, and
+its deliveries are not timed.
 
 Run it alone on the machine, in a modern environment: ``tox -e bench-bulk-writes``.
 """
@@ -55,6 +56,7 @@ made = [0]
 WORKER = (
     SETUP
     + r"""
+import tracemalloc
 from graphene_django_subscriptions import bulk_writes
 
 
@@ -83,14 +85,19 @@ def bulk_create(rows):
     return lambda: Article.objects.bulk_create(objs)
 
 
-def timed(write, reported):
+def timed(write, reported, memory):
     outbox.flush(300)  # the last write's deliveries are done: they are not this one's cost
     gc.collect()  # nor the last write's garbage
     # Django's own method: the package's patched one passes straight through while this is set.
     token = None if reported else bulk_writes._reporting.set(True)
+    if memory:  # the most Python memory the write held at once, in bytes (traced: not timed)
+        tracemalloc.start()
     started = time.perf_counter()
     write()
     took = time.perf_counter() - started
+    if memory:
+        took = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     if token is not None:
         bulk_writes._reporting.reset(token)
     outbox.flush(300)
@@ -98,9 +105,9 @@ def timed(write, reported):
 
 
 WRITES = {"update": update, "bulk_update": bulk_update, "bulk_create": bulk_create}
-for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"}
+for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported", "memory"}
     asked = json.loads(line)
-    took = timed(WRITES[asked["write"]](asked["rows"]), asked["reported"])
+    took = timed(WRITES[asked["write"]](asked["rows"]), asked["reported"], asked["memory"])
     if asked["write"] == "bulk_create":  # keep the table as it was, without a delete to report
         Article.objects.filter(title__startswith=f"c{made[0]}-")._raw_delete(Article.objects.db)
     print(took, flush=True)
@@ -122,9 +129,11 @@ class Worker:
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
         self.process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=str(CWD), **pipes)
 
-    def time(self, write, rows, reported):
-        """Seconds ``write`` of ``rows`` took (``reported``: by the package, or, for triggers, with them)."""
-        self.process.stdin.write(json.dumps({"write": write, "rows": rows, "reported": reported}) + "\n")
+    def time(self, write, rows, reported, memory=False):
+        """Seconds ``write`` of ``rows`` took (``reported``: by the package, or, for triggers, with them);
+        ``memory``: the most bytes it held at once instead."""
+        asked = {"write": write, "rows": rows, "reported": reported, "memory": memory}
+        self.process.stdin.write(json.dumps(asked) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
@@ -148,10 +157,12 @@ def measure(kind, rounds):
                     first = number % 2 == 0  # the package first in one round, Django first in the next
                     for reported in (first, not first):
                         times[write, rows][0 if reported else 1].append(worker.time(write, rows, reported))
+            peaks = {(write, rows): [worker.time(write, rows, on, memory=True) for on in (True, False)]
+                     for write, rows in WRITES}  # fmt: skip
         finally:
             worker.close()
             made.drop_all()
-    return times
+    return times, peaks
 
 
 def main():
@@ -161,18 +172,24 @@ def main():
     args = parser.parse_args()
     table = []
     for kind in args.databases.split(","):
-        for (write, rows), (reported, plain) in measure(kind, args.rounds).items():
+        times, peaks = measure(kind, args.rounds)
+        for (write, rows), (reported, plain) in times.items():
             ours, django = statistics.median(reported), statistics.median(plain)
             how = "one RESYNC per stream" if rows > 1000 else "row by row"
+            memory = [f"{peak / 2**20:.1f}" for peak in reversed(peaks[write, rows])]
             table.append((kind, f"{write}()", rows, how, f"{django * 1000:.1f}", f"{ours * 1000:.1f}",
-                          f"{ours / django:.2f}"))  # fmt: skip
+                          f"{ours / django:.2f}", *memory))  # fmt: skip
         print(f"  measured {kind}", file=sys.stderr, flush=True)
     print(
         f"medians of {args.rounds} rounds; BULK_WRITE_MAX_CHANGES 1000; the test project's Article "
         "(nine streams)"
     )
-    print_table(("database", "write", "rows", "reported as", "Django ms", "reported ms", "x Django"), table)
-    print("notes: the issue's figure: update() of 10,000 rows at most 2x Django's own time.")
+    columns = ("database", "write", "rows", "reported as", "Django ms", "reported ms", "x Django")
+    print_table((*columns, "Django MiB", "reported MiB"), table)
+    print(
+        "notes: the issue's figure: update() of 10,000 rows at most 2x Django's own time. MiB: the most "
+        "Python memory the write held at once (tracemalloc, one untimed run each)."
+    )
 
 
 if __name__ == "__main__":
