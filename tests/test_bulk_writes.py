@@ -315,3 +315,34 @@ def test_rows_the_database_deletes_with_their_parent_are_heard_as_deletes(server
     assert_nothing_more(*sockets)  # the UPDATE socket: no note was changed
     for sock in sockets:
         sock.close()
+
+
+def bookmark(action, pk, page, notebook):
+    data = {"id": pk, "page": page, "notebook": notebook}
+    return {
+        "stream": "bookmarks",
+        "payload": {"action": action, "model": "testproject.bookmark", "data": data},
+    }
+
+
+def test_rows_the_database_sets_to_null_with_their_parent_gone_are_heard_as_updates(server):
+    """A notebook's bookmarks stay when it goes, pointing nowhere: on Django 6.1 the database sets them to null
+    (``DB_SET_NULL``, no signal, no collector), before it Django's collector does (``SET_NULL``). Either way
+    the bookmarks' stream hears one update per bookmark, as it is now."""
+    books = run(server, [{"create": "notebook", "as": n, "set": {"title": unique("book")}} for n in "ab"])
+    pages = {"a1": 1, "a2": 2, "b1": 3}
+    steps = [
+        {"create": "bookmark", "as": name, "set": {"page": page, "notebook_id": books[name[0]]}}
+        for name, page in pages.items()
+    ]
+    marks = run(server, steps)
+    sockets = [Socket(server) for _ in range(3)]
+    actions = ["ALL_ACTIONS", "UPDATE", "DELETE"]
+    at_once(3, lambda n: subscribe(server, sockets[n], field="bookmarkSubscription", action=actions[n]))
+    run(server, [{"load": "notebook", "pk": books["a"], "as": "a"}, {"delete": "a"}])
+    heard = [bookmark("update", marks[name], pages[name], None) for name in ("a1", "a2")]
+    for sock in sockets[:2]:
+        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard
+    assert_nothing_more(*sockets)  # b1 kept its notebook; the DELETE socket: no bookmark was deleted
+    for sock in sockets:
+        sock.close()

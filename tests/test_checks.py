@@ -154,9 +154,10 @@ def test_the_deployment_check_names_each_stream_anonymous_users_may_follow(workd
         w004("testproject.streams.DatedArticleSubscription", "dated-articles", "Article"),
         w004("testproject.streams.ReviewSubscription", "reviews", "Review"),
         w004("testproject.streams.NoteSubscription", "notes", "Note"),
+        w004("testproject.streams.BookmarkSubscription", "bookmarks", "Bookmark"),
     ]
-    assert [message in stderr for message in expected] == [True] * 16
-    assert stderr.count("(graphene_django_subscriptions.W004)") == 16
+    assert [message in stderr for message in expected] == [True] * 17
+    assert stderr.count("(graphene_django_subscriptions.W004)") == 17
     # Not warned: "guarded" and "own-row" refuse anonymous users; "users" and "owned" have a per-recipient rule.
     assert "graphene_django_subscriptions.W005" not in stderr
 

@@ -43,6 +43,19 @@ class Note(models.Model):
     text = models.CharField(max_length=100)
 
 
+class Bookmark(models.Model):
+    """A row whose notebook may go: the database sets it to null on Django 6.1 (``DB_SET_NULL``: no signal,
+    no collector), Django's collector before (``SET_NULL``)."""
+
+    notebook = models.ForeignKey(
+        Notebook,
+        null=True,
+        on_delete=getattr(models, "DB_SET_NULL", models.SET_NULL),
+        related_name="bookmarks",
+    )
+    page = models.PositiveIntegerField()
+
+
 class Marker(models.Model):
     """A row only ``client.assert_nothing_more`` creates: its notification proves what came before it."""
 

@@ -15,6 +15,7 @@ from example.settings import LEGACY
 from .streams import (
     ArticleDetailSubscription,
     ArticleSubscription,
+    BookmarkSubscription,
     CountedSubscription,
     DatedArticleSubscription,
     FilteredArticleSubscription,
@@ -49,6 +50,7 @@ class TestSubscription(RootSubscription):
     marker_subscription = MarkerSubscription.Field()
     review_subscription = ReviewSubscription.Field()
     note_subscription = NoteSubscription.Field()
+    bookmark_subscription = BookmarkSubscription.Field()
     team_subscription = TeamSubscription.Field()
     staff_article_subscription = StaffArticleSubscription.Field()
     filtered_article_subscription = FilteredArticleSubscription.Field()

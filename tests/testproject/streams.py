@@ -8,7 +8,7 @@ from example.serializers import GroupSerializer, UserSerializer
 from graphene_django_subscriptions import Subscription
 from graphene_django_subscriptions.permissions import BasePermission, IsAuthenticated
 
-from .models import Article, Marker, Note, Review
+from .models import Article, Bookmark, Marker, Note, Review
 
 #: Serializer runs of the "counted" and "owned" streams, and the owned stream's
 #: rule checks, read by the tests over HTTP.
@@ -314,6 +314,20 @@ class NoteSubscription(Subscription):
     class Meta:
         serializer_class = NoteSerializer
         stream = "notes"
+
+
+class BookmarkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Bookmark
+        fields = ("id", "page", "notebook")
+
+
+class BookmarkSubscription(Subscription):
+    """Bookmarks, whose notebook becomes null when it goes (the database's own on Django 6.1)."""
+
+    class Meta:
+        serializer_class = BookmarkSerializer
+        stream = "bookmarks"
 
 
 class MarkerSerializer(serializers.ModelSerializer):

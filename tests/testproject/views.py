@@ -28,7 +28,7 @@ from graphene_django_subscriptions.outbox import outbox
 from graphene_django_subscriptions.protocols import channels_api
 from graphene_django_subscriptions.subscribe_requests import GroupMoves
 
-from .models import Article, Marker, Note, Notebook, Review
+from .models import Article, Bookmark, Marker, Note, Notebook, Review
 from .schema import wait_at
 from .streams import RUNS
 
@@ -232,6 +232,7 @@ _MODELS = {
     "review": Review,
     "notebook": Notebook,
     "note": Note,
+    "bookmark": Bookmark,
 }
 
 
