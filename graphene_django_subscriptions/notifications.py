@@ -1072,8 +1072,13 @@ def _database_resync(entry, count):
     streams = [meta.stream for meta in _database_streams(model)]
     if not streams:
         return []
+    return _logged_resync(model, streams, count, entry.position)
+
+
+def _logged_resync(model, streams, count, position):
+    """The texts of the RESYNC of ``streams`` logged at ``position`` (``count`` rows, or None: untold)."""
     resync = Resync(model, streams, count, streams)
-    resync.positions = dict.fromkeys(streams, entry.position)
+    resync.positions = dict.fromkeys(streams, position)
     return resync.messages()[0]
 
 
@@ -1094,7 +1099,5 @@ def _database_write(entry, resyncs=True):
         change.positions = dict.fromkeys(exact, entry.position)
         found.append((change.messages()[0], False))
     if resynced and resyncs:
-        resync = Resync(model, resynced, None, resynced)
-        resync.positions = dict.fromkeys(resynced, entry.position)
-        found.append((resync.messages()[0], True))
+        found.append((_logged_resync(model, resynced, None, entry.position), True))
     return found

@@ -282,17 +282,28 @@ def note(action, pk, text, notebook):
     return {"stream": "notes", "payload": {"action": action, "model": "testproject.note", "data": data}}
 
 
+def in_notebooks(server, kind, rows, books):
+    """Make notebooks ``books`` (names) and, in them, the ``kind`` rows ``{name: values}`` (each in the
+    notebook named by its name's first letter); ``(notebook ids, row ids)`` by name."""
+    made = run(server, [{"create": "notebook", "as": n, "set": {"title": unique("book")}} for n in books])
+    steps = [
+        {"create": kind, "as": name, "set": {**values, "notebook_id": made[name[0]]}}
+        for name, values in rows.items()
+    ]
+    return made, run(server, steps)
+
+
+def by_id(sock, count):
+    """The next ``count`` frames of a 2018 socket, in the order of their objects' ids."""
+    return sorted((sock.recv() for _ in range(count)), key=lambda one: one["payload"]["data"]["id"])
+
+
 def test_rows_the_database_deletes_with_their_parent_are_heard_as_deletes(server):
     """A notebook's notes go with it: on Django 6.1 the database deletes them (``DB_CASCADE``, no signal, no
     collector), before it Django's collector does (``CASCADE``). Either way the notes' stream hears one
     delete per note, as the note was."""
-    books = run(server, [{"create": "notebook", "as": n, "set": {"title": unique("book")}} for n in "abc"])
     texts = {name: unique("note") for name in ("a1", "a2", "b1", "c1")}
-    steps = [
-        {"create": "note", "as": name, "set": {"text": text, "notebook_id": books[name[0]]}}
-        for name, text in texts.items()
-    ]
-    notes = run(server, steps)
+    books, notes = in_notebooks(server, "note", {name: {"text": text} for name, text in texts.items()}, "abc")
     sockets = [Socket(server) for _ in range(3)]
     actions = ["ALL_ACTIONS", "DELETE", "UPDATE"]
     at_once(3, lambda n: subscribe(server, sockets[n], field="noteSubscription", action=actions[n]))
@@ -302,16 +313,12 @@ def test_rows_the_database_deletes_with_their_parent_are_heard_as_deletes(server
 
     run(server, [{"load": "notebook", "pk": books["a"], "as": "a"}, {"delete": "a"}])  # Model.delete()
     for sock in sockets[:2]:
-        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard(
-            "a1", "a2"
-        )
+        assert by_id(sock, 2) == heard("a1", "a2")
     # QuerySet.delete() of two notebooks.
     steps = [*({"load": "notebook", "pk": books[n], "as": n} for n in "bc"), {"delete_where": ["b", "c"]}]
     run(server, steps)
     for sock in sockets[:2]:
-        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard(
-            "b1", "c1"
-        )
+        assert by_id(sock, 2) == heard("b1", "c1")
     assert_nothing_more(*sockets)  # the UPDATE socket: no note was changed
     for sock in sockets:
         sock.close()
@@ -329,20 +336,17 @@ def test_rows_the_database_sets_to_null_with_their_parent_gone_are_heard_as_upda
     """A notebook's bookmarks stay when it goes, pointing nowhere: on Django 6.1 the database sets them to null
     (``DB_SET_NULL``, no signal, no collector), before it Django's collector does (``SET_NULL``). Either way
     the bookmarks' stream hears one update per bookmark, as it is now."""
-    books = run(server, [{"create": "notebook", "as": n, "set": {"title": unique("book")}} for n in "ab"])
     pages = {"a1": 1, "a2": 2, "b1": 3}
-    steps = [
-        {"create": "bookmark", "as": name, "set": {"page": page, "notebook_id": books[name[0]]}}
-        for name, page in pages.items()
-    ]
-    marks = run(server, steps)
+    books, marks = in_notebooks(
+        server, "bookmark", {name: {"page": page} for name, page in pages.items()}, "ab"
+    )
     sockets = [Socket(server) for _ in range(3)]
     actions = ["ALL_ACTIONS", "UPDATE", "DELETE"]
     at_once(3, lambda n: subscribe(server, sockets[n], field="bookmarkSubscription", action=actions[n]))
     run(server, [{"load": "notebook", "pk": books["a"], "as": "a"}, {"delete": "a"}])
     heard = [bookmark("update", marks[name], pages[name], None) for name in ("a1", "a2")]
     for sock in sockets[:2]:
-        assert sorted([sock.recv(), sock.recv()], key=lambda one: one["payload"]["data"]["id"]) == heard
+        assert by_id(sock, 2) == heard
     assert_nothing_more(*sockets)  # b1 kept its notebook; the DELETE socket: no bookmark was deleted
     for sock in sockets:
         sock.close()
