@@ -11,7 +11,11 @@ each in autocommit as a view would call it, on the first rows by key:
 * ``update()`` of 10,000 rows: more than ``BULK_WRITE_MAX_CHANGES`` (1000), so
   one RESYNC per stream (the issue's figure: at most 2x Django's time);
 * ``update()``, ``bulk_update()`` and ``bulk_create()`` of 1,000 rows: reported
-  row by row, each row judged and logged as a save is.
+  row by row, each row judged and logged as a save is;
+* ``delete()`` of 10,000 bookmarks (a model whose one stream hears bulk
+  writes): one RESYNC, the rows deleted without being loaded; against Django
+  without the package's delete receivers, which is what lets Django delete
+  them so (with a receiver connected, Django loads every row first).
 
 The table gives the median milliseconds of the rounds and the ratio, measured
 in the same run, and the most Python memory each write held at once (one more
@@ -57,7 +61,9 @@ WORKER = (
     SETUP
     + r"""
 import tracemalloc
-from graphene_django_subscriptions import bulk_writes
+from django.db.models.signals import post_delete, pre_delete
+from graphene_django_subscriptions import bulk_writes, notifications
+from testproject.models import Bookmark
 
 
 def first(rows):
@@ -85,6 +91,27 @@ def bulk_create(rows):
     return lambda: Article.objects.bulk_create(objs)
 
 
+def delete(rows):
+    token = bulk_writes._reporting.set(True)  # making them is not measured, nor reported
+    Bookmark.objects.bulk_create([Bookmark(page=n) for n in range(rows)], batch_size=500)
+    bulk_writes._reporting.reset(token)
+    return lambda: Bookmark.objects.all().delete()
+
+
+def without_receivers(write):
+    # ``write`` as Django runs it where the package does not listen to the bookmarks' deletes.
+    def run():
+        uid = "graphene_django_subscriptions:testproject.bookmark"
+        pre_delete.disconnect(sender=Bookmark, dispatch_uid=uid)
+        post_delete.disconnect(sender=Bookmark, dispatch_uid=uid)
+        try:
+            write()
+        finally:
+            notifications.watch(Bookmark)
+
+    return run
+
+
 def timed(write, reported, memory):
     outbox.flush(300)  # the last write's deliveries are done: they are not this one's cost
     gc.collect()  # nor the last write's garbage
@@ -104,10 +131,13 @@ def timed(write, reported, memory):
     return took
 
 
-WRITES = {"update": update, "bulk_update": bulk_update, "bulk_create": bulk_create}
+WRITES = {"update": update, "bulk_update": bulk_update, "bulk_create": bulk_create, "delete": delete}
 for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported", "memory"}
     asked = json.loads(line)
-    took = timed(WRITES[asked["write"]](asked["rows"]), asked["reported"], asked["memory"])
+    write = WRITES[asked["write"]](asked["rows"])
+    if asked["write"] == "delete" and not asked["reported"]:
+        write = without_receivers(write)
+    took = timed(write, asked["reported"], asked["memory"])
     if asked["write"] == "bulk_create":  # keep the table as it was, without a delete to report
         Article.objects.filter(title__startswith=f"c{made[0]}-")._raw_delete(Article.objects.db)
     print(took, flush=True)
@@ -115,7 +145,13 @@ for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"
 )
 
 #: ``(write, rows)`` of each row of the table, in the order they run.
-WRITES = [("update", 10000), ("update", 1000), ("bulk_update", 1000), ("bulk_create", 1000)]
+WRITES = [
+    ("update", 10000),
+    ("update", 1000),
+    ("bulk_update", 1000),
+    ("bulk_create", 1000),
+    ("delete", 10000),
+]
 
 
 class Worker:
@@ -182,7 +218,7 @@ def main():
         print(f"  measured {kind}", file=sys.stderr, flush=True)
     print(
         f"medians of {args.rounds} rounds; BULK_WRITE_MAX_CHANGES 1000; the test project's Article "
-        "(nine streams)"
+        "(nine streams); delete(): its Bookmark (one stream)"
     )
     columns = ("database", "write", "rows", "reported as", "Django ms", "reported ms", "x Django")
     print_table((*columns, "Django MiB", "reported MiB"), table)

@@ -8,7 +8,10 @@ is on (the default): one change per row, judged in the writing transaction as
 a save's is, on the row as it stored it (and, for an update, as it found it),
 so field selections, scopes, per-recipient rules and filters apply alike.
 ``QuerySet.delete()`` is patched only for its big deletes: Django sends each
-row's delete signals once anybody listens to them, which report it row by row.
+row's delete signals once anybody listens to them, which report it row by row;
+a big one tells the streams to resync, and, where nothing else listens, lets
+Django delete the rows without loading them (the package's own receivers do
+not count then: see ``_besides_ours``).
 The rows a delete's ``SET_NULL`` or ``SET_DEFAULT`` changes (Django's
 ``Collector`` writes them without a save) are reported as updates, the same way.
 
@@ -18,19 +21,26 @@ per row), locked until the transaction commits. A write of more rows than
 ``bulk_create`` whose keys the database does not give back, or that updates
 rows on conflict), is not reported row by row: each subscriber of its streams
 gets one ``RESYNC`` (logged, so a resuming subscription gets it too) and
-refetches.
+refetches. A subscriber of one object is the exception: the rows of the
+objects followed one by one are read and judged as a small write's, and
+reach only their objects' subscribers, so they hear their object's own
+change (or nothing, if the write left it alone); unless more than
+``BULK_WRITE_MAX_CHANGES`` objects are followed so, when they resync too.
 """
 
 import contextvars
 import functools
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
 from django.db.models import Max
 from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
+from django.db.models.signals import post_delete, pre_delete
 
-from . import app_settings, change_log, database_writes, notifications, registry
+from . import app_settings, change_log, database_writes, groups, notifications, registry
+from .models import SubscriptionRecord
 from .outbox import outbox
 from .protocols import common
 
@@ -58,6 +68,27 @@ def install():
         setattr(QuerySet, name, functools.wraps(original)(reported(original)))
     _original["collector"] = Collector.delete
     Collector.delete = functools.wraps(Collector.delete)(_collector_delete(Collector.delete))
+    for signal in (pre_delete, post_delete):
+        signal.has_listeners = _besides_ours(signal, signal.has_listeners)
+
+
+def _besides_ours(signal, has_listeners):
+    """``signal.has_listeners``, not counting the package's own receivers of a model whose every stream a
+    big delete running now tells to resync: they would report nothing. Django's collector loads each row
+    of a model whose delete signals someone listens to; then, if nobody else does, it need not."""
+
+    @functools.wraps(has_listeners)
+    def listening(sender=None):
+        if not has_listeners(sender):
+            return False
+        if sender is None or not notifications.resyncs_every_stream(sender):
+            return True
+        live = signal._live_receivers(sender)
+        if isinstance(live, tuple):  # Django 5 and later: (sync, async)
+            live = [*live[0], *live[1]]
+        return any(receiver not in notifications.DELETE_RECEIVERS for receiver in live)
+
+    return listening
 
 
 def reporting(model):
@@ -95,6 +126,8 @@ class _Report:
 
     def before(self, pks):
         """``{pk: Before}`` of the rows an update is about to write (those still there, locked now)."""
+        if not pks:
+            return {}
         previous = _rows(self.model, pks, self.using)
         held = notifications.scopes_holding(self.subscriptions, list(previous), self.using)
         try:
@@ -111,12 +144,15 @@ class _Report:
             )
             return {pk: notifications.Before(row, {}, {}, {}) for pk, row in previous.items()}
 
-    def judge(self, action, pks, befores=None):
+    def judge(self, action, pks, befores=None, for_object=False):
         """Judge the ``action`` of each row of ``pks`` as stored now, in their order (the scopes asked
-        once for all of them, the log written at once)."""
+        once for all of them, the log written at once); ``for_object``: for the subscribers of each
+        row's object alone (see ``followed_objects``)."""
+        if not pks:
+            return
         stored = _rows(self.model, pks, self.using)
         held = notifications.scopes_holding(self.subscriptions, list(stored), self.using)
-        batch = notifications.Batch(self.followed, held)
+        batch = notifications.Batch(self.followed, held, for_object)
         for pk in pks:
             row = stored.get(pk)
             if row is None:
@@ -128,19 +164,36 @@ class _Report:
         batch.write(self.using)
         self.changes.extend(batch.changes)
 
-    def resync(self, count):
-        """Tell each subscriber of the streams to refetch: ``count`` rows were written."""
+    def resync(self, count, objects=None):
+        """Tell each subscriber of the streams to refetch: ``count`` rows were written; but not the
+        subscribers of the ``objects`` (``followed_objects``), who are sent their objects' changes."""
         streams = [subscription._meta.stream for subscription in self.subscriptions]
         logged = ()
         if change_log.enabled():
             try:
                 with transaction.atomic(using=self.using):
-                    logged = change_log.record_resync(streams, count, self.using)
+                    logged = change_log.record_resync(streams, count, self.using, objects)
             except Exception:
                 logger.exception(
                     "Could not log a bulk write of %s; its RESYNC is sent all the same.", streams
                 )
-        self.changes.append(notifications.Resync(self.model, streams, count, logged, self.using))
+        resync = notifications.Resync(self.model, streams, count, logged, self.using, objects)
+        self.changes.append(resync)
+
+    def followed_objects(self):
+        """``({stream: {object key}}, [pk])``: the objects the streams' subscribers of one object follow
+        now, and their keys as the model's; ``(None, [])`` when more than ``BULK_WRITE_MAX_CHANGES``
+        objects are (too many to judge one by one: their subscribers resync too)."""
+        streams = [subscription._meta.stream for subscription in self.subscriptions]
+        records = SubscriptionRecord.objects.filter(stream__in=streams).exclude(object_key="")
+        keys = list(records.values_list("object_key", flat=True).distinct()[: _most() + 1])
+        if len(keys) > _most():
+            return None, []
+        objects = {stream: set() for stream in streams}
+        if keys:
+            for stream, key in records.filter(object_key__in=keys).values_list("stream", "object_key"):
+                objects[stream].add(key)
+        return objects, _pks(self.model, keys)
 
     def send_at_commit(self):
         changes = self.changes
@@ -180,22 +233,63 @@ def _most():
     return app_settings.get("BULK_WRITE_MAX_CHANGES")
 
 
+def _pks(model, keys):
+    """The primary key values of ``model`` that the object keys ``keys`` (text) name; none for a key that
+    cannot be one."""
+    pks = []
+    for key in keys:
+        try:
+            pks.append(model._meta.pk.to_python(key))
+        except ValidationError:
+            continue
+    return pks
+
+
+def _among(queryset, pks):
+    """Those of ``pks`` that ``queryset`` holds now, in its order (a query per chunk)."""
+    found = []
+    for chunk in _chunks(pks):
+        found.extend(queryset.filter(pk__in=chunk).values_list("pk", flat=True))
+    return found
+
+
+def _named(pks, followed):
+    """Those of ``pks`` (as given to a bulk method) that are in ``followed`` (model keys), in order."""
+    keys = {groups.object_key(pk) for pk in followed}
+    return [pk for pk in pks if groups.object_key(pk) in keys]
+
+
 @_reported_write
 def _update(original, queryset, report, **values):
     if not queryset.query.can_filter():
         return original(queryset, **values)  # Django refuses it: its own error
     pks = list(queryset.values_list("pk", flat=True)[: _most() + 1])
     if len(pks) > _most():
-        written = original(queryset, **values)
-        report.resync(written)
+        objects, followed = report.followed_objects()
+        if objects is None:
+            written = original(queryset, **values)
+            report.resync(written)
+            return written
+        # The followed objects' rows are read, locked and written apart, the others at once.
+        pks = _among(queryset, followed)
+        befores = report.before(pks)
+        pks = [pk for pk in pks if pk in befores]
+        rest = queryset.exclude(pk__in=followed) if followed else queryset
+        written = original(rest, **values) + _update_rows(original, report, pks, values)
+        report.judge(common.UPDATE, pks, befores, for_object=True)
+        report.resync(written, objects)
         return written
     befores = report.before(pks)
     pks = [pk for pk in pks if pk in befores]  # those still there, locked now
-    written = 0
-    for chunk in _chunks(pks):
-        written += original(report.model._base_manager.using(report.using).filter(pk__in=chunk), **values)
+    written = _update_rows(original, report, pks, values)
     report.judge(common.UPDATE, pks, befores)
     return written
+
+
+def _update_rows(original, report, pks, values):
+    """Update the rows of ``pks`` with ``values`` (a statement per chunk); return how many it wrote."""
+    base = report.model._base_manager.using(report.using)
+    return sum(original(base.filter(pk__in=chunk), **values) for chunk in _chunks(pks))
 
 
 @_reported_write
@@ -203,8 +297,12 @@ def _bulk_update(original, queryset, report, objs, fields, *args, **kwargs):
     objs = list(objs)
     pks = list(dict.fromkeys(obj.pk for obj in objs if obj.pk is not None))
     if len(pks) > _most():
+        objects, followed = report.followed_objects()
+        mine = _named(pks, followed)
+        befores = report.before(mine)
         result = original(queryset, objs, fields, *args, **kwargs)
-        report.resync(len(pks))
+        report.judge(common.UPDATE, [pk for pk in mine if pk in befores], befores, for_object=True)
+        report.resync(len(pks), objects)
         return result
     befores = report.before(pks)
     result = original(queryset, objs, fields, *args, **kwargs)
@@ -220,9 +318,13 @@ def _bulk_create(original, queryset, report, objs, *args, **kwargs):
     pks = [obj.pk for obj in created]
     if any(pk is None for pk in pks):
         pks = _made_after(report.model, report.using, last)
-    if pks is None or kwargs.get("update_conflicts") or len(pks) > _most():
-        # Rows it cannot tell (or that it updated, not created), or too many: subscribers refetch.
+    if pks is None or kwargs.get("update_conflicts"):
+        # Rows it cannot tell (or that it updated, not created): subscribers refetch.
         report.resync(len(objs) if pks is None else len(pks))
+    elif len(pks) > _most():
+        objects, followed = report.followed_objects()
+        report.judge(common.CREATE, _named(pks, followed), for_object=True)
+        report.resync(len(pks), objects)
     else:
         report.judge(common.CREATE, pks)
     return created
@@ -235,9 +337,23 @@ def _delete(original, queryset, report):
     if len(queryset.values_list("pk", flat=True)[: _most() + 1]) <= _most():
         return original(queryset)  # each row's delete signals report it, as for a delete of one
     streams = [subscription._meta.stream for subscription in report.subscriptions]
+    objects, followed = report.followed_objects()
     with notifications.resyncing(report.model, streams):
-        deleted, by_model = original(queryset)
-    report.resync(by_model.get(report.model._meta.label, 0))
+        if objects is None:
+            deleted, by_model = original(queryset)
+        else:
+            # The followed objects' rows are judged (as a delete's signal does) and deleted apart.
+            pks = _among(queryset, followed)
+            report.judge(common.DELETE, pks, for_object=True)
+            deleted, by_model = original(queryset.exclude(pk__in=followed) if followed else queryset)
+            if pks:
+                more, more_by_model = original(
+                    report.model._base_manager.using(report.using).filter(pk__in=pks)
+                )
+                deleted += more
+                for label, count in more_by_model.items():
+                    by_model[label] = by_model.get(label, 0) + count
+    report.resync(by_model.get(report.model._meta.label, 0), objects)
     return deleted, by_model
 
 
@@ -263,28 +379,26 @@ def _collector_delete(original):
                     notifications.take_write_lock(self.using)
                 reports = []
                 for model, pks in updated.items():
-                    report = _Report(model, reporting(model), self.using)
-                    if len(pks) > _most():
-                        reports.append((report, pks, None))
-                    else:
-                        reports.append((report, pks, report.before(pks)))
+                    report, judged, big, objects = _one_by_one(model, pks, self.using)
+                    reports.append((report, len(pks), judged, big, objects, report.before(judged)))
                 deletes = []
                 for model, pks in cascaded.items():
-                    report = _Report(model, reporting(model), self.using)
-                    if len(pks) <= _most():
-                        report.judge(common.DELETE, pks)  # while the rows are there, as a delete's signal
-                    deletes.append((report, len(pks)))
+                    report, judged, big, objects = _one_by_one(model, pks, self.using)
+                    if judged:  # while the rows are there, as a delete's signal
+                        report.judge(common.DELETE, judged, for_object=big)
+                    deletes.append((report, len(pks), big, objects))
                 with database_writes.by_the_orm(_tables_written(self), self.using):
                     result = original(self)
-                for report, count in deletes:
-                    if count > _most():
-                        report.resync(count)
+                for report, count, big, objects in deletes:
+                    if big:
+                        report.resync(count, objects)
                     report.send_at_commit()
-                for report, pks, befores in reports:
-                    if befores is None:
-                        report.resync(len(pks))
-                    else:
-                        report.judge(common.UPDATE, [pk for pk in pks if pk in befores], befores)
+                for report, count, judged, big, objects, befores in reports:
+                    judged = [pk for pk in judged if pk in befores]
+                    if judged:
+                        report.judge(common.UPDATE, judged, befores, for_object=big)
+                    if big:
+                        report.resync(count, objects)
                     report.send_at_commit()
                 return result
         finally:
@@ -292,6 +406,17 @@ def _collector_delete(original):
                 _reporting.reset(token)
 
     return delete
+
+
+def _one_by_one(model, pks, using):
+    """``(report, judged, big, objects)`` of a write of the rows ``pks`` of ``model``: the rows to judge one
+    by one (all; or, when ``big``, more than ``BULK_WRITE_MAX_CHANGES``, those followed one by one, with the
+    ``objects`` of ``_Report.followed_objects``, for its RESYNC)."""
+    report = _Report(model, reporting(model), using)
+    if len(pks) <= _most():
+        return report, pks, False, None
+    objects, followed = report.followed_objects()
+    return report, _named(pks, followed), True, objects
 
 
 #: Django 6.1's ``on_delete`` values that the database carries out, by what they do to a row.

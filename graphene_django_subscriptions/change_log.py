@@ -127,14 +127,29 @@ def write(logged, using=None):
     LoggedChange.objects.using(using).bulk_create(logged, batch_size=500)
 
 
-def record_resync(streams, count, using=None):
+def record_resync(streams, count, using=None, objects=None):
     """Log, on each of ``streams``, that a bulk write of ``count`` rows was too big to report row by row
-    (``bulk_writes``): its subscribers resync, live or when a replay reaches it. Returns ``streams``."""
-    state = json.dumps({"count": count})
+    (``bulk_writes``): its subscribers resync, live or when a replay reaches it; but not those of the
+    objects ``objects`` names (``{stream: {object key}}``, or None), whose changes are logged on their own.
+    Returns ``streams``."""
+
+    def state(stream):
+        told_apart = {} if objects is None else {"objects": sorted(objects.get(stream, ()))}
+        return json.dumps({"count": count, **told_apart})
+
     write(
-        [LoggedChange(stream=stream, action=RESYNC, object_key="", state=state) for stream in streams], using
+        [
+            LoggedChange(stream=stream, action=RESYNC, object_key="", state=state(stream))
+            for stream in streams
+        ],
+        using,
     )
     return streams
+
+
+def told_apart(state):
+    """The object keys a logged RESYNC's ``state`` says were sent their own changes (``record_resync``)."""
+    return set(json.loads(state).get("objects", ()))
 
 
 def _listed(asked, action):
@@ -174,6 +189,16 @@ def long_run(entry, most, using=None):
     end = after.exclude(stream=entry.stream).values_list("position", flat=True).first()
     run = after.filter(stream=entry.stream) if end is None else after.filter(position__lt=end)
     return run.count(), run.last()
+
+
+def of_objects(first, last, keys, most, using=None):
+    """The changes of ``first``'s stream from ``first`` to ``last`` (a run, see ``long_run``) of the objects
+    ``keys`` names, in commit order; None when more than ``most``."""
+    rows = LoggedChange.objects.using(using).filter(
+        stream=first.stream, position__gte=first.position, position__lte=last.position, object_key__in=keys
+    )
+    found = list(rows.order_by("position")[: most + 1])
+    return None if len(found) > most else found
 
 
 def queried(text):
@@ -296,6 +321,8 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
         rows = rows.filter(action__in=(action, RESYNC))
     if pk is not None:
         rows = rows.filter(Q(object_key=groups.object_key(pk)) | Q(action=RESYNC))
+    else:
+        rows = rows.exclude(for_object=True)  # a big bulk write's rows: its RESYNC tells this one
     limit = app_settings.get("MAX_REPLAYED_CHANGES")
     most = limit if most is None else min(most, limit)
     rows = list(
@@ -316,8 +343,10 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
     pruned_through = max(histories.values_list("pruned_through", flat=True), default=0)
     if len(rows) > most or start < pruned_through:
         return _resync(meta, through, using)
-    if any(row[0] == RESYNC for row in rows):
+    key = None if pk is None else groups.object_key(pk)
+    if any(row[0] == RESYNC and key not in told_apart(row[2]) for row in rows):
         return _resync(meta, through, using)  # a bulk write too big to report row by row
+    rows = [row for row in rows if row[0] != RESYNC]  # those its object's own changes tell
     if database_writes.unjudgeable(meta) and any(row[8] != meta.stream for row in rows):
         return _resync(meta, through, using)  # a database write, which its rules could not judge
     if _longest_run(rows, database_writes.raw_stream(meta.model)) > app_settings.get(

@@ -123,6 +123,10 @@ class LoggedChange(models.Model):
     #: On a stream with filters that take a query, whether the object matched each one followed then,
     #: before and after the change: JSON ``{filter key: [before, after]}``; null on the others.
     filtered = models.TextField(blank=True, null=True)
+    #: True when only the subscribers of this one object hear of it: a row of a bulk write too big to
+    #: report to every subscriber (they are told to resync), see ``bulk_writes``. Null otherwise, so that
+    #: the database's triggers (``database_writes``), which name the columns they write, need no change.
+    for_object = models.BooleanField(null=True)
     #: The change's place in commit order, set by the database as its transaction commits.
     position = models.BigIntegerField(null=True, db_index=True)
     logged_at = models.DateTimeField(default=timezone.now)

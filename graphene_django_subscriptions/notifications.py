@@ -207,11 +207,13 @@ def scopes_holding(subscriptions, pks, using):
 class Batch:
     """What the judgements of a bulk write's rows share (see ``judge``): the streams some socket follows
     (``followed``), what each scope holds now (``held``, see ``scopes_holding``), and the change log
-    entries they make, written at once by ``write``."""
+    entries they make, written at once by ``write``; ``for_object``: whether the changes are for their
+    objects' own subscribers only (``Change.for_object``)."""
 
-    def __init__(self, followed, held):
+    def __init__(self, followed, held, for_object=False):
         self.followed = followed
         self.held = held
+        self.for_object = for_object
         self.entries = []
         self.changes = []
 
@@ -353,6 +355,13 @@ def resyncing(model, streams):
         _resyncing.reset(token)
 
 
+def resyncs_every_stream(model):
+    """Whether a bulk delete running now tells every stream of ``model`` to resync (see ``resyncing``):
+    then the delete signals of its rows have nothing to report."""
+    quiet = (_resyncing.get() or {}).get(model)
+    return bool(quiet) and all(one._meta.stream in quiet for one in registry.for_model(model))
+
+
 def take_write_lock(using):
     """On SQLite, make the judging transaction write before it reads.
 
@@ -379,6 +388,8 @@ def _deleted(sender, instance, using=None, **kwargs):
         transaction.on_commit(lambda: outbox.put(change.deliver), using=using)
 
 
+#: The receivers ``watch`` connects to the delete signals.
+DELETE_RECEIVERS = (_deleting, _deleted)
 #: Where ``_deleting`` leaves the judged change of an instance for ``_deleted``.
 _PENDING_DELETE = "_gds_pending_delete"
 #: Where ``_saving`` leaves what it read before an update (a ``Before``), for ``_saved``.
@@ -439,6 +450,7 @@ def judge(model, pk, action, using=None, before=None, subscriptions=None, stored
         return None
     change = Change(model, stored, action, verdicts, logged, using, before.previous, judgement)
     if batch is not None:
+        change.for_object = batch.for_object
         batch.changes.append(change)
     return change
 
@@ -570,6 +582,8 @@ def _log(subscriptions, instance, action, verdicts, judged, using, previous, jud
     try:
         entries = change_log.entries(streams, instance, action, audiences, previous, judgement)
         if batch is not None:
+            for entry in entries:
+                entry.for_object = batch.for_object or None
             batch.entries.extend(entries)
             return streams
         with transaction.atomic(using=using):
@@ -684,7 +698,9 @@ class Change:
     whose change log holds it; ``previous`` is the object as an update found it
     (None when not read: filters then judge the update on its new state alone);
     ``judgement`` what scopes, per-recipient rules and filters that take a
-    query said of it before and after (a ``Judgement``).
+    query said of it before and after (a ``Judgement``). A change ``for_object``
+    reaches only the subscribers of that one object: it is a row of a bulk
+    write too big to report to the others, who are sent its ``Resync``.
     """
 
     def __init__(
@@ -699,6 +715,7 @@ class Change:
         self.verdicts = verdicts
         self.logged = set(logged)
         self.using = using
+        self.for_object = False
         #: ``{stream: position}`` in the log, when the change comes from it.
         self.positions = {}
         #: ``{stream: audiences asked}`` when the change comes from the log: a subscriber of
@@ -726,6 +743,7 @@ class Change:
             judgement.scopes[entry.stream] = tuple(json.loads(entry.scope))
         change = cls(meta.model, instance, entry.action, verdicts, {entry.stream}, using, previous, judgement)
         change.positions[entry.stream] = entry.position
+        change.for_object = bool(entry.for_object)
         if audiences is not None:
             change.judged[entry.stream] = change_judged
         return change
@@ -783,7 +801,10 @@ class Change:
         # leave what a subscriber sees (a scope, a per-recipient rule), a create or a delete.
         moving = meta.per_recipient or meta.stream in self.judgement.scopes
         actions = common.CHANGE_ACTIONS if moving and self.action == common.UPDATE else (self.action,)
-        rows = _targets(meta, actions, self.pk).values_list("action", "audience", "object_key", "fields_key")
+        rows = _targets(meta, actions, self.pk)
+        if self.for_object:
+            rows = rows.exclude(object_key="")  # the stream's other subscribers are told to resync
+        rows = rows.values_list("action", "audience", "object_key", "fields_key")
         for action, audience, object_key, fields_key in rows.distinct():
             held = held_by(audience)
             reading = filters.read_plainly(self.action, held)
@@ -792,7 +813,7 @@ class Change:
                 shown = filters.shown(reading[1], held)
                 targets.setdefault(audience, []).append((group, fields_key, action, reading[1], shown))
         unjudged = []
-        if meta.filters is not None:
+        if meta.filters is not None and not self.for_object:
             for audience, target in self._filtered_targets(meta, held_by):
                 if target[2] is None:
                     unjudged.append(target[0])
@@ -926,14 +947,19 @@ class Resync:
 
     The count is left out (null) on a stream with a ``Meta.queryset`` or a
     per-recipient rule: rows it does not show a subscriber are counted too.
+    ``objects`` (``{stream: {object key}}``, or None) are the objects that
+    one-object subscribers of each stream followed as the write was judged:
+    they were sent their object's own change, if it wrote it, and are not
+    told to resync; a subscriber of another object (who came since) is.
     """
 
-    def __init__(self, model, streams, count, logged=(), using=None):
+    def __init__(self, model, streams, count, logged=(), using=None, objects=None):
         self.model = model
         self.streams = list(streams)
         self.count = count
         self.logged = set(logged)
         self.using = using
+        self.objects = objects
         #: ``{stream: position}`` in the log, when it comes from there.
         self.positions = {}
 
@@ -943,8 +969,11 @@ class Resync:
         subscription = registry.get(entry.stream)
         if subscription is None:
             return None
-        count = json.loads(entry.state).get("count")
-        resync = cls(subscription._meta.model, [entry.stream], count, {entry.stream}, using)
+        state = json.loads(entry.state)
+        objects = {entry.stream: set(state["objects"])} if "objects" in state else None
+        resync = cls(
+            subscription._meta.model, [entry.stream], state.get("count"), {entry.stream}, using, objects
+        )
         resync.positions[entry.stream] = entry.position
         return resync
 
@@ -969,8 +998,11 @@ class Resync:
             count = None if meta.queryset is not None or meta.per_recipient else self.count
             rows = SubscriptionRecord.objects.filter(stream=stream)
             rows = rows.values_list("action", "object_key", "fields_key", "audience", "filter_key").distinct()
+            told_apart = (self.objects or {}).get(stream, ())
             texts = {}
             for action, object_key, fields_key, audience, filter_key in rows:
+                if object_key and object_key in told_apart:
+                    continue  # its object's change, if the write made one, was sent to it
                 if fields_key not in texts:
                     texts[fields_key] = self._text(meta, fields_key == SELECTED_BY_OPERATION, count)
                 group = groups.group_name(stream, action, object_key, fields_key, audience, filter_key)
@@ -1032,7 +1064,7 @@ def from_log(after, most):
                     run = _long_run(entries, index, app_settings.get("BULK_WRITE_MAX_CHANGES"))
                 if run is not None:
                     count, last = run
-                    delivered.append((last, _database_resync(last, count), True))
+                    delivered.extend(_long_database_run(entry, last, count))
                     return delivered, True  # the next read starts after the run
                 # A run of database writes to one table (a statement's rows) resyncs once, at its end.
                 following = entries[index + 1].stream if index + 1 < len(entries) else None
@@ -1065,28 +1097,51 @@ def _database_streams(model):
     return [one._meta for one in registry.for_model(model) if one._meta.bulk_writes] if model else []
 
 
-def _database_resync(entry, count):
-    """The texts of the RESYNC of every stream that hears of ``entry``'s model's database writes: a run of
-    ``count`` of them ends at ``entry``."""
-    model = database_writes.model_of(entry.stream)
-    streams = [meta.stream for meta in _database_streams(model)]
+def _long_database_run(first, last, count):
+    """``[(entry, texts, once)]`` of a run of ``count`` database writes of one table, from ``first`` to
+    ``last``: too many to report row by row. Every subscriber of its model's streams gets one RESYNC at
+    its end, but those of one object on a stream that can judge the rows: they get that object's own
+    changes in the run (or nothing), unless more than ``BULK_WRITE_MAX_CHANGES`` objects, or rows of
+    them, are followed so."""
+    model = database_writes.model_of(first.stream)
+    streams = _database_streams(model)
     if not streams:
-        return []
-    return _logged_resync(model, streams, count, entry.position)
+        return [(last, [], True)]
+    most = app_settings.get("BULK_WRITE_MAX_CHANGES")
+    exact = [meta.stream for meta in streams if not database_writes.unjudgeable(meta)]
+    records = SubscriptionRecord.objects.filter(stream__in=exact).exclude(object_key="")
+    keys = list(records.values_list("object_key", flat=True).distinct()[: most + 1])
+    rows = change_log.of_objects(first, last, keys, most) if keys and len(keys) <= most else None
+    if rows is None:
+        objects = None
+        if keys:
+            logger.info("A run of %d database writes of %s: too many followed objects to tell.", count, model)
+    else:
+        objects = {stream: set() for stream in exact}
+        for stream, key in records.filter(object_key__in=keys).values_list("stream", "object_key"):
+            objects[stream].add(key)
+    delivered = [
+        (entry, texts, False) for entry in rows or () for texts, _ in _database_write(entry, True, True)
+    ]
+    streams = [meta.stream for meta in streams]
+    delivered.append((last, _logged_resync(model, streams, count, last.position, objects), True))
+    return delivered
 
 
-def _logged_resync(model, streams, count, position):
-    """The texts of the RESYNC of ``streams`` logged at ``position`` (``count`` rows, or None: untold)."""
-    resync = Resync(model, streams, count, streams)
+def _logged_resync(model, streams, count, position, objects=None):
+    """The texts of the RESYNC of ``streams`` logged at ``position`` (``count`` rows, or None: untold);
+    ``objects`` as ``Resync`` takes them."""
+    resync = Resync(model, streams, count, streams, objects=objects)
     resync.positions = dict.fromkeys(streams, position)
     return resync.messages()[0]
 
 
-def _database_write(entry, resyncs=True):
+def _database_write(entry, resyncs=True, for_object=False):
     """``[(texts, once)]`` of a change a trigger logged (raw SQL, another program): on the streams of its
     model that hear more than saves (``Meta.bulk_writes``), as a change, judged on the row as it was
     stored and as it was before; on those that cannot judge it (``database_writes.unjudgeable``), a
-    RESYNC (unless not ``resyncs``: a later one of the same run tells them)."""
+    RESYNC (unless not ``resyncs``: a later one of the same run tells them). ``for_object``: the change
+    only, for its object's own subscribers (see ``Change``)."""
     model = database_writes.model_of(entry.stream)
     streams = _database_streams(model)
     exact = [meta.stream for meta in streams if not database_writes.unjudgeable(meta)]
@@ -1097,7 +1152,8 @@ def _database_write(entry, resyncs=True):
         previous = database_writes.instance_from_row(model, entry.previous) if entry.previous else None
         change = Change(model, instance, entry.action, dict.fromkeys(exact, True), exact, None, previous)
         change.positions = dict.fromkeys(exact, entry.position)
+        change.for_object = for_object
         found.append((change.messages()[0], False))
-    if resynced and resyncs:
+    if resynced and resyncs and not for_object:
         found.append((_logged_resync(model, resynced, None, entry.position), True))
     return found

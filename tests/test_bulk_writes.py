@@ -6,7 +6,7 @@ field selections, scopes and filters; a stream with ``Meta.bulk_writes = False``
 import pytest
 
 from support.article_feed import bulk_writes, new_author, run
-from support.client import Socket, assert_nothing_more, at_once, delete_user, subscribe, unique
+from support.client import Socket, assert_nothing_more, at_once, delete_user, post, subscribe, unique
 
 MODEL = "testproject.article"
 
@@ -127,15 +127,23 @@ def resync(stream, count):
 def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resync(few_rows):
     server = few_rows
     alice = new_author(server)
-    old = run(
-        server, [{"create": "article", "as": "x", "set": {"title": unique("old"), "author_id": alice}}]
-    )["x"]
+    old_title = unique("old")
+    made = run(
+        server,
+        [
+            {"create": "article", "as": "x", "set": {"title": old_title, "author_id": alice}},
+            {"create": "article", "as": "y", "set": {"title": unique("y"), "author_id": alice}},
+        ],
+    )
+    old = made["x"]
     every = [Socket(server) for _ in range(3)]  # each in three groups (create, update, delete): told once
-    updates, one, by_alice, live, users, details = (Socket(server) for _ in range(6))
+    updates, one, other, by_alice, live, users, details = (Socket(server) for _ in range(7))
     asked = [(sock, dict(field="articleSubscription", action="ALL_ACTIONS")) for sock in every]
     asked += [
         (updates, dict(field="articleSubscription", action="UPDATE")),
+        # Subscribers of one object (at most two objects are followed so: the limit) hear its own change.
         (one, dict(field="articleSubscription", action="ALL_ACTIONS", id=old)),
+        (other, dict(field="articleSubscription", action="ALL_ACTIONS", id=made["y"])),
         (
             by_alice,
             dict(field="filteredArticleSubscription", action="ALL_ACTIONS", filters={"author": str(alice)}),
@@ -163,14 +171,15 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
         ],
     )
     a, b, c = made["a"], made["b"], made["c"]
-    for sock in [*every, updates, one]:
+    for sock in [*every, updates]:
         assert [sock.recv(), sock.recv()] == [resync("articles", 3), resync("articles", 4)]
+    assert one.recv() == frame("articles", "update", {"id": old, "title": old_title})
     for sock in every + [updates]:
         assert [sock.recv(), sock.recv()] == [
             frame("articles", "update", {"id": a, "title": "uno"}),
             frame("articles", "update", {"id": b, "title": "dos"}),
         ]
-    for sock in [*every, updates, one]:
+    for sock in [*every, updates]:
         assert sock.recv() == resync("articles", 3)  # the delete of three
     # A stream that does not hear bulk writes hears each deleted row, as ever.
     assert in_delete_order([details.recv() for _ in range(3)]) == [
@@ -193,7 +202,7 @@ def test_a_bulk_write_of_more_rows_than_the_limit_sends_each_subscriber_one_resy
         frame("live-articles", "update", {"id": b, "title": "dos"}),
         resync("live-articles", None),
     ]
-    assert_nothing_more(*every, updates, one, by_alice, live, users, details)
+    assert_nothing_more(*every, updates, one, other, by_alice, live, users, details)
     for sock, _ in asked:
         sock.close()
 
@@ -350,3 +359,94 @@ def test_rows_the_database_sets_to_null_with_their_parent_gone_are_heard_as_upda
     assert_nothing_more(*sockets)  # b1 kept its notebook; the DELETE socket: no bookmark was deleted
     for sock in sockets:
         sock.close()
+
+
+def test_above_the_limit_a_subscriber_of_one_object_hears_its_own_updates_and_delete(few_rows):
+    """A ``bulk_update()``, a ``QuerySet.delete()`` and the nulls a delete sets, each of more rows than the
+    limit: the subscribers of one of those objects hear its own changes, one of an object left alone nothing,
+    the others one RESYNC each."""
+    server = few_rows
+    alice = new_author(server)
+    titles = {name: unique(name) for name in "abcd"}
+    made = run(
+        server,
+        [{"create": "article", "as": n, "set": {"title": t, "author_id": alice}} for n, t in titles.items()],
+    )
+    books, marks = in_notebooks(
+        server, "bookmark", {"e1": {"page": 1}, "e2": {"page": 2}, "e3": {"page": 3}}, "e"
+    )
+    whole, of_d, marks_whole, of_e2 = (Socket(server) for _ in range(4))
+    of_a = [Socket(server) for _ in range(2)]
+    asked = [
+        (whole, "articleSubscription", None),
+        (of_d, "articleSubscription", made["d"]),  # not written
+        *((sock, "articleSubscription", made["a"]) for sock in of_a),
+        (marks_whole, "bookmarkSubscription", None),
+        (of_e2, "bookmarkSubscription", marks["e2"]),
+    ]
+    at_once(
+        len(asked),
+        lambda n: subscribe(
+            server,
+            asked[n][0],
+            field=asked[n][1],
+            action="ALL_ACTIONS",
+            **({"data": ["ID", "TITLE"]} if asked[n][1] == "articleSubscription" else {}),
+            **({} if asked[n][2] is None else {"id": asked[n][2]}),
+        ),
+    )
+    steps = [
+        *({"load": "article", "pk": made[name], "as": name} for name in "abc"),
+        {
+            "bulk_update": {"a": {"title": "uno"}, "b": {"title": "dos"}, "c": {"title": "tres"}},
+            "fields": ["title"],
+        },
+        {"delete_where": ["a", "b", "c"]},
+        {"load": "notebook", "pk": books["e"], "as": "e"},
+        {"delete": "e"},  # its three bookmarks point nowhere now
+    ]
+    run(server, steps)
+    assert [whole.recv(), whole.recv()] == [resync("articles", 3), resync("articles", 3)]
+    for sock in of_a:
+        assert [sock.recv(), sock.recv()] == [
+            frame("articles", "update", {"id": made["a"], "title": "uno"}),
+            frame("articles", "delete", {"id": made["a"], "title": "uno"}),
+        ]
+    assert marks_whole.recv() == {
+        "stream": "bookmarks",
+        "payload": {"action": "resync", "model": "testproject.bookmark", "data": None, "count": 3},
+    }
+    assert of_e2.recv() == bookmark("update", marks["e2"], 2, None)
+    assert_nothing_more(whole, of_d, *of_a, marks_whole, of_e2)
+    for sock, *_ in asked:
+        sock.close()
+
+
+def test_a_delete_of_more_rows_than_the_limit_loads_only_the_rows_of_objects_followed_one_by_one(few_rows):
+    """Django's collector loads every row of a model whose delete signals anybody listens to. A big delete
+    tells the streams to resync: the package's own receivers have nothing to report then, and do not count,
+    so the rows go without being loaded; but for those of objects followed one by one, judged first."""
+    server = few_rows
+    pages = {"f1": 1, "f2": 2, "f3": 3}
+    books, marks = in_notebooks(
+        server, "bookmark", {name: {"page": page} for name, page in pages.items()}, "f"
+    )
+    whole, of_f2 = Socket(server), Socket(server)
+    asked = [(whole, {}), (of_f2, {"id": marks["f2"]})]
+    at_once(
+        2,
+        lambda n: subscribe(
+            server, asked[n][0], field="bookmarkSubscription", action="ALL_ACTIONS", **asked[n][1]
+        ),
+    )
+    steps = [{"load": "bookmark", "pk": marks[name], "as": name} for name in pages]
+    answer = post(server, "/testing/changes/", {"steps": [*steps, {"delete_where": list(pages)}]})
+    assert answer["loaded"] == {"testproject.Bookmark": 1}  # f2's row, judged before the delete
+    assert whole.recv() == {
+        "stream": "bookmarks",
+        "payload": {"action": "resync", "model": "testproject.bookmark", "data": None, "count": 3},
+    }
+    assert of_f2.recv() == bookmark("delete", marks["f2"], 2, books["f"])
+    assert_nothing_more(whole, of_f2)
+    whole.close()
+    of_f2.close()

@@ -10,9 +10,11 @@ from support.article_feed import (
     close,
     cursor_now,
     new_author,
+    next_message,
     nothing_more,
     position,
     received,
+    resume,
     resumed,
     run,
 )
@@ -148,3 +150,96 @@ def test_a_bulk_write_of_more_rows_than_the_limit_resyncs_each_operation_once_li
     }  # fmt: skip
     nothing_more(*sockets, both, late)
     close([*sockets, both, late])
+
+
+def test_above_the_limit_a_subscriber_of_one_object_hears_its_own_change_live_and_on_resume(few_rows):
+    server = few_rows
+    alice = new_author(server)
+    made = run(
+        server,
+        [
+            {
+                "create": "article",
+                "as": name,
+                "set": {"title": unique(name), "author_id": alice, "status": "live"},
+            }
+            for name in "xyz"
+        ],
+    )
+    x, y, z = made["x"], made["y"], made["z"]
+    selection = "action cause count cursor data { id title }"
+    of = 'subscription { %s(id: "%s"%s) { %s } }'
+    whole = WsSocket(server)
+    of_x = [WsSocket(server) for _ in range(2)]
+    of_y = WsSocket(server)  # y is not written: it hears nothing
+    public_x = WsSocket(server)  # anonymous: the rule shows it live articles, as x is
+    documents = [
+        (whole, "subscription { articleChanges { %s } }" % selection),
+        *((sock, of % ("articleChanges", x, "", selection)) for sock in of_x),
+        (of_y, of % ("articleChanges", y, "", selection)),
+        (public_x, of % ("publicArticleChanges", x, "", selection)),
+    ]  # two objects followed one by one (x on two streams, y): within the limit of two
+    at_once(len(documents), lambda n: documents[n][0].follow("1", documents[n][1]))
+    cursor = cursor_now(server)
+    titles = {name: unique(name) for name in "abc"}
+    big = unique("big")
+    written = run(
+        server,
+        [
+            {"load": "article", "pk": x, "as": "x"},
+            {
+                "bulk_create": "article",
+                "as": {n: {"title": t, "author_id": alice} for n, t in titles.items()},
+            },
+            {"update_where": ["a", "b", "c", "x"], "set": {"title": big}},
+        ],
+    )
+    first, second = whole.recv(), whole.recv()
+    at = [message["payload"]["data"]["articleChanges"]["cursor"] for message in (first, second)]
+    assert [first, second] == [resync("articleChanges", 3, at[0]), resync("articleChanges", 4, at[1])]
+
+    def change(field, cursor):
+        event = {
+            "action": "UPDATE",
+            "cause": "UPDATED",
+            "count": None,
+            "cursor": cursor,
+            "data": {"id": x, "title": big},
+        }
+        return {"id": "1", "type": "next", "payload": {"data": {field: event}}}
+
+    heard = [sock.recv() for sock in of_x]
+    mine = heard[0]["payload"]["data"]["articleChanges"]["cursor"]
+    assert position(at[0]) < position(mine) < position(at[1])  # logged with the update, before its RESYNC
+    assert heard == [change("articleChanges", mine)] * 2
+    shown = public_x.recv()
+    assert shown == change("publicArticleChanges", shown["payload"]["data"]["publicArticleChanges"]["cursor"])
+    # Resuming from before: a subscriber of x replays x's change, one of y nothing, the others a RESYNC.
+    late_x, late_y, late = WsSocket(server), WsSocket(server), WsSocket(server)
+    after = ", after: %s" % json.dumps(cursor)
+    resumes = [
+        (late_x, of % ("articleChanges", x, after, selection)),
+        (late_y, of % ("articleChanges", y, after, selection)),
+        (late, "subscription { articleChanges(%s) { %s } }" % (after[2:], selection)),
+    ]
+    at_once(len(resumes), lambda n: resume(resumes[n][0], "1", resumes[n][1]))
+    assert next_message(late_x) == change("articleChanges", mine)
+    replayed = next_message(late)
+    assert replayed["payload"]["data"]["articleChanges"]["action"] == "RESYNC", replayed
+    nothing_more(whole, *of_x, of_y, public_x, late_x, late_y, late)
+    # Now three objects are followed one by one (z too): more than the limit, so everybody resyncs.
+    of_z = WsSocket(server)
+    of_z.follow("1", of % ("articleChanges", z, "", selection))
+    again = [
+        {"load": "article", "pk": pk, "as": name} for name, pk in zip("abx", (written["a"], written["b"], x))
+    ]
+    run(server, [*again, {"update_where": ["a", "b", "x"], "set": {"title": big}}])
+    sockets = [whole, *of_x, of_y, late_x, late_y, late, of_z]
+    heard = [sock.recv() for sock in sockets]
+    at = heard[0]["payload"]["data"]["articleChanges"]["cursor"]
+    assert heard == [resync("articleChanges", 3, at)] * len(sockets)
+    shown = public_x.recv()
+    at = shown["payload"]["data"]["publicArticleChanges"]["cursor"]  # each stream logs its own RESYNC
+    assert shown == resync("publicArticleChanges", None, at)
+    nothing_more(*sockets, public_x)
+    close([*sockets, public_x])

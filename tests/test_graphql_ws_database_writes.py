@@ -94,6 +94,49 @@ def test_a_statement_of_more_rows_than_the_limit_resyncs_each_subscriber_once_li
     close([*standard, legacy, late])
 
 
+def test_in_a_statement_of_more_rows_than_the_limit_a_subscriber_of_one_object_hears_its_own_change(few_rows):
+    server = few_rows
+    titles = {name: unique(name) for name in "wxyz"}
+    made = run(server, [{"create": "review", "as": name, "set": {"title": t}} for name, t in titles.items()])
+    x, y = made["x"], made["y"]
+    selection = "action count cursor data { id title }"
+    whole = WsSocket(server)
+    of_x = [WsSocket(server) for _ in range(2)]
+    of_y = WsSocket(server)  # y is not written: it hears nothing
+    documents = [
+        (whole, "subscription { reviewChanges { %s } }" % selection),
+        *((sock, 'subscription { reviewChanges(id: "%s") { %s } }' % (x, selection)) for sock in of_x),
+        (of_y, 'subscription { reviewChanges(id: "%s") { %s } }' % (y, selection)),
+    ]
+    at_once(len(documents), lambda n: documents[n][0].follow("1", documents[n][1]))
+    legacy_x = Socket(server)
+    subscribe(server, legacy_x, field="reviewSubscription", action="ALL_ACTIONS", id=x)
+    cursor = cursor_now(server)
+    written = [made[name] for name in "wxz"]
+    sql(
+        server,
+        "UPDATE testproject_review SET title = title || '!' WHERE id IN (%s)" % ", ".join(map(str, written)),
+    )
+    resync = whole.recv()
+    at = resync["payload"]["data"]["reviewChanges"]["cursor"]
+    event = {"action": "RESYNC", "count": 3, "cursor": at, "data": None}
+    assert resync == {"id": "1", "type": "next", "payload": {"data": {"reviewChanges": event}}}
+    heard = [sock.recv() for sock in of_x]
+    mine = heard[0]["payload"]["data"]["reviewChanges"]["cursor"]
+    event = {"action": "UPDATE", "count": None, "cursor": mine, "data": {"id": x, "title": titles["x"] + "!"}}
+    assert heard == [{"id": "1", "type": "next", "payload": {"data": {"reviewChanges": event}}}] * 2
+    assert legacy_x.recv() == review_frame("update", {"id": x, "title": titles["x"] + "!", "reviewer": None})
+    # Resumed from before: x's own change; the whole stream's subscriber a RESYNC.
+    late_x, late = WsSocket(server), WsSocket(server)
+    after = json.dumps(cursor)
+    resume(late_x, "1", 'subscription { reviewChanges(id: "%s", after: %s) { %s } }' % (x, after, selection))
+    resume(late, "1", "subscription { reviewChanges(after: %s) { %s } }" % (after, selection))
+    assert next_message(late_x) == heard[0]
+    assert field_of(next_message(late))["action"] == "RESYNC"
+    nothing_more(whole, *of_x, of_y, legacy_x, late_x, late)
+    close([whole, *of_x, of_y, legacy_x, late_x, late])
+
+
 def install_triggers(model):
     """A ``prepare`` of ``limited_server``: triggers on ``model``'s table (testproject.models), as the
     documentation's ``database_writes.install`` puts them."""

@@ -1,6 +1,7 @@
 """Test-only endpoints: server-side actions the GraphQL API does not offer."""
 
 import contextlib
+import contextvars
 import json
 import os
 import threading
@@ -12,6 +13,7 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
@@ -243,7 +245,8 @@ def changes(request):
     Each step is ``{"create": "user" | "group" | "article", "as": name, "set": {...}}``,
     ``{"load": "user" | "article", "pk": pk, "as": name}``, ``{"update": name,
     "set": {...}}``, ``{"delete": name}`` or ``{"wait": gate key}`` (until the
-    test opens that gate). The ORM's bulk writes: ``{"bulk_create": model, "as":
+    test opens that gate). Besides the ids, the response says how many objects of each model the
+    ``delete_where`` steps loaded (``loaded``). The ORM's bulk writes: ``{"bulk_create": model, "as":
     {name: {...}}}``, ``{"update_where": [name, ...], "set": {...}}``
     (``QuerySet.update()`` of those objects), ``{"bulk_update": {name: {...}},
     "fields": [...]}`` and ``{"delete_where": [name, ...]}``. Values are set as
@@ -259,7 +262,7 @@ def changes(request):
         outbox.put(lambda: wait_at(body["hold"]) and False)
     elif body.get("hold"):
         outbox.put(lambda: gate.wait(10) and False)
-    made, ids = {}, {}
+    made, ids, loaded = {}, {}, {}
     try:
         with transaction.atomic() if body.get("atomic") else contextlib.nullcontext():
             for step in body["steps"]:
@@ -282,7 +285,11 @@ def changes(request):
                     objs = [made[name] for name in step["bulk_update"]]
                     type(objs[0]).objects.bulk_update(objs, step["fields"])
                 elif "delete_where" in step:
-                    _of(made, step["delete_where"]).delete()
+                    token = _loading.set(loaded)
+                    try:
+                        _of(made, step["delete_where"]).delete()
+                    finally:
+                        _loading.reset(token)
                 elif "update" in step:
                     obj = made[step["update"]]
                     for name, value in step["set"].items():
@@ -292,7 +299,21 @@ def changes(request):
                     made[step["delete"]].delete()
     finally:
         gate.set()
-    return JsonResponse({"ids": ids})
+    return JsonResponse({"ids": ids, "loaded": loaded})
+
+
+#: ``{model label: count}`` of the project's objects built while a ``delete_where`` step runs (None: not
+#: counted).
+_loading = contextvars.ContextVar("loading", default=None)
+
+
+def _count_loaded(sender, instance, **kwargs):
+    counts = _loading.get()
+    if counts is not None and sender._meta.app_label == "testproject":  # not the package's own rows
+        counts[sender._meta.label] = counts.get(sender._meta.label, 0) + 1
+
+
+post_init.connect(_count_loaded, weak=False)
 
 
 def _bulk_create(model, rows, made, ids):
