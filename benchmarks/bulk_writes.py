@@ -12,6 +12,9 @@ each in autocommit as a view would call it, on the first rows by key:
   one RESYNC per stream (the issue's figure: at most 2x Django's time);
 * ``update()``, ``bulk_update()`` and ``bulk_create()`` of 1,000 rows: reported
   row by row, each row judged and logged as a save is;
+* ``update()`` of 10,000 rows, 100 of them followed one by one (a subscription
+  record each, as a socket following one article leaves): those 100 read,
+  judged and logged for their subscribers, one RESYNC for the others;
 * ``delete()`` of 10,000 bookmarks (a model whose one stream hears bulk
   writes): one RESYNC, the rows deleted without being loaded; against Django
   without the package's delete receivers, which is what lets Django delete
@@ -63,6 +66,7 @@ WORKER = (
 import tracemalloc
 from django.db.models.signals import post_delete, pre_delete
 from graphene_django_subscriptions import bulk_writes, notifications
+from graphene_django_subscriptions.models import SubscriberSocket, SubscriptionRecord
 from testproject.models import Bookmark
 
 
@@ -89,6 +93,20 @@ def bulk_create(rows):
     made[0] += 1
     objs = [Article(title=f"c{made[0]}-{n}", author=author) for n in range(rows)]
     return lambda: Article.objects.bulk_create(objs)
+
+
+def update_followed(rows):
+    # 100 of the rows followed one by one, each by a record of its own (made and dropped untimed).
+    socket, _ = SubscriberSocket.objects.get_or_create(channel_name="bench-followers")
+    step = rows // 100
+    records = [
+        SubscriptionRecord(
+            socket=socket, stream="articles", action="update", object_key=str(pk), fields_key="b"
+        )
+        for pk in ids[:rows:step]
+    ]
+    SubscriptionRecord.objects.bulk_create(records)
+    return update(rows)
 
 
 def delete(rows):
@@ -131,7 +149,13 @@ def timed(write, reported, memory):
     return took
 
 
-WRITES = {"update": update, "bulk_update": bulk_update, "bulk_create": bulk_create, "delete": delete}
+WRITES = {
+    "update": update,
+    "update_followed": update_followed,
+    "bulk_update": bulk_update,
+    "bulk_create": bulk_create,
+    "delete": delete,
+}
 for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported", "memory"}
     asked = json.loads(line)
     write = WRITES[asked["write"]](asked["rows"])
@@ -140,6 +164,7 @@ for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"
     took = timed(write, asked["reported"], asked["memory"])
     if asked["write"] == "bulk_create":  # keep the table as it was, without a delete to report
         Article.objects.filter(title__startswith=f"c{made[0]}-")._raw_delete(Article.objects.db)
+    SubscriptionRecord.objects.all().delete()  # update_followed's
     print(took, flush=True)
 """
 )
@@ -147,6 +172,7 @@ for line in sys.stdin:  # one measurement per line: {"write", "rows", "reported"
 #: ``(write, rows)`` of each row of the table, in the order they run.
 WRITES = [
     ("update", 10000),
+    ("update_followed", 10000),
     ("update", 1000),
     ("bulk_update", 1000),
     ("bulk_create", 1000),
@@ -212,8 +238,11 @@ def main():
         for (write, rows), (reported, plain) in times.items():
             ours, django = statistics.median(reported), statistics.median(plain)
             how = "one RESYNC per stream" if rows > 1000 else "row by row"
+            label = write
+            if write == "update_followed":
+                label, how = "update", "100 rows + RESYNC"
             memory = [f"{peak / 2**20:.1f}" for peak in reversed(peaks[write, rows])]
-            table.append((kind, f"{write}()", rows, how, f"{django * 1000:.1f}", f"{ours * 1000:.1f}",
+            table.append((kind, f"{label}()", rows, how, f"{django * 1000:.1f}", f"{ours * 1000:.1f}",
                           f"{ours / django:.2f}", *memory))  # fmt: skip
         print(f"  measured {kind}", file=sys.stderr, flush=True)
     print(

@@ -384,8 +384,8 @@ def _collector_delete(original):
                 deletes = []
                 for model, pks in cascaded.items():
                     report, judged, big, objects = _one_by_one(model, pks, self.using)
-                    if judged:  # while the rows are there, as a delete's signal
-                        report.judge(common.DELETE, judged, for_object=big)
+                    # While the rows are there, as a delete's signal does.
+                    report.judge(common.DELETE, judged, for_object=big)
                     deletes.append((report, len(pks), big, objects))
                 with database_writes.by_the_orm(_tables_written(self), self.using):
                     result = original(self)
@@ -395,8 +395,7 @@ def _collector_delete(original):
                     report.send_at_commit()
                 for report, count, judged, big, objects, befores in reports:
                     judged = [pk for pk in judged if pk in befores]
-                    if judged:
-                        report.judge(common.UPDATE, judged, befores, for_object=big)
+                    report.judge(common.UPDATE, judged, befores, for_object=big)
                     if big:
                         report.resync(count, objects)
                     report.send_at_commit()

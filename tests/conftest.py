@@ -22,7 +22,7 @@ Where a new test goes (the first that fits):
 * the browser and other clients: ``test_live_page`` (``test_graphql_ws_live_page``: its graphql-transport-ws
   mode), ``test_graphql_ws_graphiql``, ``test_graphql_ws_clients``;
 * how a message parses, in process: ``test_parsers``; another pure function: a module of its own,
-  as ``test_coalesced``.
+  as ``test_coalesced``; PostgreSQL's own machinery: ``test_postgres_notices`` (the PostgreSQL envs).
 
 Tests of the server stack that do not depend on Django's version are marked ``stack``
 (see ``pytest_collection_modifyitems``). Helpers are the ``support`` package's; a
@@ -58,6 +58,8 @@ from support.servers import (  # noqa: E402
 REDIS_URL = os.environ.get("GDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 #: The standard protocol (graphql-transport-ws) is served by the modern engine only.
 collect_ignore_glob = ["test_graphql_ws*.py"] if LEGACY else []
+#: PostgreSQL's own machinery, in process: the PostgreSQL envs.
+collect_ignore = [] if databases.KIND == "postgres" else ["test_postgres_notices.py"]
 REDIS_LAYERS = ["redis"] if LEGACY else ["redis", "pubsub"]
 
 

@@ -60,20 +60,47 @@ def _forever(watch, wake, using):
 def _listen(wake, using):
     wrapper = connections.create_connection(using)  # its own connection, in autocommit, never shared
     try:
-        with wrapper.cursor() as cursor:
-            cursor.execute(f"LISTEN {database_writes.CHANNEL}")
-        raw = wrapper.connection
-        while True:
-            readable, _, _ = select.select([raw], [], [], LISTEN_SECONDS)
-            if hasattr(raw, "poll"):  # psycopg2: read what arrived, and forget it
-                raw.poll()
-                raw.notifies.clear()
-            else:  # psycopg 3 reads what arrived with the next statement
-                raw.execute("SELECT 1")
-            if readable:
-                wake()
+        wrapper.ensure_connection()
+        listen(wrapper.connection, wake)
     finally:
         wrapper.close()
+
+
+def listen(raw, wake, going=lambda: True, wait=LISTEN_SECONDS):
+    """Listen for the triggers' notices on ``raw`` (a psycopg2 or psycopg 3 connection in autocommit) and
+    call ``wake()`` when some arrived, while ``going()``; each wait lasts at most ``wait`` seconds."""
+    raw.cursor().execute(f"LISTEN {database_writes.CHANNEL}")
+    forget_notices(raw)
+    while going():
+        readable, _, _ = select.select([raw], [], [], wait)
+        read_notices(raw)
+        if readable:
+            wake()
+
+
+def read_notices(raw):
+    """Read the notices that arrived on ``raw`` (a psycopg2 or psycopg 3 connection), keeping none."""
+    if hasattr(raw, "poll"):  # psycopg2: read what arrived, and forget it
+        raw.poll()
+        raw.notifies.clear()
+    else:  # psycopg 3 reads what arrived with the next statement (``forget_notices`` drops it)
+        raw.execute("SELECT 1")
+
+
+def forget_notices(raw):
+    """Make ``raw``, a psycopg 3 connection, drop each notice it reads (psycopg2 ones are cleared as read).
+
+    Without a handler, psycopg 3 keeps every notice it reads for a later call
+    of ``notifies()``, which this watch never makes: one per writing
+    transaction, for as long as the server runs. A notice carries nothing (the
+    log says what changed), and ``select`` has woken the reader already.
+    """
+    if hasattr(raw, "add_notify_handler"):
+        raw.add_notify_handler(_dropped)
+
+
+def _dropped(notice):
+    """Read, and nothing more to do (see ``forget_notices``)."""
 
 
 def _data_version(wake, using):
