@@ -19,9 +19,10 @@ class SubscriptionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from . import checks, engines, revocation, transport
+        from . import checks, database_writes, engines, revocation, transport
 
         transport.install(engines.current())
+        database_writes.keep_through_schema_changes()
 
         revocation.connect_signals()
         django_checks.register(checks.check_channel_layer, deploy=True)

@@ -18,6 +18,7 @@ reported once, whichever way it was written.
 import contextlib
 import contextvars
 import datetime
+import functools
 import json
 
 from django.apps import apps
@@ -86,10 +87,9 @@ def install_statements(model, vendor):
 
 def uninstall_statements(model, vendor):
     """The SQL that takes ``install_statements``' triggers away again."""
-    table = _quoted(model._meta.db_table)
     if vendor == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {TRIGGER} ON {table}"]
-    return [f"DROP TRIGGER IF EXISTS {_sqlite_name(model, kind)}" for kind in _ACTIONS]
+        return [f"DROP TRIGGER IF EXISTS {TRIGGER} ON {_quoted(model._meta.db_table)}"]
+    return _sqlite_drops(model._meta.db_table)
 
 
 def install(model, using="default"):
@@ -151,8 +151,12 @@ def _postgres(model):
     ]
 
 
-def _sqlite_name(model, kind):
-    return _quoted(f"{TRIGGER}_{kind.lower()}_{model._meta.db_table}")
+def _sqlite_name(table, kind):
+    return _quoted(f"{TRIGGER}_{kind.lower()}_{table}")
+
+
+def _sqlite_drops(table):
+    return [f"DROP TRIGGER IF EXISTS {_sqlite_name(table, kind)}" for kind in _ACTIONS]
 
 
 def _sqlite_value(field, row):
@@ -172,30 +176,32 @@ def _sqlite_key(field, row):
     return f"CAST({column} AS TEXT)"
 
 
-def _sqlite_state(model, row):
-    pairs = ", ".join(
-        f"'{field.column}', {_sqlite_value(field, row)}" for field in model._meta.concrete_fields
-    )
+def _sqlite_state(fields, row):
+    pairs = ", ".join(f"'{field.column}', {_sqlite_value(field, row)}" for field in fields)
     return f"json_object({pairs})"
 
 
-def _sqlite(model):
+def _sqlite(model, table=None, fields=None):
+    """The SQLite triggers of ``model``'s table (or of ``table``, holding the columns of ``fields``: a
+    table a schema change is making)."""
     log, writes = _quoted(LoggedChange._meta.db_table), _quoted(OrmWrite._meta.db_table)
-    table = model._meta.db_table
+    table = table or model._meta.db_table
+    fields = model._meta.concrete_fields if fields is None else fields
+    pk = next((field for field in fields if field.primary_key), model._meta.pk)
     statements = []
     for kind, action in _ACTIONS.items():
         row = "OLD" if kind == "DELETE" else "NEW"
-        previous = _sqlite_state(model, "OLD") if kind == "UPDATE" else "NULL"
+        previous = _sqlite_state(fields, "OLD") if kind == "UPDATE" else "NULL"
         statements += [
-            f"DROP TRIGGER IF EXISTS {_sqlite_name(model, kind)}",
+            f"DROP TRIGGER IF EXISTS {_sqlite_name(table, kind)}",
             f"""
-            CREATE TRIGGER {_sqlite_name(model, kind)} AFTER {kind} ON {_quoted(table)} FOR EACH ROW
+            CREATE TRIGGER {_sqlite_name(table, kind)} AFTER {kind} ON {_quoted(table)} FOR EACH ROW
             WHEN NOT EXISTS (SELECT 1 FROM {writes} WHERE table_name = '{table}')
             BEGIN
                 INSERT INTO {log} (stream, action, object_key, state, previous, audiences, logged_at)
                 VALUES (
-                    '{raw_stream(model)}', '{action}', {_sqlite_key(model._meta.pk, row)},
-                    {_sqlite_state(model, row)}, {previous}, '',
+                    '{raw_stream(model)}', '{action}', {_sqlite_key(pk, row)},
+                    {_sqlite_state(fields, row)}, {previous}, '',
                     strftime('%Y-%m-%d %H:%M:%f', 'now')
                 );
             END
@@ -210,8 +216,9 @@ class ReportDatabaseWrites(Operation):
 
     PostgreSQL and SQLite; reversible. Put it in a migration of the model's
     app that depends on ``("graphene_django_subscriptions", "0009_orm_writes")``.
-    On SQLite the triggers list the table's columns: a migration that adds or
-    renames one runs it again.
+    On SQLite the triggers list the table's columns: later migrations of the
+    table keep them, with its columns as they become (see
+    ``keep_through_schema_changes``).
     """
 
     reversible = True
@@ -242,6 +249,110 @@ class ReportDatabaseWrites(Operation):
 
     def describe(self):
         return f"Report every write to {self.model_name} from the database (triggers)"
+
+
+# -- Through schema changes (SQLite) ------------------------------------------------------------
+
+
+def keep_through_schema_changes():
+    """Keep the triggers of SQLite tables, listing their columns as they become, through every schema
+    change of those tables (Django's SQLite schema editor, patched once, however often called).
+
+    SQLite drops a table's triggers when Django rebuilds it (most changes of a
+    column or a constraint), refuses to drop a column that a trigger names,
+    and keeps a renamed column's old name in the JSON the trigger writes. So a
+    change of a table with the package's triggers takes them away first and
+    puts them back after. PostgreSQL needs none of it: its trigger logs the
+    whole row, whatever its columns.
+    """
+    from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
+
+    if getattr(DatabaseSchemaEditor, "gds_keeps_triggers", False):
+        return
+    for name, plan in _SCHEMA_CHANGES.items():
+        setattr(DatabaseSchemaEditor, name, _keeping(getattr(DatabaseSchemaEditor, name), plan))
+    DatabaseSchemaEditor.gds_keeps_triggers = True
+
+
+def _keeping(change, plan):
+    """``change``, a method of the schema editor, with the table's triggers taken away before it and put
+    back after it (``plan``: the table before and after, and its columns after, as fields)."""
+
+    @functools.wraps(change)
+    def changing(self, model, *args, **kwargs):
+        before, after, fields = plan(model, *args, **kwargs)
+        if not _has_triggers(self.connection, before):
+            return change(self, model, *args, **kwargs)  # or a change within another, which took them
+        for statement in _sqlite_drops(before):
+            self.execute(statement, params=None)
+        result = change(self, model, *args, **kwargs)
+        for statement in _sqlite(model, after, fields):
+            self.execute(statement, params=None)
+        forget(self.connection.alias)
+        return result
+
+    return changing
+
+
+def _has_triggers(connection, table):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name GLOB %s",
+            [table, f"{TRIGGER}_*"],
+        )
+        return cursor.fetchone() is not None
+
+
+def _columns(model):
+    return list(model._meta.concrete_fields)
+
+
+def _replaced(fields, old, new):
+    kept = [field for field in fields if field.name != old.name]
+    return kept + [new] if new.concrete else kept
+
+
+def _adding(model, field, *args, **kwargs):
+    table = model._meta.db_table
+    return table, table, _columns(model) + ([field] if field.concrete else [])
+
+
+def _removing(model, field, *args, **kwargs):
+    table = model._meta.db_table
+    return table, table, [one for one in _columns(model) if one.name != field.name]
+
+
+def _altering(model, old_field, new_field, *args, **kwargs):
+    table = model._meta.db_table
+    return table, table, _replaced(_columns(model), old_field, new_field)
+
+
+def _remaking(model, create_field=None, delete_field=None, alter_fields=None, alter_field=None):
+    # Django 4 and later pass ``alter_fields``, a list of (old, new); Django 2.2 ``alter_field``, one pair.
+    fields = _columns(model)
+    if create_field is not None and create_field.concrete:
+        fields.append(create_field)
+    if delete_field is not None:
+        fields = [one for one in fields if one.name != delete_field.name]
+    pairs = alter_fields or alter_field or []
+    for old, new in [pairs] if isinstance(pairs, tuple) else pairs:
+        fields = _replaced(fields, old, new)
+    table = model._meta.db_table
+    return table, table, fields
+
+
+def _renaming(model, old_db_table, new_db_table, *args, **kwargs):
+    return old_db_table, new_db_table, _columns(model)
+
+
+#: The schema editor's changes of a table, with what each makes of it (see ``_keeping``).
+_SCHEMA_CHANGES = {
+    "add_field": _adding,
+    "remove_field": _removing,
+    "alter_field": _altering,
+    "_remake_table": _remaking,
+    "alter_db_table": _renaming,
+}
 
 
 # -- Which tables report -----------------------------------------------------------------------

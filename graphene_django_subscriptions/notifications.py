@@ -19,6 +19,7 @@ import contextvars
 import functools
 import json
 import logging
+import threading
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Exists, OuterRef
@@ -96,7 +97,9 @@ def _in_a_transaction(save_base):
     with filtered or scoped streams saves in one too, log or not: the row an
     update replaces is read, locked, in the same transaction (see ``_saving``);
     so does one whose table has triggers (``database_writes``), which stay
-    silent on the save's rows.
+    silent on the save's rows. Where no change log orders changes, saves of
+    one row outside any transaction take turns in the process (see
+    ``_one_at_a_time``).
     """
 
     @functools.wraps(save_base)
@@ -105,14 +108,49 @@ def _in_a_transaction(save_base):
         using = kwargs.get("using") or router.db_for_write(model, instance=self)
         tables = database_writes.tables_of(model)
         triggered = not database_writes.installed(using).isdisjoint(tables)
-        if not triggered and not change_log.enabled() and not _reads_before(model):
-            return save_base(self, *args, **kwargs)  # nothing to commit with the row
-        # Its table's triggers (if any) stay silent: the save is reported here, once.
-        with transaction.atomic(using=using, savepoint=False), database_writes.by_the_orm(tables, using):
-            return save_base(self, *args, **kwargs)
+        with _one_at_a_time(self, using):
+            if not triggered and not change_log.enabled() and not _reads_before(model):
+                return save_base(self, *args, **kwargs)  # nothing to commit with the row
+            # Its table's triggers (if any) stay silent: the save is reported here, once.
+            with transaction.atomic(using=using, savepoint=False), database_writes.by_the_orm(tables, using):
+                return save_base(self, *args, **kwargs)
 
     save_base_in_a_transaction.in_a_transaction = True
     return save_base_in_a_transaction
+
+
+#: Locks by which saves of one row outside any transaction take turns (a row's is one of them, by hash).
+_ROW_TURNS = [threading.Lock() for _ in range(64)]
+#: Whether this thread holds one of them (a save inside another's signal handler takes none).
+_taking_turns = contextvars.ContextVar("gds_taking_turns", default=False)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(instance, using):
+    """Make saves of ``instance``'s row outside any transaction take turns in this process, from the write
+    to handing the change to the outbox, where no change log orders them (Channels 1, or ``CHANGE_LOG``
+    off).
+
+    Each commits on its own; between one's commit and its hand-off, another
+    save of the row could commit and be handed over first, and the last
+    notification would carry an older row than the one stored. Other rows
+    (and saves in a transaction, which hand over at its commit) are not held.
+    A thread holds one such lock at most: no two can wait for each other.
+    """
+    if (
+        change_log.enabled()
+        or instance.pk is None
+        or _taking_turns.get()
+        or connections[using].in_atomic_block
+    ):
+        yield
+        return
+    with _ROW_TURNS[hash((instance._meta.label, str(instance.pk))) % len(_ROW_TURNS)]:
+        token = _taking_turns.set(True)
+        try:
+            yield
+        finally:
+            _taking_turns.reset(token)
 
 
 def _saving(sender, instance, raw=False, using=None, **kwargs):
