@@ -380,10 +380,19 @@ def replay(subscription, user, after, action, pk, using=None, most=None, chosen_
 
 
 def _longest_run(rows, stream):
-    """How many of ``rows`` (logged changes, ``stream`` last) of ``stream`` follow one another at most."""
+    """How many of ``rows`` (logged changes, position fourth and ``stream`` last) of ``stream`` follow one
+    another in the log at most: at positions one after the other, as live delivery counts a run (a
+    change of any other stream between them, read here or not, ends it)."""
     longest = length = 0
+    last = None
     for row in rows:
-        length = length + 1 if row[8] == stream else 0
+        if row[8] != stream:
+            length = 0
+        elif last is not None and length and row[3] == last + 1:
+            length += 1
+        else:
+            length = 1
+        last = row[3]
         longest = max(longest, length)
     return longest
 

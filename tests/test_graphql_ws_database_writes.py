@@ -137,6 +137,33 @@ def test_in_a_statement_of_more_rows_than_the_limit_a_subscriber_of_one_object_h
     close([whole, *of_x, of_y, legacy_x, late_x, late])
 
 
+def test_runs_of_database_writes_apart_in_the_log_are_replayed_as_they_were_heard(few_rows):
+    """Two statements of two rows each, a save of another model between them in the log: two runs within the
+    limit (two), so each row is heard; a subscription resuming from before them replays the same rows, not a
+    RESYNC (the replay tells the runs apart by their positions, as live delivery does)."""
+    server = few_rows
+    author = new_author(server)
+    live = [WsSocket(server) for _ in range(2)]
+    at_once(len(live), lambda n: live[n].follow("1", REVIEWS))
+    cursor = cursor_now(server)
+    titles = [unique("apart") for _ in range(4)]
+    sql(server, "INSERT INTO testproject_review (title) VALUES ('%s'), ('%s')" % tuple(titles[:2]))
+    run(server, [{"create": "article", "as": "x", "set": {"title": unique("between"), "author_id": author}}])
+    sql(server, "INSERT INTO testproject_review (title) VALUES ('%s'), ('%s')" % tuple(titles[2:]))
+    heard = [read_reviews(sock, 4) for sock in live]
+    assert [(action, data["title"]) for action, data, _ in heard[0]] == [
+        ("CREATE", title) for title in titles
+    ]
+    assert heard[1] == heard[0]
+    late = [WsSocket(server) for _ in range(2)]
+    resuming = REVIEWS.replace("reviewChanges", "reviewChanges(after: %s)" % json.dumps(cursor))
+    at_once(len(late), lambda n: resume(late[n], "1", resuming))
+    for sock in late:
+        assert read_reviews(sock, 4) == heard[0]
+    nothing_more(*live, *late)
+    close([*live, *late])
+
+
 def install_triggers(model):
     """A ``prepare`` of ``limited_server``: triggers on ``model``'s table (testproject.models), as the
     documentation's ``database_writes.install`` puts them."""
