@@ -39,15 +39,13 @@ from django.db.models.deletion import Collector
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_delete, pre_delete
 
-from . import app_settings, change_log, database_writes, groups, notifications, registry
+from . import app_settings, change_log, chunks, database_writes, groups, notifications, registry
 from .models import SubscriptionRecord
 from .outbox import outbox
 from .protocols import common
 
 logger = logging.getLogger(__name__)
 
-#: Rows read (and locked) per query.
-CHUNK = 500
 
 #: True while a reported bulk write runs: Django's ``bulk_update`` calls ``update`` per batch, and
 #: those rows are reported once, by the outer call.
@@ -96,15 +94,10 @@ def reporting(model):
     return [subscription for subscription in registry.for_model(model) if subscription._meta.bulk_writes]
 
 
-def _chunks(values):
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 def _rows(model, pks, using):
     """``{pk: row}`` of ``model`` as stored now, read and locked in chunks."""
     found = {}
-    for chunk in _chunks(pks):
+    for chunk in chunks.of(pks):
         for row in model._base_manager.using(using).select_for_update().filter(pk__in=chunk):
             found[row.pk] = row
     return found
@@ -248,7 +241,7 @@ def _pks(model, keys):
 def _among(queryset, pks):
     """Those of ``pks`` that ``queryset`` holds now, in its order (a query per chunk)."""
     found = []
-    for chunk in _chunks(pks):
+    for chunk in chunks.of(pks):
         found.extend(queryset.filter(pk__in=chunk).values_list("pk", flat=True))
     return found
 
@@ -289,7 +282,7 @@ def _update(original, queryset, report, **values):
 def _update_rows(original, report, pks, values):
     """Update the rows of ``pks`` with ``values`` (a statement per chunk); return how many it wrote."""
     base = report.model._base_manager.using(report.using)
-    return sum(original(base.filter(pk__in=chunk), **values) for chunk in _chunks(pks))
+    return sum(original(base.filter(pk__in=chunk), **values) for chunk in chunks.of(pks))
 
 
 @_reported_write

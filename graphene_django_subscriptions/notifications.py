@@ -25,7 +25,17 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from . import app_settings, change_log, database_writes, filters, groups, recipients, registry, transport
+from . import (
+    app_settings,
+    change_log,
+    chunks,
+    database_writes,
+    filters,
+    groups,
+    recipients,
+    registry,
+    transport,
+)
 from .fields import SELECTED_BY_OPERATION
 from .models import FilterRoute, SubscriptionRecord
 from .outbox import outbox
@@ -233,8 +243,8 @@ def scopes_holding(subscriptions, pks, using):
         try:
             with transaction.atomic(using=using):
                 found = set()
-                for start in range(0, len(pks), 500):
-                    rows = subscription.scope().using(using).filter(pk__in=pks[start : start + 500])
+                for chunk in chunks.of(pks):
+                    rows = subscription.scope().using(using).filter(pk__in=chunk)
                     found.update(rows.values_list("pk", flat=True))
             held[meta.stream] = found
         except Exception:

@@ -21,7 +21,7 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import app_settings, recipients
+from . import app_settings, chunks, recipients
 from .models import SubscriberSocket, SubscriptionRecord
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ PROCESS_STARTED = timezone.now()
 #: Seconds between two sweeps at connect time for unreachable sockets in one process.
 SWEEP_INTERVAL = 60
 _next_sweep = 0.0
-#: Rows renewed or looked up per statement (SQLite allows 999 parameters in old versions).
-CHUNK = 500
 
 
 def remember(channel_name, *, user=None, session_key=None):
@@ -88,10 +86,8 @@ def forget_named(channel_names):
     """``forget`` the sockets called ``channel_names``, a chunk at a time."""
     forgotten = {}
     names = list(channel_names)
-    for start in range(0, len(names), CHUNK):
-        forgotten.update(
-            forget(SubscriberSocket.objects.filter(channel_name__in=names[start : start + CHUNK]))
-        )
+    for chunk in chunks.of(names):
+        forgotten.update(forget(SubscriberSocket.objects.filter(channel_name__in=chunk)))
     return forgotten
 
 
@@ -106,8 +102,7 @@ def renew(channel_names):
     names = list(channel_names)
     kept = set()
     now = timezone.now()
-    for start in range(0, len(names), CHUNK):
-        chunk = names[start : start + CHUNK]
+    for chunk in chunks.of(names):
         rows = SubscriberSocket.objects.filter(channel_name__in=chunk)
         if rows.update(renewed_at=now) == len(chunk):
             kept.update(chunk)  # every row is there: no need to read them back
