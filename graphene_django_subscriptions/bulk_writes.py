@@ -40,7 +40,6 @@ from django.db.models.query import QuerySet
 from django.db.models.signals import post_delete, pre_delete
 
 from . import app_settings, change_log, chunks, database_writes, groups, notifications, registry
-from .models import SubscriptionRecord
 from .outbox import outbox
 from .protocols import common
 
@@ -178,15 +177,10 @@ class _Report:
         now, and their keys as the model's; ``(None, [])`` when more than ``BULK_WRITE_MAX_CHANGES``
         objects are (too many to judge one by one: their subscribers resync too)."""
         streams = [subscription._meta.stream for subscription in self.subscriptions]
-        records = SubscriptionRecord.objects.filter(stream__in=streams).exclude(object_key="")
-        keys = list(records.values_list("object_key", flat=True).distinct()[: _most() + 1])
-        if len(keys) > _most():
+        objects = notifications.objects_followed(streams, _most())
+        if objects is None:
             return None, []
-        objects = {stream: set() for stream in streams}
-        if keys:
-            for stream, key in records.filter(object_key__in=keys).values_list("stream", "object_key"):
-                objects[stream].add(key)
-        return objects, _pks(self.model, keys)
+        return objects, _pks(self.model, sorted(set().union(*objects.values())))
 
     def send_at_commit(self):
         changes = self.changes

@@ -1157,23 +1157,33 @@ def _long_database_run(first, last, count):
         return [(last, [], True)]
     most = app_settings.get("BULK_WRITE_MAX_CHANGES")
     exact = [meta.stream for meta in streams if not database_writes.unjudgeable(meta)]
-    records = SubscriptionRecord.objects.filter(stream__in=exact).exclude(object_key="")
-    keys = list(records.values_list("object_key", flat=True).distinct()[: most + 1])
-    rows = change_log.of_objects(first, last, keys, most) if keys and len(keys) <= most else None
+    objects = objects_followed(exact, most)
+    keys = sorted(set().union(*objects.values())) if objects else []
+    rows = change_log.of_objects(first, last, keys, most) if keys else None
     if rows is None:
-        objects = None
-        if keys:
+        if objects is None or keys:
             logger.info("A run of %d database writes of %s: too many followed objects to tell.", count, model)
-    else:
-        objects = {stream: set() for stream in exact}
-        for stream, key in records.filter(object_key__in=keys).values_list("stream", "object_key"):
-            objects[stream].add(key)
+        objects = None
     delivered = [
         (entry, texts, False) for entry in rows or () for texts, _ in _database_write(entry, True, True)
     ]
     streams = [meta.stream for meta in streams]
     delivered.append((last, _logged_resync(model, streams, count, last.position, objects), True))
     return delivered
+
+
+def objects_followed(streams, most):
+    """``{stream: {object key}}``: the objects the subscribers of one object of ``streams`` follow now; None
+    when more than ``most`` distinct objects are (too many to tell apart: they resync with the others)."""
+    records = SubscriptionRecord.objects.filter(stream__in=streams).exclude(object_key="")
+    keys = list(records.values_list("object_key", flat=True).distinct()[: most + 1])
+    if len(keys) > most:
+        return None
+    objects = {stream: set() for stream in streams}
+    if keys:
+        for stream, key in records.filter(object_key__in=keys).values_list("stream", "object_key"):
+            objects[stream].add(key)
+    return objects
 
 
 def _logged_resync(model, streams, count, position, objects=None):
